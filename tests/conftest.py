@@ -1,0 +1,32 @@
+"""Test configuration: the default device can be switched for a whole run.
+
+    TG_DEVICE=cuda pytest      # every tensor created without a device goes to the GPU
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import settings
+
+import tinygrad_edu as tg
+
+settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
+settings.load_profile("ci")
+
+DEVICE = os.environ.get("TG_DEVICE", "cpu")
+if DEVICE != "cpu":
+    tg.set_default_device(DEVICE)
+
+
+def torch_or_skip():
+    """Import torch or skip the test with a stated reason."""
+    return pytest.importorskip("torch", reason="PyTorch is not installed: parity test skipped "
+                               "(tools/setup.sh installs it only from a local wheel, or with "
+                               "TG_WITH_TORCH=1)")
+
+
+@pytest.fixture
+def device() -> str:
+    """The device the tests run on ('cpu' unless TG_DEVICE says otherwise)."""
+    return DEVICE

@@ -1,0 +1,275 @@
+"""The one place that knows NumPy from CuPy.
+
+A device string names where a tensor's numbers live:
+
+    'cpu'  -> NumPy arrays in host memory
+    'cuda' -> CuPy arrays in GPU memory ('cuda:0' is accepted and means the same)
+
+Every other module reaches arrays through :func:`array_module` (usually via
+``tensor.xp``), so the same op code runs on both devices. CuPy is optional: it
+is imported the first time someone asks for the 'cuda' device, never at
+package import, and :func:`cuda_is_available` answers ``False`` quietly where
+CuPy is missing or no GPU answers.
+
+Nothing is ever copied between host and device implicitly: :func:`to_host`
+(``Tensor.numpy()``) and :func:`to_device` (``Tensor.to()``) are the only
+transfers.
+"""
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import numpy as np
+
+# ---------------------------------------------------------------- dtypes
+# Dtypes are NumPy dtype objects (CuPy uses the same ones).
+float16 = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int8 = np.dtype("int8")
+int16 = np.dtype("int16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+
+DEFAULT_FLOAT = float32
+DEFAULT_INT = int64
+
+_DTYPE_NAMES = {
+    "float16": float16, "half": float16, "float32": float32, "float": float32,
+    "float64": float64, "double": float64, "int8": int8, "int16": int16,
+    "int32": int32, "int": int32, "int64": int64, "long": int64, "uint8": uint8,
+    "bool": bool_,
+}
+
+
+def as_dtype(dtype: Any) -> np.dtype:
+    """Turn a dtype-like (``tg.float32``, ``'float64'``, ``float``, ``int``) into a dtype."""
+    if dtype is None:
+        return None
+    if dtype is float:
+        return DEFAULT_FLOAT
+    if dtype is int:
+        return DEFAULT_INT
+    if dtype is bool:
+        return bool_
+    if isinstance(dtype, str):
+        if dtype not in _DTYPE_NAMES:
+            raise TypeError(f"dtype: unknown dtype name {dtype!r}; expected one of "
+                            f"{sorted(_DTYPE_NAMES)}")
+        return _DTYPE_NAMES[dtype]
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: cannot interpret {dtype!r} as a dtype") from None
+
+
+def is_floating(dtype: np.dtype) -> bool:
+    """True for float16/32/64."""
+    return dtype.kind == "f"
+
+
+def result_type(a: np.dtype, b: np.dtype) -> np.dtype:
+    """Type promotion between two tensor dtypes (NumPy's rules)."""
+    return np.result_type(a, b)
+
+
+# ---------------------------------------------------------------- devices
+_cuda_module: Any = None        # CuPy (or a test stand-in) once loaded
+_cuda_checked = False
+
+
+def normalize_device(device: Any) -> str:
+    """'cpu', 'cuda', 'cuda:0' or an object with ``.type`` -> 'cpu' or 'cuda'."""
+    if device is None:
+        return "cpu"
+    dev = str(getattr(device, "type", device))
+    if dev == "cpu":
+        return "cpu"
+    if dev == "cuda" or dev.startswith("cuda:"):
+        return "cuda"
+    raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+
+
+def is_device_like(obj: Any) -> bool:
+    """True for 'cpu', 'cuda', 'cuda:N' or a device object with a string ``.type``."""
+    if isinstance(obj, str):
+        return obj == "cpu" or obj == "cuda" or obj.startswith("cuda:")
+    return isinstance(getattr(obj, "type", None), str) and not isinstance(obj, np.dtype)
+
+
+def _load_cuda() -> Any:
+    global _cuda_module, _cuda_checked
+    if not _cuda_checked:
+        _cuda_checked = True
+        try:
+            import cupy  # noqa: PLC0415 - optional, imported on first use only
+            if cupy.cuda.runtime.getDeviceCount() > 0:
+                _cuda_module = cupy
+        except Exception:  # no CuPy, no driver, no GPU: CUDA is simply unavailable
+            _cuda_module = None
+    return _cuda_module
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy imports and at least one GPU answers. Never raises, never prints."""
+    return _load_cuda() is not None
+
+
+def set_cuda_module(module: Any) -> Any:
+    """Install an array module for the 'cuda' device (tests use a CuPy stand-in).
+
+    Returns the previous module so a test can restore it. Pass ``None`` to
+    forget and re-detect CuPy on next use.
+    """
+    global _cuda_module, _cuda_checked
+    previous = _cuda_module
+    _cuda_module = module
+    _cuda_checked = module is not None
+    return previous
+
+
+def array_module(device: str) -> Any:
+    """The array module (``xp``) for a device: numpy for 'cpu', cupy for 'cuda'."""
+    if device == "cpu":
+        return np
+    xp = _load_cuda()
+    if xp is None:
+        raise RuntimeError("device 'cuda' requested but CUDA is not available "
+                           "(CuPy is not installed or no GPU was found); "
+                           "install the 'gpu' extra on a machine with a GPU, or use 'cpu'")
+    return xp
+
+
+def device_of_array(arr: Any) -> str:
+    """'cpu' for a NumPy array or scalar, 'cuda' for a CuPy (device) array."""
+    if isinstance(arr, (np.ndarray, np.generic)):
+        return "cpu"
+    if _cuda_module is not None and isinstance(arr, _cuda_module.ndarray):
+        return "cuda"
+    raise TypeError(f"expected a NumPy or CuPy array, got {type(arr).__name__}")
+
+
+def module_of(arr: Any) -> Any:
+    """The array module that owns ``arr`` (numpy for host arrays and scalars, else cupy)."""
+    if isinstance(arr, (np.ndarray, np.generic)):
+        return np
+    if _cuda_module is not None and isinstance(arr, _cuda_module.ndarray):
+        return _cuda_module
+    raise TypeError(f"expected a NumPy or CuPy array, got {type(arr).__name__}")
+
+
+def is_array(obj: Any) -> bool:
+    """True for a NumPy or (loaded) CuPy ndarray."""
+    if isinstance(obj, np.ndarray):
+        return True
+    return _cuda_module is not None and isinstance(obj, _cuda_module.ndarray)
+
+
+def asarray(data: Any, dtype: Any = None, device: str = "cpu") -> Any:
+    """Make an array on ``device`` from Python data or an array of the same device."""
+    xp = array_module(device)
+    if device == "cuda" and isinstance(data, np.ndarray):
+        # host -> device is explicit here: only tensor creation and .to() reach it
+        return xp.asarray(data, dtype=dtype)
+    arr = xp.asarray(data, dtype=dtype)
+    if dtype is None and arr.dtype.kind == "f" and arr.dtype != float32 and not is_array(data):
+        arr = arr.astype(DEFAULT_FLOAT)   # Python floats become float32, as in PyTorch
+    return arr
+
+
+def to_host(arr: Any) -> np.ndarray:
+    """The explicit device -> host copy (``Tensor.numpy()``)."""
+    if isinstance(arr, np.ndarray):
+        return arr
+    if isinstance(arr, np.generic):
+        return np.asarray(arr)
+    return arr.get()
+
+
+def to_device(arr: Any, device: str) -> Any:
+    """The explicit copy of an array to ``device`` (a no-op if it is already there)."""
+    src = device_of_array(arr)
+    if src == device:
+        return arr
+    if device == "cpu":
+        return to_host(arr)
+    return array_module(device).asarray(arr)
+
+
+def as_strided(xp: Any, arr: Any, shape: tuple, strides: tuple) -> Any:
+    """A strided view (read-only use only): the sliding-window primitive builds on it."""
+    return xp.lib.stride_tricks.as_strided(arr, shape=shape, strides=strides)
+
+
+def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
+    """``target[index] += values`` where repeated indices accumulate (np.add.at)."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx  # noqa: PLC0415 - only reached with CuPy loaded
+        cupyx.scatter_add(target, index, values)
+
+
+# ---------------------------------------------------------------- random numbers
+_generators: dict[str, Any] = {}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the random generator of every device (like ``torch.manual_seed``)."""
+    _generators["cpu"] = np.random.default_rng(seed)
+    if _cuda_module is not None:
+        _generators["cuda"] = _cuda_module.random.RandomState(seed)
+
+
+def generator(device: str) -> Any:
+    """The seeded generator for ``device`` (created with seed 0 if never seeded)."""
+    gen = _generators.get(device)
+    if gen is None:
+        if device == "cpu":
+            gen = np.random.default_rng(0)
+        else:
+            gen = array_module(device).random.RandomState(0)
+        _generators[device] = gen
+    return gen
+
+
+def random_normal(shape: tuple, dtype: np.dtype, device: str) -> Any:
+    """Standard normal samples."""
+    gen = generator(device)
+    if device == "cpu":
+        return gen.standard_normal(shape, dtype=np.float64).astype(dtype, copy=False)
+    return gen.standard_normal(shape, dtype=dtype)
+
+
+def random_uniform(shape: tuple, dtype: np.dtype, device: str, low: float = 0.0,
+                   high: float = 1.0) -> Any:
+    """Uniform samples in [low, high)."""
+    gen = generator(device)
+    if device == "cpu":
+        return gen.uniform(low, high, shape).astype(dtype, copy=False)
+    return gen.uniform(low, high, shape).astype(dtype, copy=False)
+
+
+def random_integers(low: int, high: int, shape: tuple, device: str) -> Any:
+    """Integers in [low, high) as int64."""
+    gen = generator(device)
+    if device == "cpu":
+        return gen.integers(low, high, shape, dtype=np.int64)
+    return gen.randint(low, high, shape).astype(int64)
+
+
+def random_permutation(n: int, device: str = "cpu") -> Any:
+    """A random permutation of range(n)."""
+    gen = generator(device)
+    return gen.permutation(n)
+
+
+def is_host_module(xp: Any) -> bool:
+    """True when ``xp`` is NumPy (used to pick host-only fast paths)."""
+    return xp is np
+
+
+numpy_module: types.ModuleType = np   # for data readers that build arrays on the host

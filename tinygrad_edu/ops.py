@@ -1,0 +1,626 @@
+"""The primitives: the only ops with a hand-written derivative.
+
+Each op is a :class:`~tinygrad_edu.autograd.Function` with
+
+* ``forward`` on raw arrays (NumPy or CuPy, whichever the inputs live on),
+* ``backward`` written with Tensor ops, so the gradient is itself
+  differentiable (``create_graph=True`` gives second derivatives).
+
+The docstring of each op names its formula and its *adjoint*: the op whose
+forward the backward pass runs (sum <-> expand, pad <-> slice, window <-> fold,
+getitem <-> index-add, permute <-> inverse permute). Everything else in the
+library (conv, pooling, softmax, losses, RNN cells) is composed from these.
+
+Primitive list:
+    elementwise  Add Sub Mul Div Neg Reciprocal Pow Exp Log Tanh Sigmoid Relu Abs Sin
+                 Maximum Where
+    reduce       Sum Max
+    movement     Reshape Permute Expand Pad GetItem/IndexAdd Cat Flip Window/WindowFold
+    matrix       MatMul
+    other        Cast Clone ToDevice
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from tinygrad_edu import backend
+from tinygrad_edu.autograd import STATE, Function
+from tinygrad_edu.tensor import Tensor
+
+_wrap = Tensor._wrap
+
+
+def _reduce_to(g: Tensor, shape: tuple) -> Tensor:
+    """Sum a broadcast gradient back to an input's ``shape`` (the adjoint of broadcasting).
+
+    (4, 3) -> (3,) sums dim 0; (4, 3) -> (4, 1) sums dim 1 keeping it.
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
+                                      if s == 1 and g.shape[i + lead] != 1)
+    out = g.sum(dims, keepdim=True) if dims else g
+    return out.reshape(shape)
+
+
+def _const(arr: Any, device: str) -> Tensor:
+    """A constant (no gradient) tensor, e.g. a mask inside a backward formula."""
+    return _wrap(arr, device)
+
+
+# ---------------------------------------------------------------- elementwise
+class Add(Function):
+    """z = x + y (broadcast). dx = g, dy = g, each summed back to its input's shape."""
+    name = "add"
+
+    def forward(self, x: Any, y: Any) -> Any:
+        self.shapes = (x.shape, y.shape)
+        return x + y
+
+    def backward(self, g: Tensor) -> tuple:
+        return _reduce_to(g, self.shapes[0]), _reduce_to(g, self.shapes[1])
+
+
+class Sub(Function):
+    """z = x - y. dx = g, dy = -g."""
+    name = "sub"
+
+    def forward(self, x: Any, y: Any) -> Any:
+        self.shapes = (x.shape, y.shape)
+        return x - y
+
+    def backward(self, g: Tensor) -> tuple:
+        gy = -_reduce_to(g, self.shapes[1]) if self.parents[1].requires_grad else None
+        return _reduce_to(g, self.shapes[0]), gy
+
+
+class Mul(Function):
+    """z = x * y. dx = g * y, dy = g * x."""
+    name = "mul"
+
+    def forward(self, x: Any, y: Any) -> Any:
+        return x * y
+
+    def backward(self, g: Tensor) -> tuple:
+        x, y = self.saved
+        px, py = self.parents
+        gx = _reduce_to(g * y, x.shape) if px.requires_grad else None
+        gy = _reduce_to(g * x, y.shape) if py.requires_grad else None
+        return gx, gy
+
+    @classmethod
+    def apply(cls, x: Tensor, y: Tensor) -> Tensor:  # type: ignore[override]
+        out = super().apply(x, y)
+        if out._ctx is not None:
+            out._ctx.save_for_backward(x, y)
+        return out
+
+
+class Div(Function):
+    """z = x / y. dx = g / y, dy = -g * x / y²."""
+    name = "div"
+
+    def forward(self, x: Any, y: Any) -> Any:
+        return x / y
+
+    def backward(self, g: Tensor) -> tuple:
+        x, y = self.saved
+        px, py = self.parents
+        gx = _reduce_to(g / y, x.shape) if px.requires_grad else None
+        gy = _reduce_to(-g * x / (y * y), y.shape) if py.requires_grad else None
+        return gx, gy
+
+    @classmethod
+    def apply(cls, x: Tensor, y: Tensor) -> Tensor:  # type: ignore[override]
+        out = super().apply(x, y)
+        if out._ctx is not None:
+            out._ctx.save_for_backward(x, y)
+        return out
+
+
+class Neg(Function):
+    """z = -x. dx = -g (its own adjoint)."""
+    name = "neg"
+
+    def forward(self, x: Any) -> Any:
+        return -x
+
+    def backward(self, g: Tensor) -> Tensor:
+        return -g
+
+
+class _Unary(Function):
+    """An elementwise op of one input that keeps its input (and output array) for backward."""
+
+    @classmethod
+    def apply(cls, x: Tensor, **kw: Any) -> Tensor:  # type: ignore[override]
+        out = super().apply(x, **kw)
+        ctx = out._ctx
+        if ctx is not None:
+            ctx.save_for_backward(x)
+            ctx.out = out.data
+        return out
+
+    def _out(self) -> Tensor:
+        """The forward output as a constant (first-order backward), or recomputed from
+        the saved input with a graph (``create_graph=True``: needed for second derivatives)."""
+        if STATE.enabled:
+            return self.recompute(self.saved[0])
+        return _wrap(self.out, self.parents[0].device)
+
+    def recompute(self, x: Tensor) -> Tensor:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class Reciprocal(_Unary):
+    """z = 1/x. dx = -g / x²."""
+    name = "reciprocal"
+
+    def forward(self, x: Any) -> Any:
+        return 1 / x
+
+    def backward(self, g: Tensor) -> Tensor:
+        x = self.saved[0]
+        return -g / (x * x)
+
+
+class Pow(_Unary):
+    """z = x ** p for a constant p. dx = g * p * x ** (p - 1)."""
+    name = "pow"
+
+    def forward(self, x: Any, exponent: float) -> Any:
+        self.p = exponent
+        return x ** exponent
+
+    def backward(self, g: Tensor) -> Tensor:
+        x = self.saved[0]
+        if self.p == 2:
+            return g * x * 2.0
+        if self.p == 1:
+            return g
+        return g * (x ** (self.p - 1)) * float(self.p)
+
+
+class Exp(_Unary):
+    """z = e**x. dx = g * e**x."""
+    name = "exp"
+
+    def forward(self, x: Any) -> Any:
+        xp = backend.module_of(x)
+        return xp.exp(x)
+
+    def recompute(self, x: Tensor) -> Tensor:
+        return x.exp()
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g * self._out()
+
+
+class Log(_Unary):
+    """z = ln x. dx = g / x."""
+    name = "log"
+
+    def forward(self, x: Any) -> Any:
+        return backend.module_of(x).log(x)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g / self.saved[0]
+
+
+class Tanh(_Unary):
+    """z = tanh x. dx = g * (1 - z²)."""
+    name = "tanh"
+
+    def forward(self, x: Any) -> Any:
+        return backend.module_of(x).tanh(x)
+
+    def recompute(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+    def backward(self, g: Tensor) -> Tensor:
+        if STATE.enabled:
+            z = self._out()
+            return g * (1 - z * z)
+        z = self.out
+        return _wrap(g.data * (1 - z * z), g.device)
+
+
+class Sigmoid(_Unary):
+    """z = σ(x) = 1 / (1 + e**-x), computed as (1 + tanh(x/2)) / 2 (no overflow).
+    dx = g * z * (1 - z)."""
+    name = "sigmoid"
+
+    def forward(self, x: Any) -> Any:
+        xp = backend.module_of(x)
+        return (xp.tanh(x * 0.5) + 1) * 0.5
+
+    def recompute(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+    def backward(self, g: Tensor) -> Tensor:
+        if STATE.enabled:
+            z = self._out()
+            return g * z * (1 - z)
+        z = self.out
+        return _wrap(g.data * z * (1 - z), g.device)
+
+
+class Relu(_Unary):
+    """z = max(x, 0). dx = g where x > 0, else 0."""
+    name = "relu"
+
+    def forward(self, x: Any) -> Any:
+        return x * (x > 0)
+
+    def backward(self, g: Tensor) -> Tensor:
+        x = self.saved[0]
+        return g * _const((x.data > 0).astype(x.dtype), x.device)
+
+
+class Abs(_Unary):
+    """z = |x|. dx = g * sign(x)."""
+    name = "abs"
+
+    def forward(self, x: Any) -> Any:
+        return abs(x)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g * self.saved[0].sign()
+
+
+class Sin(_Unary):
+    """z = sin x. dx = g * cos x (= g * sin(x + π/2))."""
+    name = "sin"
+
+    def forward(self, x: Any) -> Any:
+        return backend.module_of(x).sin(x)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g * self.saved[0].cos()
+
+
+class Maximum(Function):
+    """z = max(x, y) elementwise. The gradient goes to the larger input; at a tie it is
+    split in half (the subgradient PyTorch uses)."""
+    name = "maximum"
+
+    def forward(self, x: Any, y: Any) -> Any:
+        xp = backend.module_of(x)
+        self.shapes = (x.shape, y.shape)
+        self.win = ((x > y) + (x == y) * 0.5).astype(xp.result_type(x, y))
+        return xp.maximum(x, y)
+
+    def backward(self, g: Tensor) -> tuple:
+        win = _const(self.win, g.device)
+        return _reduce_to(g * win, self.shapes[0]), _reduce_to(g * (1 - win), self.shapes[1])
+
+
+class Where(Function):
+    """z = x where c else y. dx = g where c else 0; dy = g where not c else 0; c gets none."""
+    name = "where"
+
+    def forward(self, c: Any, x: Any, y: Any) -> Any:
+        xp = backend.module_of(x)
+        self.cond = c.astype(bool)
+        self.shapes = (x.shape, y.shape)
+        return xp.where(self.cond, x, y)
+
+    def backward(self, g: Tensor) -> tuple:
+        c = _const(self.cond, g.device)
+        zero = _const(g.xp.zeros((), dtype=g.dtype), g.device)
+        gx = _reduce_to(Where.apply(c, g, zero), self.shapes[0])
+        gy = _reduce_to(Where.apply(c, zero, g), self.shapes[1])
+        return None, gx, gy
+
+
+# ---------------------------------------------------------------- reductions
+class Sum(Function):
+    """z = Σ x over ``dims``. Adjoint: expand — every input element gets the gradient of the
+    sum it was added into."""
+    name = "sum"
+
+    def forward(self, x: Any, dims: tuple, keepdim: bool) -> Any:
+        self.in_shape = x.shape
+        self.keep_shape = tuple(1 if i in dims else s for i, s in enumerate(x.shape))
+        return x.sum(axis=dims, keepdims=keepdim)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g.reshape(self.keep_shape).expand(self.in_shape)
+
+
+class Max(Function):
+    """z = max x over ``dims``. The gradient goes to the maximal elements (shared evenly
+    when several tie), zero elsewhere."""
+    name = "max"
+
+    def forward(self, x: Any, dims: tuple, keepdim: bool) -> Any:
+        if x.size == 0:
+            raise RuntimeError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        xp = backend.module_of(x)
+        self.in_shape = x.shape
+        self.dims = dims
+        m = x.max(axis=dims, keepdims=True)
+        hit = (x == m)
+        self.mask = hit / hit.sum(axis=dims, keepdims=True).astype(x.dtype)
+        self.mask = self.mask.astype(x.dtype)
+        self.keep_shape = m.shape
+        return m if keepdim else xp.squeeze(m, axis=dims)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g.reshape(self.keep_shape).expand(self.in_shape) * _const(self.mask, g.device)
+
+
+# ---------------------------------------------------------------- movement
+class _View(Function):
+    """A movement op whose output may share memory with its input: an in-place change to
+    either bumps the version both see."""
+
+    @classmethod
+    def apply(cls, x: Tensor, **kw: Any) -> Tensor:  # type: ignore[override]
+        out = super().apply(x, **kw)
+        if x._vc is None:
+            x._vc = [0]
+        out._vc = x._vc
+        return out
+
+
+class Reshape(_View):
+    """Same elements, new shape. Adjoint: reshape back."""
+    name = "reshape"
+
+    def forward(self, x: Any, shape: tuple) -> Any:
+        self.in_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g.reshape(self.in_shape)
+
+
+class Permute(_View):
+    """Reorder dims. Adjoint: the inverse permutation."""
+    name = "permute"
+
+    def forward(self, x: Any, dims: tuple) -> Any:
+        self.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
+        return x.transpose(dims)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g.permute(self.inverse)
+
+
+class Expand(_View):
+    """Broadcast size-1 dims to ``shape`` (a view, no copy). Adjoint: sum over them."""
+    name = "expand"
+
+    def forward(self, x: Any, shape: tuple) -> Any:
+        self.in_shape = x.shape
+        return backend.module_of(x).broadcast_to(x, shape)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return _reduce_to(g, self.in_shape)
+
+
+class Pad(Function):
+    """Pad each dim with ``value``: ``pad`` = ((before, after), ...). Adjoint: slice the
+    padding off again."""
+    name = "pad"
+
+    def forward(self, x: Any, pad: tuple, value: float) -> Any:
+        xp = backend.module_of(x)
+        self.index = tuple(slice(a, a + s) for (a, _), s in zip(pad, x.shape))
+        return xp.pad(x, pad, mode="constant", constant_values=value)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g[self.index]
+
+
+def _has_int_array(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    for i in items:
+        if backend.is_array(i) and i.dtype.kind in "iu":
+            return True
+    return False
+
+
+class GetItem(_View):
+    """z = x[index] (NumPy indexing). Adjoint: :class:`IndexAdd` scatters the gradient back
+    into zeros of x's shape, summing where an index repeats (an embedding row used twice
+    gets both gradients)."""
+    name = "getitem"
+
+    def forward(self, x: Any, index: Any) -> Any:
+        self.in_shape = x.shape
+        self.index = index
+        return x[index]
+
+    def backward(self, g: Tensor) -> Tensor:
+        return IndexAdd.apply(g, shape=self.in_shape, index=self.index)
+
+
+class IndexAdd(Function):
+    """z = zeros(shape); z[index] += x (repeated indices accumulate). Adjoint: getitem."""
+    name = "index_add"
+
+    def forward(self, x: Any, shape: tuple, index: Any) -> Any:
+        xp = backend.module_of(x)
+        self.index = index
+        out = xp.zeros(shape, dtype=x.dtype)
+        if _has_int_array(index):
+            backend.scatter_add(xp, out, index, x)
+        else:
+            out[index] += x
+        return out
+
+    def backward(self, g: Tensor) -> Tensor:
+        return GetItem.apply(g, index=self.index)
+
+
+class Cat(Function):
+    """z = concatenate(xs, dim). Adjoint: slice each input's part of the gradient."""
+    name = "cat"
+
+    def forward(self, *xs: Any, dim: int) -> Any:
+        xp = backend.module_of(xs[0])
+        self.dim = dim
+        self.sizes = [x.shape[dim] for x in xs]
+        return xp.concatenate(xs, axis=dim)
+
+    def backward(self, g: Tensor) -> tuple:
+        out, start = [], 0
+        lead = (slice(None),) * self.dim
+        for p, n in zip(self.parents, self.sizes):
+            out.append(g[lead + (slice(start, start + n),)] if p.requires_grad else None)
+            start += n
+        return tuple(out)
+
+
+class Flip(_View):
+    """Reverse the order of elements along ``dims``. Its own adjoint."""
+    name = "flip"
+
+    def forward(self, x: Any, dims: tuple) -> Any:
+        self.dims = dims
+        return backend.module_of(x).flip(x, axis=dims)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g.flip(self.dims)
+
+
+def _window_geometry(shape: tuple, axes: tuple, size: tuple, stride: tuple,
+                     dilation: tuple) -> list:
+    return [(shape[a] - d * (k - 1) - 1) // s + 1 for a, k, s, d in zip(axes, size, stride,
+                                                                         dilation)]
+
+
+class Window(_View):
+    """All sliding windows along ``axes`` as a strided view (no copy).
+
+    (N, C, H, W), axes (2, 3), size (KH, KW) -> (N, C, OH, OW, KH, KW) where
+    OH = (H - dilation*(KH-1) - 1)//stride + 1. Output element
+    [n, c, i, j, u, v] is x[n, c, i*stride + u*dilation, j*stride + v*dilation].
+    Adjoint: :class:`WindowFold`.
+    """
+    name = "window"
+
+    def forward(self, x: Any, axes: tuple, size: tuple, stride: tuple, dilation: tuple) -> Any:
+        xp = backend.module_of(x)
+        self.geom = (x.shape, axes, size, stride, dilation)
+        counts = _window_geometry(x.shape, axes, size, stride, dilation)
+        shape, strides = list(x.shape), list(x.strides)
+        for a, n, s in zip(axes, counts, stride):
+            shape[a] = n
+            strides[a] = x.strides[a] * s
+        shape += list(size)
+        strides += [x.strides[a] * d for a, d in zip(axes, dilation)]
+        return backend.as_strided(xp, x, tuple(shape), tuple(strides))
+
+    def backward(self, g: Tensor) -> Tensor:
+        in_shape, axes, size, stride, dilation = self.geom
+        return WindowFold.apply(g, in_shape=in_shape, axes=axes, size=size, stride=stride,
+                                dilation=dilation)
+
+
+class WindowFold(Function):
+    """Sum every window back onto the input positions it covers (col2im).
+
+    (N, C, OH, OW, KH, KW) -> (N, C, H, W): for each tap (u, v), add the
+    (N, C, OH, OW) slab into x[:, :, u*d : ... : stride, v*d : ... : stride].
+    One strided add per tap. Adjoint: :class:`Window`.
+    """
+    name = "window_fold"
+
+    def forward(self, g: Any, in_shape: tuple, axes: tuple, size: tuple, stride: tuple,
+                dilation: tuple) -> Any:
+        xp = backend.module_of(g)
+        self.geom = (axes, size, stride, dilation)
+        counts = _window_geometry(in_shape, axes, size, stride, dilation)
+        out = xp.zeros(in_shape, dtype=g.dtype)
+        nd = len(in_shape)
+        for taps in itertools.product(*[range(k) for k in size]):
+            index = [slice(None)] * nd
+            for a, t, n, s, d in zip(axes, taps, counts, stride, dilation):
+                index[a] = slice(t * d, t * d + s * (n - 1) + 1, s)
+            out[tuple(index)] += g[(Ellipsis,) + taps]
+        return out
+
+    def backward(self, g: Tensor) -> Tensor:
+        axes, size, stride, dilation = self.geom
+        return Window.apply(g, axes=axes, size=size, stride=stride, dilation=dilation)
+
+
+# ---------------------------------------------------------------- matrix
+class MatMul(Function):
+    """Z = A @ B for (..., n, k) @ (..., k, m). dA = G @ Bᵀ, dB = Aᵀ @ G (batch dims
+    summed back where they were broadcast)."""
+    name = "matmul"
+
+    def forward(self, a: Any, b: Any) -> Any:
+        return a @ b
+
+    def backward(self, g: Tensor) -> tuple:
+        a, b = self.saved
+        pa, pb = self.parents
+        ga = _reduce_to(g @ b.mT, a.shape) if pa.requires_grad else None
+        gb = _reduce_to(a.mT @ g, b.shape) if pb.requires_grad else None
+        return ga, gb
+
+    @classmethod
+    def apply(cls, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
+        out = super().apply(a, b)
+        if out._ctx is not None:
+            out._ctx.save_for_backward(a, b)
+        return out
+
+
+# ---------------------------------------------------------------- other
+class Cast(Function):
+    """z = x converted to ``dtype``. dx = g converted back to x's dtype."""
+    name = "cast"
+
+    def forward(self, x: Any, dtype: Any) -> Any:
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g: Tensor) -> Any:
+        if not backend.is_floating(self.in_dtype):
+            return None
+        return g.to(self.in_dtype)
+
+
+class Clone(Function):
+    """z = a copy of x. dx = g."""
+    name = "clone"
+
+    def forward(self, x: Any) -> Any:
+        return x.copy()
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g
+
+
+class ToDevice(Function):
+    """z = x copied to another device (an explicit transfer). dx = g copied back."""
+    name = "to_device"
+
+    def forward(self, x: Any, device: str) -> Any:
+        return backend.to_device(x, device)
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g.to(self.src)
+
+    @classmethod
+    def apply_move(cls, x: Tensor, device: str) -> Tensor:
+        ctx = cls.__new__(cls)
+        ctx.saved, ctx.versions = (), ()
+        ctx.src = x.device
+        out = _wrap(ctx.forward(x.data, device), device)
+        if STATE.enabled and x.requires_grad:
+            out.requires_grad = True
+            out._ctx = ctx
+            ctx.parents = (x,)
+            ctx.scope = STATE.scope
+            ctx.freed = False
+        return out
+

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The course command: set everything up, then run every lesson in order in the terminal.
+# Arguments go to the course runner: --fast, --only 3 7, --from 13, --list.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+exec "$ROOT/.venv/bin/python" "$ROOT/lessons/run_course.py" "$@"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Everything the project needs, from a fresh Debian machine with Python 3.11+:
+#   Graphviz's `dot` (apt), a virtual environment .venv with the package (editable) and the
+#   test tools (pip). PyTorch is optional: it is installed only when a local wheel is
+#   available through pip's configuration (no multi-GB download), or when TG_WITH_TORCH=1.
+# Sourced by tools/test.sh and tools/course.sh; safe to run again (it only adds what is missing).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if ! command -v dot >/dev/null 2>&1; then
+  echo "setup: installing Graphviz (dot) ..." >&2
+  SUDO=""
+  if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+  if command -v apt-get >/dev/null 2>&1; then
+    $SUDO apt-get update -qq >/dev/null && \
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq graphviz >/dev/null || \
+      echo "setup: could not install graphviz; graph rendering tests will be skipped" >&2
+  else
+    echo "setup: no apt-get here; install Graphviz yourself to render graphs" >&2
+  fi
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv ..." >&2
+  "$PY" -m venv .venv
+fi
+VPY="$ROOT/.venv/bin/python"
+"$VPY" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
+  | grep -v "is neither a file nor a directory" || true
+"$VPY" -c "import tinygrad_edu, pytest, hypothesis, rich, graphviz" \
+  || { echo "setup: installing the package failed" >&2; exit 1; }
+
+if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
+  if [ "${TG_WITH_TORCH:-0}" = "1" ]; then
+    "$VPY" -m pip install -q torch
+  else
+    # a local wheel only (pip's find-links); quietly nothing on a machine without one
+    "$VPY" -m pip install -q --no-index "torch==2.13.0" >/dev/null 2>&1 || true
+  fi
+fi
+export PATH="$ROOT/.venv/bin:$PATH"
