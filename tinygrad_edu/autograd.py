@@ -120,6 +120,7 @@ class Function:
         """Keep tensors for backward; an in-place change to one later is detected."""
         self.saved = tensors
         self.versions = tuple(t._vc[0] if t._vc is not None else 0 for t in tensors)
+        # (versions None means "all were 0", the common case that apply records cheaply)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -132,26 +133,70 @@ class Function:
         """The input tensors of this op (same as ``parents``)."""
         return self.parents
 
+    # what apply keeps for backward (set by subclasses)
+    save_inputs = False     # ctx.saved = the input tensors
+    save_output = False     # ctx.out = the output array
+    is_view = False         # output may alias the input's memory: share its version counter
+
     @classmethod
     def apply(cls, *inputs: "Tensor", **kwargs: Any) -> "Tensor":
-        """Run forward on the inputs' arrays and, under grad mode, record the node."""
-        device = inputs[0].device
+        """Run forward on the inputs' arrays and, under grad mode, record the node.
+
+        This is the hot path of the whole library (every op of every step goes
+        through it), so it is written for speed: no graph bookkeeping at all
+        when nothing requires grad.
+        """
+        first = inputs[0]
+        device = first.device
+        record = False
         for t in inputs:
             if t.device != device:
                 _device_mismatch(cls.name, inputs)
+            if t.requires_grad:
+                record = True
+        record = record and STATE.enabled
         ctx = cls.__new__(cls)
-        ctx.saved = ()
-        ctx.versions = ()
-        out = _make_tensor(ctx.forward(*[t.data for t in inputs], **kwargs), device)
-        if STATE.enabled:
-            for t in inputs:
-                if t.requires_grad:
-                    out.requires_grad = True
-                    out._ctx = ctx
-                    ctx.parents = inputs
-                    ctx.scope = STATE.scope
-                    ctx.freed = False
-                    break
+        if len(inputs) == 1:
+            data = ctx.forward(first.data, **kwargs)
+        elif len(inputs) == 2:
+            data = ctx.forward(first.data, inputs[1].data, **kwargs)
+        else:
+            data = ctx.forward(*[t.data for t in inputs], **kwargs)
+        out = _new_tensor(_Tensor)
+        out.data = data
+        out.device = device
+        out.grad = None
+        out.name = None
+        out._retains_grad = False
+        if cls.is_view:
+            vc = first._vc
+            if vc is None:
+                vc = first._vc = [0]
+            out._vc = vc
+        else:
+            out._vc = None
+        if record:
+            out.requires_grad = True
+            out._ctx = ctx
+            ctx.parents = inputs
+            ctx.scope = STATE.scope
+            ctx.freed = False
+            if cls.save_inputs:
+                ctx.saved = inputs
+                versions = None
+                for t in inputs:
+                    if t._vc is not None:
+                        versions = tuple(0 if u._vc is None else u._vc[0] for u in inputs)
+                        break
+                ctx.versions = versions
+            else:
+                ctx.saved = ()
+                ctx.versions = None
+            if cls.save_output:
+                ctx.out = data
+        else:
+            out.requires_grad = False
+            out._ctx = None
         return out
 
     def __repr__(self) -> str:
@@ -165,6 +210,8 @@ def _device_mismatch(op: str, inputs: Sequence["Tensor"]) -> None:
 
 
 _make_tensor: Any = None   # set by tensor.py: (array, device) -> Tensor without graph
+_Tensor: Any = None        # the Tensor class, set by tensor.py
+_new_tensor = object.__new__
 
 
 def _toposort(roots: Sequence["Tensor"]) -> list["Tensor"]:
@@ -198,7 +245,8 @@ def _check_node(t: "Tensor", ctx: Function) -> None:
             f"backward: trying to backward through the graph a second time: the values saved "
             f"by op '{ctx.name}' were freed after the first backward; pass retain_graph=True "
             f"to the first backward() (or tg.grad) if you need to backward twice")
-    for s, v in zip(ctx.saved, ctx.versions):
+    versions = ctx.versions if ctx.versions is not None else (0,) * len(ctx.saved)
+    for s, v in zip(ctx.saved, versions):
         now = s._vc[0] if s._vc is not None else 0
         if now != v:
             raise RuntimeError(
@@ -238,7 +286,8 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
                 _accumulate(t, g, create_graph)
             if ctx is None:
                 continue
-            _check_node(t, ctx)
+            if ctx.freed or ctx.saved:
+                _check_node(t, ctx)
             in_grads = ctx.backward(g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)

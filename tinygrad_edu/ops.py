@@ -79,6 +79,7 @@ class Sub(Function):
 class Mul(Function):
     """z = x * y. dx = g * y, dy = g * x."""
     name = "mul"
+    save_inputs = True
 
     def forward(self, x: Any, y: Any) -> Any:
         return x * y
@@ -90,17 +91,12 @@ class Mul(Function):
         gy = _reduce_to(g * x, y.shape) if py.requires_grad else None
         return gx, gy
 
-    @classmethod
-    def apply(cls, x: Tensor, y: Tensor) -> Tensor:  # type: ignore[override]
-        out = super().apply(x, y)
-        if out._ctx is not None:
-            out._ctx.save_for_backward(x, y)
-        return out
 
 
 class Div(Function):
     """z = x / y. dx = g / y, dy = -g * x / y²."""
     name = "div"
+    save_inputs = True
 
     def forward(self, x: Any, y: Any) -> Any:
         return x / y
@@ -112,12 +108,6 @@ class Div(Function):
         gy = _reduce_to(-g * x / (y * y), y.shape) if py.requires_grad else None
         return gx, gy
 
-    @classmethod
-    def apply(cls, x: Tensor, y: Tensor) -> Tensor:  # type: ignore[override]
-        out = super().apply(x, y)
-        if out._ctx is not None:
-            out._ctx.save_for_backward(x, y)
-        return out
 
 
 class Neg(Function):
@@ -133,15 +123,8 @@ class Neg(Function):
 
 class _Unary(Function):
     """An elementwise op of one input that keeps its input (and output array) for backward."""
-
-    @classmethod
-    def apply(cls, x: Tensor, **kw: Any) -> Tensor:  # type: ignore[override]
-        out = super().apply(x, **kw)
-        ctx = out._ctx
-        if ctx is not None:
-            ctx.save_for_backward(x)
-            ctx.out = out.data
-        return out
+    save_inputs = True
+    save_output = True
 
     def _out(self) -> Tensor:
         """The forward output as a constant (first-order backward), or recomputed from
@@ -356,14 +339,7 @@ class Max(Function):
 class _View(Function):
     """A movement op whose output may share memory with its input: an in-place change to
     either bumps the version both see."""
-
-    @classmethod
-    def apply(cls, x: Tensor, **kw: Any) -> Tensor:  # type: ignore[override]
-        out = super().apply(x, **kw)
-        if x._vc is None:
-            x._vc = [0]
-        out._vc = x._vc
-        return out
+    is_view = True
 
 
 class Reshape(_View):
@@ -555,6 +531,7 @@ class MatMul(Function):
     """Z = A @ B for (..., n, k) @ (..., k, m). dA = G @ Bᵀ, dB = Aᵀ @ G (batch dims
     summed back where they were broadcast)."""
     name = "matmul"
+    save_inputs = True
 
     def forward(self, a: Any, b: Any) -> Any:
         return a @ b
@@ -566,12 +543,6 @@ class MatMul(Function):
         gb = _reduce_to(a.mT @ g, b.shape) if pb.requires_grad else None
         return ga, gb
 
-    @classmethod
-    def apply(cls, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
-        out = super().apply(a, b)
-        if out._ctx is not None:
-            out._ctx.save_for_backward(a, b)
-        return out
 
 
 # ---------------------------------------------------------------- other

@@ -1143,5 +1143,6 @@ def manual_seed(seed: int) -> None:
 
 
 autograd._make_tensor = Tensor._wrap
+autograd._Tensor = Tensor
 
 from tinygrad_edu import ops as _ops  # noqa: E402  (ops needs the Tensor class defined above)
