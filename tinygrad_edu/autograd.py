@@ -134,6 +134,7 @@ class Function:
         return self.parents
 
     # what apply keeps for backward (set by subclasses)
+    array_backward = False  # backward accepts raw arrays (the built-in primitives do)
     save_inputs = False     # ctx.saved = the input tensors
     save_output = False     # ctx.out = the output array
     is_view = False         # output may alias the input's memory: share its version counter
@@ -265,8 +266,12 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
     (``tg.grad``), keyed by ``id(tensor)``.
     """
     order = _toposort(roots)
+    # First-order backward runs every formula on raw arrays (fast); with create_graph the
+    # same formulas run on Tensors and are recorded.
+    fast = not create_graph
     grads: dict[int, Any] = {}
     for r, g in zip(roots, root_grads):
+        g = g.data if fast else g
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
     wanted = None if inputs is None else {id(t) for t in inputs}
     found: dict[int, Any] = {}
@@ -281,14 +286,23 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
             ctx = t._ctx
             if wanted is not None:
                 if id(t) in wanted:
-                    found[id(t)] = g
+                    found[id(t)] = _make_tensor(g, t.device) if fast else g
             elif ctx is None or retain_all or t._retains_grad:
-                _accumulate(t, g, create_graph)
+                _accumulate(t, g, fast)
             if ctx is None:
                 continue
-            if ctx.freed or ctx.saved:
+            if ctx.freed:
                 _check_node(t, ctx)
-            in_grads = ctx.backward(g)
+            for s in ctx.saved:              # an in-place change since forward? (rare)
+                if s._vc is not None:
+                    _check_node(t, ctx)
+                    break
+            if fast and not ctx.array_backward:     # a user-defined Function: give it Tensors
+                in_grads = ctx.backward(_make_tensor(g, t.device))
+                in_grads = tuple(None if x is None else x.data for x in (
+                    in_grads if type(in_grads) is tuple else (in_grads,)))
+            else:
+                in_grads = ctx.backward(g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             for p, pg in zip(ctx.parents, in_grads):
@@ -305,12 +319,15 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
     return found
 
 
-def _accumulate(t: "Tensor", g: "Tensor", create_graph: bool) -> None:
-    """``t.grad += g`` out of place (a grad object is never shared between tensors)."""
-    if not create_graph:
-        g = _make_tensor(g.data.copy() if t.grad is None else g.data, t.device)
-    t.grad = g if t.grad is None else (t.grad + g if create_graph else
-                                        _make_tensor(t.grad.data + g.data, t.device))
+def _accumulate(t: "Tensor", g: Any, fast: bool) -> None:
+    """``t.grad += g`` out of place (a grad array is never shared between tensors).
+
+    ``g`` is a raw array in a first-order backward (``fast``), else a Tensor with a graph.
+    """
+    if fast:
+        t.grad = _make_tensor(g.copy() if t.grad is None else t.grad.data + g, t.device)
+    else:
+        t.grad = g if t.grad is None else t.grad + g
 
 
 def _as_list(x: Any) -> list:

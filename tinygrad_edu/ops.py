@@ -3,8 +3,11 @@
 Each op is a :class:`~tinygrad_edu.autograd.Function` with
 
 * ``forward`` on raw arrays (NumPy or CuPy, whichever the inputs live on),
-* ``backward`` written with Tensor ops, so the gradient is itself
-  differentiable (``create_graph=True`` gives second derivatives).
+* ``backward``: the derivative, written ONCE in operations that work on both
+  raw arrays and Tensors (``*``, ``@``, ``reshape`` and the small helpers below).
+  A plain ``backward()`` runs it on arrays (fast); ``create_graph=True`` runs
+  the very same formula on Tensors, so the gradient is itself a graph and can
+  be differentiated again (second derivatives).
 
 The docstring of each op names its formula and its *adjoint*: the op whose
 forward the backward pass runs (sum <-> expand, pad <-> slice, window <-> fold,
@@ -31,7 +34,10 @@ from tinygrad_edu.tensor import Tensor
 _wrap = Tensor._wrap
 
 
-def _reduce_to(g: Tensor, shape: tuple) -> Tensor:
+# ---------------------------------------------------------------- array-or-Tensor helpers
+# A gradient ``g`` inside ``backward`` is a raw array (first-order backward) or a Tensor
+# (``create_graph=True``). These few helpers do the same thing on either.
+def _reduce_to(g: Any, shape: tuple) -> Any:
     """Sum a broadcast gradient back to an input's ``shape`` (the adjoint of broadcasting).
 
     (4, 3) -> (3,) sums dim 0; (4, 3) -> (4, 1) sums dim 1 keeping it.
@@ -41,13 +47,40 @@ def _reduce_to(g: Tensor, shape: tuple) -> Tensor:
     lead = g.ndim - len(shape)
     dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
                                       if s == 1 and g.shape[i + lead] != 1)
-    out = g.sum(dims, keepdim=True) if dims else g
-    return out.reshape(shape)
+    if dims:
+        g = g.sum(dims, keepdim=True) if isinstance(g, Tensor) else g.sum(axis=dims,
+                                                                           keepdims=True)
+    return g.reshape(shape)
 
 
-def _const(arr: Any, device: str) -> Tensor:
-    """A constant (no gradient) tensor, e.g. a mask inside a backward formula."""
-    return _wrap(arr, device)
+def _expand(g: Any, shape: tuple) -> Any:
+    """Broadcast to ``shape`` (Tensor.expand / xp.broadcast_to)."""
+    if isinstance(g, Tensor):
+        return g.expand(shape)
+    return backend.module_of(g).broadcast_to(g, shape)
+
+
+def _permute(g: Any, dims: tuple) -> Any:
+    return g.permute(dims) if isinstance(g, Tensor) else g.transpose(dims)
+
+
+def _run(op: type, *xs: Any, **kw: Any) -> Any:
+    """Apply primitive ``op`` to Tensors (recording a graph) or run its forward on arrays."""
+    if isinstance(xs[0], Tensor):
+        return op.apply(*xs, **kw)
+    return op.__new__(op).forward(*xs, **kw)
+
+
+def _const(arr: Any, like: Any) -> Any:
+    """A constant (no gradient) such as a mask, shaped for use beside ``like``."""
+    return _wrap(arr, like.device) if isinstance(like, Tensor) else arr
+
+
+def _values(ctx: Function) -> tuple:
+    """The saved inputs: Tensors when the backward is being recorded, else their arrays."""
+    if STATE.enabled:
+        return ctx.saved
+    return tuple(t.data for t in ctx.saved)
 
 
 # ---------------------------------------------------------------- elementwise
@@ -59,7 +92,7 @@ class Add(Function):
         self.shapes = (x.shape, y.shape)
         return x + y
 
-    def backward(self, g: Tensor) -> tuple:
+    def backward(self, g: Any) -> tuple:
         return _reduce_to(g, self.shapes[0]), _reduce_to(g, self.shapes[1])
 
 
@@ -71,7 +104,7 @@ class Sub(Function):
         self.shapes = (x.shape, y.shape)
         return x - y
 
-    def backward(self, g: Tensor) -> tuple:
+    def backward(self, g: Any) -> tuple:
         gy = -_reduce_to(g, self.shapes[1]) if self.parents[1].requires_grad else None
         return _reduce_to(g, self.shapes[0]), gy
 
@@ -84,8 +117,8 @@ class Mul(Function):
     def forward(self, x: Any, y: Any) -> Any:
         return x * y
 
-    def backward(self, g: Tensor) -> tuple:
-        x, y = self.saved
+    def backward(self, g: Any) -> tuple:
+        x, y = _values(self)
         px, py = self.parents
         gx = _reduce_to(g * y, x.shape) if px.requires_grad else None
         gy = _reduce_to(g * x, y.shape) if py.requires_grad else None
@@ -101,8 +134,8 @@ class Div(Function):
     def forward(self, x: Any, y: Any) -> Any:
         return x / y
 
-    def backward(self, g: Tensor) -> tuple:
-        x, y = self.saved
+    def backward(self, g: Any) -> tuple:
+        x, y = _values(self)
         px, py = self.parents
         gx = _reduce_to(g / y, x.shape) if px.requires_grad else None
         gy = _reduce_to(-g * x / (y * y), y.shape) if py.requires_grad else None
@@ -117,7 +150,7 @@ class Neg(Function):
     def forward(self, x: Any) -> Any:
         return -x
 
-    def backward(self, g: Tensor) -> Tensor:
+    def backward(self, g: Any) -> Any:
         return -g
 
 
@@ -126,12 +159,12 @@ class _Unary(Function):
     save_inputs = True
     save_output = True
 
-    def _out(self) -> Tensor:
-        """The forward output as a constant (first-order backward), or recomputed from
+    def _out(self) -> Any:
+        """The forward output as an array (first-order backward), or recomputed from
         the saved input with a graph (``create_graph=True``: needed for second derivatives)."""
         if STATE.enabled:
             return self.recompute(self.saved[0])
-        return _wrap(self.out, self.parents[0].device)
+        return self.out
 
     def recompute(self, x: Tensor) -> Tensor:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -144,8 +177,8 @@ class Reciprocal(_Unary):
     def forward(self, x: Any) -> Any:
         return 1 / x
 
-    def backward(self, g: Tensor) -> Tensor:
-        x = self.saved[0]
+    def backward(self, g: Any) -> Any:
+        (x,) = _values(self)
         return -g / (x * x)
 
 
@@ -157,8 +190,8 @@ class Pow(_Unary):
         self.p = exponent
         return x ** exponent
 
-    def backward(self, g: Tensor) -> Tensor:
-        x = self.saved[0]
+    def backward(self, g: Any) -> Any:
+        (x,) = _values(self)
         if self.p == 2:
             return g * x * 2.0
         if self.p == 1:
@@ -177,7 +210,7 @@ class Exp(_Unary):
     def recompute(self, x: Tensor) -> Tensor:
         return x.exp()
 
-    def backward(self, g: Tensor) -> Tensor:
+    def backward(self, g: Any) -> Any:
         return g * self._out()
 
 
@@ -188,8 +221,8 @@ class Log(_Unary):
     def forward(self, x: Any) -> Any:
         return backend.module_of(x).log(x)
 
-    def backward(self, g: Tensor) -> Tensor:
-        return g / self.saved[0]
+    def backward(self, g: Any) -> Any:
+        return g / _values(self)[0]
 
 
 class Tanh(_Unary):
@@ -202,12 +235,9 @@ class Tanh(_Unary):
     def recompute(self, x: Tensor) -> Tensor:
         return x.tanh()
 
-    def backward(self, g: Tensor) -> Tensor:
-        if STATE.enabled:
-            z = self._out()
-            return g * (1 - z * z)
-        z = self.out
-        return _wrap(g.data * (1 - z * z), g.device)
+    def backward(self, g: Any) -> Any:
+        z = self._out()
+        return g * (1 - z * z)
 
 
 class Sigmoid(_Unary):
@@ -222,12 +252,9 @@ class Sigmoid(_Unary):
     def recompute(self, x: Tensor) -> Tensor:
         return x.sigmoid()
 
-    def backward(self, g: Tensor) -> Tensor:
-        if STATE.enabled:
-            z = self._out()
-            return g * z * (1 - z)
-        z = self.out
-        return _wrap(g.data * z * (1 - z), g.device)
+    def backward(self, g: Any) -> Any:
+        z = self._out()
+        return g * (z * (1 - z))
 
 
 class Relu(_Unary):
@@ -237,9 +264,9 @@ class Relu(_Unary):
     def forward(self, x: Any) -> Any:
         return x * (x > 0)
 
-    def backward(self, g: Tensor) -> Tensor:
-        x = self.saved[0]
-        return g * _const((x.data > 0).astype(x.dtype), x.device)
+    def backward(self, g: Any) -> Any:
+        x = self.saved[0].data
+        return g * _const((x > 0).astype(x.dtype), g)
 
 
 class Abs(_Unary):
@@ -249,8 +276,9 @@ class Abs(_Unary):
     def forward(self, x: Any) -> Any:
         return abs(x)
 
-    def backward(self, g: Tensor) -> Tensor:
-        return g * self.saved[0].sign()
+    def backward(self, g: Any) -> Any:
+        x = self.saved[0].data
+        return g * _const(backend.module_of(x).sign(x), g)
 
 
 class Sin(_Unary):
@@ -260,8 +288,9 @@ class Sin(_Unary):
     def forward(self, x: Any) -> Any:
         return backend.module_of(x).sin(x)
 
-    def backward(self, g: Tensor) -> Tensor:
-        return g * self.saved[0].cos()
+    def backward(self, g: Any) -> Any:
+        (x,) = _values(self)
+        return g * (x.cos() if isinstance(x, Tensor) else backend.module_of(x).cos(x))
 
 
 class Maximum(Function):
@@ -275,8 +304,8 @@ class Maximum(Function):
         self.win = ((x > y) + (x == y) * 0.5).astype(xp.result_type(x, y))
         return xp.maximum(x, y)
 
-    def backward(self, g: Tensor) -> tuple:
-        win = _const(self.win, g.device)
+    def backward(self, g: Any) -> tuple:
+        win = _const(self.win, g)
         return _reduce_to(g * win, self.shapes[0]), _reduce_to(g * (1 - win), self.shapes[1])
 
 
@@ -290,11 +319,12 @@ class Where(Function):
         self.shapes = (x.shape, y.shape)
         return xp.where(self.cond, x, y)
 
-    def backward(self, g: Tensor) -> tuple:
-        c = _const(self.cond, g.device)
-        zero = _const(g.xp.zeros((), dtype=g.dtype), g.device)
-        gx = _reduce_to(Where.apply(c, g, zero), self.shapes[0])
-        gy = _reduce_to(Where.apply(c, zero, g), self.shapes[1])
+    def backward(self, g: Any) -> tuple:
+        c = _const(self.cond, g)
+        xp = backend.module_of(self.cond)
+        zero = _const(xp.zeros((), dtype=g.dtype), g)
+        gx = _reduce_to(_run(Where, c, g, zero), self.shapes[0])
+        gy = _reduce_to(_run(Where, c, zero, g), self.shapes[1])
         return None, gx, gy
 
 
@@ -309,8 +339,8 @@ class Sum(Function):
         self.keep_shape = tuple(1 if i in dims else s for i, s in enumerate(x.shape))
         return x.sum(axis=dims, keepdims=keepdim)
 
-    def backward(self, g: Tensor) -> Tensor:
-        return g.reshape(self.keep_shape).expand(self.in_shape)
+    def backward(self, g: Any) -> Any:
+        return _expand(g.reshape(self.keep_shape), self.in_shape)
 
 
 class Max(Function):
@@ -331,8 +361,8 @@ class Max(Function):
         self.keep_shape = m.shape
         return m if keepdim else xp.squeeze(m, axis=dims)
 
-    def backward(self, g: Tensor) -> Tensor:
-        return g.reshape(self.keep_shape).expand(self.in_shape) * _const(self.mask, g.device)
+    def backward(self, g: Any) -> Any:
+        return _expand(g.reshape(self.keep_shape), self.in_shape) * _const(self.mask, g)
 
 
 # ---------------------------------------------------------------- movement
@@ -350,7 +380,7 @@ class Reshape(_View):
         self.in_shape = x.shape
         return x.reshape(shape)
 
-    def backward(self, g: Tensor) -> Tensor:
+    def backward(self, g: Any) -> Any:
         return g.reshape(self.in_shape)
 
 
@@ -362,8 +392,8 @@ class Permute(_View):
         self.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
         return x.transpose(dims)
 
-    def backward(self, g: Tensor) -> Tensor:
-        return g.permute(self.inverse)
+    def backward(self, g: Any) -> Any:
+        return _permute(g, self.inverse)
 
 
 class Expand(_View):
@@ -374,7 +404,7 @@ class Expand(_View):
         self.in_shape = x.shape
         return backend.module_of(x).broadcast_to(x, shape)
 
-    def backward(self, g: Tensor) -> Tensor:
+    def backward(self, g: Any) -> Any:
         return _reduce_to(g, self.in_shape)
 
 
@@ -388,7 +418,7 @@ class Pad(Function):
         self.index = tuple(slice(a, a + s) for (a, _), s in zip(pad, x.shape))
         return xp.pad(x, pad, mode="constant", constant_values=value)
 
-    def backward(self, g: Tensor) -> Tensor:
+    def backward(self, g: Any) -> Any:
         return g[self.index]
 
 
@@ -411,8 +441,8 @@ class GetItem(_View):
         self.index = index
         return x[index]
 
-    def backward(self, g: Tensor) -> Tensor:
-        return IndexAdd.apply(g, shape=self.in_shape, index=self.index)
+    def backward(self, g: Any) -> Any:
+        return _run(IndexAdd, g, shape=self.in_shape, index=self.index)
 
 
 class IndexAdd(Function):
@@ -429,8 +459,8 @@ class IndexAdd(Function):
             out[index] += x
         return out
 
-    def backward(self, g: Tensor) -> Tensor:
-        return GetItem.apply(g, index=self.index)
+    def backward(self, g: Any) -> Any:
+        return _run(GetItem, g, index=self.index)
 
 
 class Cat(Function):
@@ -443,7 +473,7 @@ class Cat(Function):
         self.sizes = [x.shape[dim] for x in xs]
         return xp.concatenate(xs, axis=dim)
 
-    def backward(self, g: Tensor) -> tuple:
+    def backward(self, g: Any) -> tuple:
         out, start = [], 0
         lead = (slice(None),) * self.dim
         for p, n in zip(self.parents, self.sizes):
@@ -460,8 +490,8 @@ class Flip(_View):
         self.dims = dims
         return backend.module_of(x).flip(x, axis=dims)
 
-    def backward(self, g: Tensor) -> Tensor:
-        return g.flip(self.dims)
+    def backward(self, g: Any) -> Any:
+        return _run(Flip, g, dims=self.dims)
 
 
 def _window_geometry(shape: tuple, axes: tuple, size: tuple, stride: tuple,
@@ -492,10 +522,10 @@ class Window(_View):
         strides += [x.strides[a] * d for a, d in zip(axes, dilation)]
         return backend.as_strided(xp, x, tuple(shape), tuple(strides))
 
-    def backward(self, g: Tensor) -> Tensor:
+    def backward(self, g: Any) -> Any:
         in_shape, axes, size, stride, dilation = self.geom
-        return WindowFold.apply(g, in_shape=in_shape, axes=axes, size=size, stride=stride,
-                                dilation=dilation)
+        return _run(WindowFold, g, in_shape=in_shape, axes=axes, size=size, stride=stride,
+                    dilation=dilation)
 
 
 class WindowFold(Function):
@@ -521,9 +551,9 @@ class WindowFold(Function):
             out[tuple(index)] += g[(Ellipsis,) + taps]
         return out
 
-    def backward(self, g: Tensor) -> Tensor:
+    def backward(self, g: Any) -> Any:
         axes, size, stride, dilation = self.geom
-        return Window.apply(g, axes=axes, size=size, stride=stride, dilation=dilation)
+        return _run(Window, g, axes=axes, size=size, stride=stride, dilation=dilation)
 
 
 # ---------------------------------------------------------------- matrix
@@ -536,11 +566,11 @@ class MatMul(Function):
     def forward(self, a: Any, b: Any) -> Any:
         return a @ b
 
-    def backward(self, g: Tensor) -> tuple:
-        a, b = self.saved
+    def backward(self, g: Any) -> tuple:
+        a, b = _values(self)
         pa, pb = self.parents
-        ga = _reduce_to(g @ b.mT, a.shape) if pa.requires_grad else None
-        gb = _reduce_to(a.mT @ g, b.shape) if pb.requires_grad else None
+        ga = _reduce_to(g @ b.swapaxes(-1, -2), a.shape) if pa.requires_grad else None
+        gb = _reduce_to(a.swapaxes(-1, -2) @ g, b.shape) if pb.requires_grad else None
         return ga, gb
 
 
@@ -554,10 +584,10 @@ class Cast(Function):
         self.in_dtype = x.dtype
         return x.astype(dtype)
 
-    def backward(self, g: Tensor) -> Any:
+    def backward(self, g: Any) -> Any:
         if not backend.is_floating(self.in_dtype):
             return None
-        return g.to(self.in_dtype)
+        return _run(Cast, g, dtype=self.in_dtype)
 
 
 class Clone(Function):
@@ -567,7 +597,7 @@ class Clone(Function):
     def forward(self, x: Any) -> Any:
         return x.copy()
 
-    def backward(self, g: Tensor) -> Tensor:
+    def backward(self, g: Any) -> Any:
         return g
 
 
@@ -578,8 +608,8 @@ class ToDevice(Function):
     def forward(self, x: Any, device: str) -> Any:
         return backend.to_device(x, device)
 
-    def backward(self, g: Tensor) -> Tensor:
-        return g.to(self.src)
+    def backward(self, g: Any) -> Any:
+        return g.to(self.src) if isinstance(g, Tensor) else backend.to_device(g, self.src)
 
     @classmethod
     def apply_move(cls, x: Tensor, device: str) -> Tensor:
@@ -595,3 +625,9 @@ class ToDevice(Function):
             ctx.freed = False
         return out
 
+
+# Every primitive above writes its backward in array-or-Tensor form.
+for _op in (Add, Sub, Mul, Div, Neg, Reciprocal, Pow, Exp, Log, Tanh, Sigmoid, Relu, Abs, Sin,
+            Maximum, Where, Sum, Max, Reshape, Permute, Expand, Pad, GetItem, IndexAdd, Cat, Flip,
+            Window, WindowFold, MatMul, Cast, Clone, ToDevice):
+    _op.array_backward = True
