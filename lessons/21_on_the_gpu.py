@@ -1,0 +1,96 @@
+"""Lesson 21: On the GPU. The same model on NumPy (CPU) and CuPy (GPU): times and identical results."""
+from __future__ import annotations
+
+import time
+
+import tinygrad_edu as tg
+import tinygrad_edu.functional as F
+from tinygrad_edu import nn, optim
+from tinygrad_edu.data import datasets
+from tinygrad_edu.lesson import Lesson, run
+
+
+def make_model() -> nn.Module:
+    tg.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # (N, 16, 4, 4)
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # (N, 32, 2, 2)
+        nn.Flatten(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def train(device: str, images, labels, steps: int, batch: int) -> tuple[list, float, nn.Module]:
+    """Train from the same initial weights on ``device``; return losses, seconds, model."""
+    model = make_model().to(device)
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x_all = tg.tensor(images, device=device)          # one explicit host -> device copy
+    y_all = tg.tensor(labels, device=device)
+    losses = []
+    start = time.perf_counter()
+    for step in range(steps):
+        i = (step * batch) % (x_all.shape[0] - batch)
+        x, y = x_all[i:i + batch], y_all[i:i + batch]
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss)                           # kept on the device: no sync per step
+    losses = [v.item() for v in losses]               # device -> host, once, at the end
+    tg.cuda.synchronize()
+    return losses, time.perf_counter() - start, model
+
+
+def main(args) -> None:
+    L = Lesson(21, "On the GPU")
+    L.say("A tensor lives on a device: 'cpu' holds a NumPy array, 'cuda' a CuPy array in GPU\n"
+          "memory. Every op asks its inputs for their array module (numpy or cupy) and runs\n"
+          "there, so the same model code runs on both. Moving data is always explicit\n"
+          "(.to('cuda'), .numpy(), .item()); mixing devices in one op is an error.")
+    imgs, labels = datasets.load_digits()
+    images = (imgs / 16.0).astype("float32").reshape(-1, 1, 8, 8)
+    steps, batch = (30, 64) if args.fast else (400, 128)
+
+    L.step("Training on the CPU (NumPy)")
+    cpu_losses, cpu_time, cpu_model = train("cpu", images, labels, steps, batch)
+    L.say(f"{steps} steps in {cpu_time:.2f} s; loss {cpu_losses[0]:.3f} -> {cpu_losses[-1]:.3f}")
+    L.check_true("the loss fell on the CPU", cpu_losses[-1] < cpu_losses[0],
+                 f"{cpu_losses[0]:.3f} -> {cpu_losses[-1]:.3f}")
+
+    L.step("Is there a GPU?")
+    if not tg.cuda.is_available():
+        L.say("No GPU here (CuPy is not installed or no device answers): tg.cuda.is_available()\n"
+              "is False, and asking for 'cuda' gives a clear error instead of a crash. On a\n"
+              "machine with an NVIDIA GPU: pip install 'tinygrad_edu\\[gpu]' and run this again.")
+        try:
+            tg.zeros(2, device="cuda")
+            raised = ""
+        except RuntimeError as e:
+            raised = str(e)
+        L.check_true("tg.cuda.is_available() is False", not tg.cuda.is_available())
+        L.check_true("device='cuda' raises an error that says CUDA is not available",
+                     "CUDA is not available" in raised, raised[:80])
+        L.done()
+        return
+
+    L.say(f"GPU: {tg.cuda.get_device_name()}")
+    L.step("The same training on the GPU (CuPy)")
+    gpu_losses, gpu_time, gpu_model = train("cuda", images, labels, steps, batch)
+    L.table(["device", "seconds", "first loss", "last loss"],
+            [["cpu", f"{cpu_time:.2f}", f"{cpu_losses[0]:.5f}", f"{cpu_losses[-1]:.5f}"],
+             ["cuda", f"{gpu_time:.2f}", f"{gpu_losses[0]:.5f}", f"{gpu_losses[-1]:.5f}"]])
+    L.say("Small 8×8 images keep the GPU mostly idle (each op is a tiny kernel launch), so the\n"
+          "speed-up here is modest or even below 1; tools/bench.py --device cuda measures the\n"
+          "LeNet-5 and LSTM workloads where the GPU pays off.")
+    L.check("the first loss is the same on both devices", gpu_losses[0], cpu_losses[0], tol=1e-4)
+    L.check("the loss after training agrees (float32 rounding differs slightly)",
+            gpu_losses[-1], cpu_losses[-1], tol=2e-2)
+    w_cpu = cpu_model[0].weight.detach().numpy()
+    w_gpu = gpu_model[0].weight.detach().numpy()          # explicit device -> host copy
+    L.check("first conv weights agree after training", float(abs(w_cpu - w_gpu).max()), 0.0,
+            tol=2e-2)
+    del gpu_model
+    tg.cuda.empty_cache()                                  # give the pool back to the driver
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,74 @@
+"""Lesson 22: Graduating to PyTorch. Weights trained here load into the same PyTorch model."""
+from __future__ import annotations
+
+import tinygrad_edu as tg
+import tinygrad_edu.functional as F
+from tinygrad_edu import nn, optim
+from tinygrad_edu.data import datasets
+from tinygrad_edu.lesson import Lesson, run
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    L = Lesson(22, "Graduating to PyTorch")
+    L.say("Everything here uses PyTorch's names: nn.Conv2d(in, out, kernel_size, padding=...),\n"
+          "nn.Linear, state_dict() keys like '0.weight'. So a model you trained here is a\n"
+          "PyTorch model's weights, and the code that built it runs under `import torch` too.")
+
+    L.step("Train a small CNN here on the 8×8 digits")
+    imgs, labels = datasets.load_digits()
+    x_all = tg.tensor((imgs / 16.0).astype("float32").reshape(-1, 1, 8, 8))
+    y_all = tg.tensor(labels)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(8 * 4 * 4, 32), nn.Tanh(), nn.Linear(32, 10))
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    steps = 40 if args.fast else 400
+    for step in range(steps):
+        i = (step * 64) % (x_all.shape[0] - 64)
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x_all[i:i + 64]), y_all[i:i + 64])
+        loss.backward()
+        opt.step()
+    with tg.no_grad():
+        ours = model(x_all[:200])
+    acc = (ours.argmax(1) == y_all[:200]).float().mean().item()
+    L.say(f"after {steps} steps: loss {loss.item():.3f}, accuracy on 200 digits {acc:.2%}")
+    L.table(["state_dict key", "shape"], [[k, tuple(v.shape)] for k, v in model.state_dict().items()])
+
+    L.step("Load the weights into the same model written in PyTorch")
+    try:
+        import torch
+    except ImportError:
+        L.say("PyTorch is not installed here, so this step is skipped: pip install torch, then\n"
+              "run this lesson again. (Nothing else in the course needs PyTorch.)")
+        L.check_true("the model learned something before graduating", acc > 0.3, f"{acc:.2%}")
+        L.done()
+        return
+    tnn = torch.nn
+    tmodel = tnn.Sequential(tnn.Conv2d(1, 8, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+                            tnn.Flatten(), tnn.Linear(8 * 4 * 4, 32), tnn.Tanh(),
+                            tnn.Linear(32, 10))
+    state = {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+    result = tmodel.load_state_dict(state, strict=True)
+    L.check_true("load_state_dict(strict=True) found every key (no missing, no unexpected)",
+                 not result.missing_keys and not result.unexpected_keys)
+    with torch.no_grad():
+        theirs = tmodel(torch.from_numpy(x_all[:200].numpy())).numpy()
+    diff = float(abs(theirs - ours.numpy()).max())
+    L.check("largest difference between our logits and PyTorch's", diff, 0.0, tol=1e-5)
+    L.check("PyTorch predicts the same classes", (theirs.argmax(1) == ours.argmax(1).numpy())
+            .mean(), 1.0, tol=0.0)
+
+    L.step("And back: PyTorch weights load here")
+    back = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(8 * 4 * 4, 32), nn.Tanh(), nn.Linear(32, 10))
+    back.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    with tg.no_grad():
+        again = back(x_all[:200])
+    L.check("the round trip reproduces our logits", float(abs(again.numpy() - ours.numpy()).max()),
+            0.0, tol=1e-6)
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)
