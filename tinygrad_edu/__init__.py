@@ -12,11 +12,14 @@ The public API follows PyTorch::
     x.grad
 """
 from tinygrad_edu import cuda, functional, nn
+from tinygrad_edu import data, optim
+from tinygrad_edu import models
 from tinygrad_edu.autograd import (backward, enable_grad, grad, is_grad_enabled, no_grad,
                                    retain_grads, scope, set_grad_enabled)
 from tinygrad_edu.backend import (bool_, float16, float32, float64, int8, int16, int32, int64,
                                   uint8)
 from tinygrad_edu.gradcheck import gradcheck, gradgradcheck
+from tinygrad_edu.serialization import load, save
 from tinygrad_edu.tensor import (Tensor, arange, cat, empty, eye, from_numpy, full, full_like,
                                  get_default_device, linspace, manual_seed, ones, ones_like, rand,
                                  randint, randn, randperm, set_default_device, sliding_window,
@@ -36,6 +39,6 @@ __all__ = [
     "manual_seed", "cat", "stack", "where", "sliding_window", "set_default_device",
     "get_default_device", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "grad", "backward", "scope", "retain_grads", "gradcheck", "gradgradcheck", "cuda",
-    "functional", "nn", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_",
-    "bool", "float", "double", "long", "half",
+    "functional", "nn", "models", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_",
+    "bool", "float", "double", "long", "half", "optim", "data", "save", "load",
 ]

@@ -195,6 +195,9 @@ class Function:
                 ctx.versions = None
             if cls.save_output:
                 ctx.out = data
+                if out._vc is None:     # so that an in-place change to out is detected
+                    out._vc = [0]
+                ctx.out_vc = (out._vc, out._vc[0])
         else:
             out.requires_grad = False
             out._ctx = None
@@ -254,6 +257,13 @@ def _check_node(t: "Tensor", ctx: Function) -> None:
                 f"backward: a tensor of shape {tuple(s.shape)} saved by op '{ctx.name}' for its "
                 f"gradient was modified by an in-place operation (version {v} when saved, "
                 f"now {now}); use an out-of-place op (x = x + y) or .clone() before modifying")
+    if ctx.save_output:
+        vc, v = ctx.out_vc
+        if vc[0] != v:
+            raise RuntimeError(
+                f"backward: the output of op '{ctx.name}' (shape {tuple(ctx.out.shape)}), which "
+                f"it saved for its gradient, was modified by an in-place operation (version {v} "
+                f"when saved, now {vc[0]}); use an out-of-place op or .clone() before modifying")
 
 
 def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
@@ -297,6 +307,8 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
                 if s._vc is not None:
                     _check_node(t, ctx)
                     break
+            if ctx.save_output and ctx.out_vc[0][0] != ctx.out_vc[1]:   # ... to the output
+                _check_node(t, ctx)
             if fast and not ctx.array_backward:     # a user-defined Function: give it Tensors
                 in_grads = ctx.backward(_make_tensor(g, t.device))
                 in_grads = tuple(None if x is None else x.data for x in (

@@ -180,6 +180,11 @@ def asarray(data: Any, dtype: Any = None, device: str = "cpu") -> Any:
     return arr
 
 
+def array_to_string(arr: Any, prefix: str = "") -> str:
+    """The values as NumPy prints them (an explicit device -> host copy for a GPU array)."""
+    return np.array2string(to_host(arr), separator=", ", prefix=prefix)
+
+
 def to_host(arr: Any) -> np.ndarray:
     """The explicit device -> host copy (``Tensor.numpy()``)."""
     if isinstance(arr, np.ndarray):
@@ -206,11 +211,11 @@ def as_strided(xp: Any, arr: Any, shape: tuple, strides: tuple) -> Any:
 
 def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
     """``target[index] += values`` where repeated indices accumulate (np.add.at)."""
-    if xp is np:
-        np.add.at(target, index, values)
-    else:
+    if getattr(xp, "__name__", "") == "cupy":
         import cupyx  # noqa: PLC0415 - only reached with CuPy loaded
         cupyx.scatter_add(target, index, values)
+    else:   # NumPy, or a stand-in array module (tests) that provides ufunc.at
+        xp.add.at(target, index, values)
 
 
 # ---------------------------------------------------------------- random numbers
@@ -248,8 +253,12 @@ def random_uniform(shape: tuple, dtype: np.dtype, device: str, low: float = 0.0,
                    high: float = 1.0) -> Any:
     """Uniform samples in [low, high)."""
     gen = generator(device)
-    if device == "cpu":
-        return gen.uniform(low, high, shape).astype(dtype, copy=False)
+    if device == "cpu" and dtype in (float32, float64):   # draw in the target dtype directly
+        out = gen.random(shape, dtype=dtype)
+        if low != 0.0 or high != 1.0:
+            out *= dtype.type(high - low)
+            out += dtype.type(low)
+        return out
     return gen.uniform(low, high, shape).astype(dtype, copy=False)
 
 
@@ -273,3 +282,101 @@ def is_host_module(xp: Any) -> bool:
 
 
 numpy_module: types.ModuleType = np   # for data readers that build arrays on the host
+
+
+# ---------------------------------------------------------------- checkpoint files (.npz)
+_NPZ_KINDS = "biufc"    # bool, signed/unsigned int, float, complex: plain numbers only
+
+
+def save_npz(path: Any, arrays: dict) -> None:
+    """Write ``{name: host array}`` as an uncompressed .npz archive, atomically.
+
+    The archive is written to ``path + '.tmp-<pid>'`` in the same folder,
+    flushed and fsync'ed, then renamed over ``path`` (``os.replace``): a crash
+    leaves either the old file or the new one, never half a file. Arrays are
+    written with ``allow_pickle=False``, so object arrays are refused.
+    """
+    import contextlib  # noqa: PLC0415 - only checkpoint code needs these
+    import os  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    path = os.fspath(path)
+    host = {}
+    for name, arr in arrays.items():
+        a = np.asarray(arr)
+        if a.dtype.kind not in _NPZ_KINDS:
+            raise TypeError(f"save: array {name!r} has dtype {a.dtype}; a checkpoint holds "
+                            "only numeric and bool arrays")
+        host[name] = a
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED,
+                                 allowZip64=True) as zf:
+                for name, a in host.items():
+                    with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, a, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    with contextlib.suppress(OSError):      # make the rename itself durable (POSIX)
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def load_npz(path: Any) -> dict:
+    """Read a .npz archive into ``{name: NumPy array}`` with ``allow_pickle=False``.
+
+    Nothing in the file is ever executed. A pickle, a truncated or corrupt
+    archive, an entry that is not a .npy array, or an object array gives a
+    ValueError naming the file (and the entry).
+    """
+    import os  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+    import zlib  # noqa: PLC0415
+
+    path = os.fspath(path)
+    with open(path, "rb") as f:          # FileNotFoundError speaks for itself
+        head = f.read(8)
+    if not head.startswith(b"PK"):
+        if head[:1] == b"\x80":
+            what = "it holds a Python pickle, which could run code when loaded; refused"
+        elif head.startswith(b"\x93NUMPY"):
+            what = "it is a single .npy array, not an .npz archive"
+        elif not head:
+            what = "the file is empty"
+        else:
+            what = "it is not a zip archive"
+        raise ValueError(f"load: {path!r} is not an .npz checkpoint: {what}")
+    out = {}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            for name in archive.files:
+                try:
+                    arr = archive[name]
+                except ValueError as e:
+                    if "pickle" in str(e) or "Object arrays" in str(e):
+                        raise ValueError(f"load: {path!r}: entry {name!r} holds Python objects "
+                                         "(pickled data), which could run code when loaded; "
+                                         "refused: a checkpoint holds plain numeric arrays") \
+                            from None
+                    raise ValueError(f"load: {path!r}: entry {name!r} is corrupt ({e})") from e
+                if not isinstance(arr, np.ndarray):
+                    raise ValueError(f"load: {path!r}: entry {name!r} is not a NumPy array "
+                                     "(is this a torch .pt file or another zip archive?); "
+                                     "refused")
+                if arr.dtype.kind not in _NPZ_KINDS:
+                    raise ValueError(f"load: {path!r}: entry {name!r} has dtype {arr.dtype}; "
+                                     "only numeric and bool arrays are accepted")
+                out[name] = arr
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
+        raise ValueError(f"load: {path!r} is truncated or corrupt, not a readable .npz "
+                         f"archive ({type(e).__name__}: {e})") from e
+    return out

@@ -15,6 +15,12 @@ from typing import Sequence
 
 from tinygrad_edu import backend
 from tinygrad_edu.tensor import Tensor, arange, rand, where
+from tinygrad_edu.convolution import conv1d, conv2d, conv_output_size, true_conv2d  # noqa: F401
+from tinygrad_edu.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: F401
+                                  avg_pool1d, avg_pool2d, lp_pool1d, lp_pool2d, max_pool1d,
+                                  max_pool2d)
+from tinygrad_edu.recurrent import (gru_cell, lstm_cell, peephole_lstm_cell,  # noqa: F401
+                                    rnn_relu_cell, rnn_tanh_cell)
 
 # ---------------------------------------------------------------- activations
 
@@ -57,12 +63,16 @@ def softmax(input: Tensor, dim: int) -> Tensor:
 
     >>> F.softmax(tg.tensor([1., 2., 3.]), dim=0)      # [0.090, 0.245, 0.665]
     """
+    if input.numel() == 0:     # nothing to normalise (and no max to shift by)
+        return input * 1.0
     e = (input - input.detach().amax(dim, keepdim=True)).exp()
     return e / e.sum(dim, keepdim=True)
 
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
     """log softmax(x)_i = x_i - m - log Σ_j e**(x_j - m), with m = max(x) (stable)."""
+    if input.numel() == 0:
+        return input * 1.0
     shifted = input - input.detach().amax(dim, keepdim=True)
     return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
@@ -100,7 +110,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         raise TypeError(f"embedding: input must be an integer tensor of indices, got dtype "
                         f"{input.dtype}")
     n = weight.shape[0]
-    if input.numel():
+    if input.numel() and input.device == "cpu":   # on a GPU the check would cost a host sync
         lo, hi = int(input.data.min()), int(input.data.max())
         if lo < -n or hi >= n:
             raise IndexError(f"embedding: index {hi if hi >= n else lo} is out of range for "
@@ -142,6 +152,90 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
 
+# ---------------------------------------------------------------- normalization
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel over the batch (and spatial dims), then scale and shift:
+
+        y = (x - μ_c) / √(σ²_c + eps) · γ_c + β_c
+
+    input (N, C) or (N, C, L) or (N, C, H, W); μ_c, σ²_c are taken over every dim but C.
+    Training: μ, σ² are the batch's (biased variance) and, when given, the running
+    statistics move towards them:  running ← (1 - momentum)·running + momentum·batch
+    (the running variance uses the unbiased batch variance, n/(n-1)·σ², as PyTorch does).
+    Evaluation: the running statistics are used instead.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, ...) with at least 2 "
+                         f"dims, got shape {tuple(input.shape)}")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} has shape {tuple(t.shape)}, expected ({c},) "
+                             f"for an input with {c} channels (input shape "
+                             f"{tuple(input.shape)})")
+    dims = (0,) + tuple(range(2, input.ndim))       # every dim except the channels
+    shape = (1, c) + (1,) * (input.ndim - 2)         # a (C,) vector broadcast over (N, C, ...)
+    if training:
+        n = input.numel() // c if c else 0
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input shape {tuple(input.shape)}")
+        mean = input.mean(dims, keepdim=True)                 # (1, C, 1, ...)
+        centred = input - mean
+        var = (centred * centred).mean(dims, keepdim=True)   # biased: divides by n
+        if running_mean is not None:
+            running_mean.mul_(1 - momentum).add_(mean.detach().reshape(c) * momentum)
+        if running_var is not None:
+            unbiased = var.detach().reshape(c) * (n / (n - 1))
+            running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are required when "
+                             "training=False")
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+        centred = input - mean
+    out = centred / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise over the last ``len(normalized_shape)`` dims of each sample, then scale
+    and shift elementwise:  y = (x - μ) / √(σ² + eps) · γ + β  (σ² biased).
+
+    input (..., *normalized_shape); weight and bias have shape ``normalized_shape``.
+    Unlike batch norm, nothing depends on the other samples of the batch.
+    """
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(ns)
+    if k == 0 or tuple(input.shape[input.ndim - k:]) != ns or input.ndim < k:
+        raise ValueError(f"layer_norm: given normalized_shape={list(ns)}, expected input "
+                         f"with shape [*, {', '.join(map(str, ns))}], but got input of shape "
+                         f"{tuple(input.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != ns:
+            raise ValueError(f"layer_norm: {name} has shape {tuple(t.shape)}, expected "
+                             f"{ns} (normalized_shape)")
+    dims = tuple(range(input.ndim - k, input.ndim))
+    mean = input.mean(dims, keepdim=True)
+    centred = input - mean
+    var = (centred * centred).mean(dims, keepdim=True)
+    out = centred / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
 # ---------------------------------------------------------------- losses
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -174,6 +268,10 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
                         f"{target.dtype} (for probabilities use cross_entropy with float targets)")
     if input.ndim < 1:
         raise ValueError("nll_loss: input needs a class dimension")
+    out_shape = tuple(target.shape)     # the shape of the 'none' result
+    if weight is not None and tuple(weight.shape) != (input.shape[1 if input.ndim > 1 else 0],):
+        raise ValueError(f"nll_loss: weight has shape {tuple(weight.shape)}, expected one "
+                         f"weight per class ({input.shape[1 if input.ndim > 1 else 0]},)")
     if input.ndim == 1:
         input, target = input.unsqueeze(0), target.reshape(1)
     if input.ndim > 2:       # (N, C, d1, ...) -> (N*d1*..., C)
@@ -186,7 +284,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          f"{tuple(input.shape)}, got {tuple(target.shape)}")
     valid = target != ignore_index
     safe = where(valid, target, 0).long()
-    if target.numel():
+    if target.numel() and target.device == "cpu":   # (no device -> host sync on a GPU)
         bad = (safe.data < 0) | (safe.data >= c)
         if bool(bad.any()):
             raise IndexError(f"nll_loss: target {int(target.data[bad.nonzero()[0][0]])} is out "
@@ -198,6 +296,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     loss = -picked * w
     if reduction == "mean":
         return loss.sum() / w.sum()
+    if reduction == "none":
+        return loss.reshape(out_shape)
     return _reduce(loss, reduction, "nll_loss")
 
 
@@ -251,6 +351,13 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
+def _log_clamped(p: Tensor) -> Tensor:
+    """log p clamped at -100 (as PyTorch's BCE): finite at p = 0, and the gradient there is
+    0 rather than 0·∞ = nan (log only ever sees p where p > 0, and 1 elsewhere)."""
+    positive = p > 0
+    return where(positive, where(positive, p, 1.0).log(), -100.0).clamp(min=-100.0)
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          reduction: str = "mean") -> Tensor:
     """-[y log p + (1 - y) log(1 - p)] for probabilities p in [0, 1].
@@ -258,14 +365,14 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     Each log is clamped at -100 (as PyTorch does) so p = 0 or 1 gives a finite loss.
     """
     _check_same_shape(input, target, "binary_cross_entropy")
-    lo = input.data.min() if input.numel() else 0
-    hi = input.data.max() if input.numel() else 1
+    check = input.numel() and input.device == "cpu"   # (no device -> host sync on a GPU)
+    lo = input.data.min() if check else 0
+    hi = input.data.max() if check else 1
     if float(lo) < 0 or float(hi) > 1:
         raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1], got "
                          f"values in [{float(lo):.4g}, {float(hi):.4g}]; use "
                          "binary_cross_entropy_with_logits for raw scores")
-    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log()
-             .clamp(min=-100))
+    loss = -(target * _log_clamped(input) + (1 - target) * _log_clamped(1 - input))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")
@@ -277,10 +384,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     """BCE of σ(x), computed stably from the logit x:
 
         loss = (1 - y)·x + (1 + (pw - 1)·y)·log(1 + e**-x)
-        with log(1 + e**-x) = max(-x, 0) + log(1 + e**-|x|)   (no overflow for |x| = 1e4)
+        with log(1 + e**-x) = softplus(-x), computed with a max-shift (no overflow for
+        |x| = 1e4, and the gradient σ(x) - y is exact, also at x = 0)
     """
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
-    log1p_exp_neg = (-input).relu() + ((-input.abs()).exp() + 1).log()
+    log1p_exp_neg = (-input).softplus()
     if pos_weight is not None:
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * log1p_exp_neg
     else:
@@ -307,5 +415,9 @@ __all__ = [
     "relu", "sigmoid", "tanh", "leaky_relu", "softplus", "hardtanh", "softmax",
     "log_softmax", "linear", "dropout", "embedding", "one_hot", "pad", "normalize", "nll_loss",
     "cross_entropy", "mse_loss", "l1_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "kl_div",
+    "binary_cross_entropy_with_logits", "kl_div", "batch_norm", "layer_norm",
+    "conv1d", "conv2d", "true_conv2d", "conv_output_size", "max_pool1d", "max_pool2d",
+    "avg_pool1d", "avg_pool2d", "lp_pool1d", "lp_pool2d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "peephole_lstm_cell",
 ]

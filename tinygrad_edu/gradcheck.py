@@ -43,16 +43,17 @@ def numerical_jacobian(fn: Callable, inputs: Sequence[Tensor], eps: float = 1e-6
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             continue
-        flat = t.data.reshape(-1)   # a view: perturbs t in place
+        arr = t.data   # perturbed in place, element by element (any memory layout)
         for j in range(t.numel()):
-            orig = flat[j].item()
-            flat[j] = orig + eps
+            at = tuple(int(v) for v in backend.numpy_module.unravel_index(j, t.shape))
+            orig = arr[at].item()
+            arr[at] = orig + eps
             plus = [backend.to_host(o.data).astype("float64").ravel()
                     for o in _outputs(fn, inputs)]
-            flat[j] = orig - eps
+            arr[at] = orig - eps
             minus = [backend.to_host(o.data).astype("float64").ravel()
                      for o in _outputs(fn, inputs)]
-            flat[j] = orig
+            arr[at] = orig
             for k in range(len(outs)):
                 jac[k][i][:, j] = (plus[k] - minus[k]) / (2 * eps)
     return jac

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import struct
 import sys
+import zlib
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from rich.console import Console
@@ -47,6 +50,78 @@ def _as_float_list(x: Any) -> list:
     return [float(x)]
 
 
+def _as_rows(x: Any) -> list[list[float]]:
+    """A 2-D Tensor, array or nested list -> a list of rows of floats."""
+    if isinstance(x, Tensor):
+        x = x.detach().numpy()
+    if hasattr(x, "tolist"):
+        x = x.tolist()
+    try:
+        rows = [[float(v) for v in r] for r in x]
+    except TypeError:
+        raise ValueError("expected a 2-D array (rows of numbers), got a 1-D or 0-D value; "
+                         "reshape it, e.g. t.reshape(1, -1)") from None
+    if not rows or not rows[0] or any(len(r) != len(rows[0]) for r in rows):
+        raise ValueError(f"expected a non-empty 2-D array with equal-length rows, got "
+                         f"{len(rows)} rows")
+    return rows
+
+
+def _scaled(rows: list[list[float]], vmin: float | None, vmax: float | None) -> list[list[float]]:
+    """Map values linearly so that vmin -> 0 and vmax -> 1 (clipped); default: data range."""
+    flat = [v for r in rows for v in r]
+    lo = min(flat) if vmin is None else vmin
+    hi = max(flat) if vmax is None else vmax
+    span = hi - lo if hi > lo else 1.0
+    return [[min(1.0, max(0.0, (v - lo) / span)) for v in r] for r in rows]
+
+
+_SHADES = " ░▒▓█"
+
+
+def shade_lines(array_2d: Any, vmin: float | None = None, vmax: float | None = None) -> list[str]:
+    """Draw a 2-D array with shade characters, two per pixel (so pixels look square).
+
+    The smallest value (or ``vmin``) is blank, the largest (or ``vmax``) is a full
+    block "██"; three shades lie between. Plain text: it survives logs and pipes.
+    """
+    lines = []
+    for r in _scaled(_as_rows(array_2d), vmin, vmax):
+        lines.append("".join(_SHADES[min(4, int(round(v * 4)))] * 2 for v in r))
+    return lines
+
+
+def save_png(path: str | Path, array_2d: Any, vmin: float | None = None,
+             vmax: float | None = None, scale: int = 1) -> Path:
+    """Write a 2-D array as an 8-bit grayscale PNG (vmin -> black, vmax -> white).
+
+    ``scale`` repeats every pixel scale×scale times, so a 5×5 filter becomes visible.
+    Written with zlib and struct only: a PNG is a signature, an IHDR chunk (width,
+    height, bit depth 8, colour type 0 = gray), IDAT (zlib of the rows, each row
+    prefixed by filter byte 0) and IEND; each chunk is length, type, data, CRC-32.
+    """
+    if scale < 1:
+        raise ValueError(f"save_png: scale must be >= 1, got {scale}")
+    rows = _scaled(_as_rows(array_2d), vmin, vmax)
+    raw = bytearray()
+    for r in rows:
+        line = bytes(int(round(v * 255)) for v in r for _ in range(scale))
+        for _ in range(scale):
+            raw += b"\x00" + line
+    h, w = len(rows) * scale, len(rows[0]) * scale
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(bytes(raw), 9)) + chunk(b"IEND", b""))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return path
+
+
 class Lesson:
     """One lesson's console: title, steps, tables, checks and a closing summary."""
 
@@ -73,6 +148,38 @@ class Lesson:
         for r in rows:
             t.add_row(*[str(v) for v in r])
         self.console.print(t)
+
+    def image(self, array_2d: Any, title: str | None = None, vmin: float | None = None,
+              vmax: float | None = None) -> None:
+        """Show a 2-D array (an image, a filter, a feature map) as shaded blocks."""
+        self.images([array_2d], [title] if title else None, vmin, vmax)
+
+    def images(self, arrays: Sequence[Any], titles: Sequence[str] | None = None,
+               vmin: float | None = None, vmax: float | None = None) -> None:
+        """Show several 2-D arrays side by side (wrapping to the console's width), each
+        scaled to its own range unless ``vmin``/``vmax`` fix a common one."""
+        blocks = []
+        for a in arrays:
+            inner = shade_lines(a, vmin, vmax)
+            bar = "─" * len(inner[0])
+            blocks.append(["┌" + bar + "┐"] + ["│" + r + "│" for r in inner] + ["└" + bar + "┘"])
+        names = list(titles) if titles else [""] * len(blocks)
+        widths = [max(len(b[0]), len(n)) for b, n in zip(blocks, names)]
+        gap = "  "
+        groups: list[list[int]] = [[]]
+        for k, w in enumerate(widths):      # greedy rows of images that fit the console
+            used = sum(widths[j] + len(gap) for j in groups[-1])
+            if groups[-1] and used + w > self.console.width:
+                groups.append([])
+            groups[-1].append(k)
+        for group in groups:
+            if any(names[k] for k in group):
+                self.console.print(gap.join(names[k].ljust(widths[k]) for k in group).rstrip(),
+                                   markup=False, soft_wrap=True)
+            for i in range(max(len(blocks[k]) for k in group)):
+                line = gap.join((blocks[k][i] if i < len(blocks[k]) else "").ljust(widths[k])
+                                for k in group)
+                self.console.print(line.rstrip(), markup=False, soft_wrap=True)
 
     def check(self, what: str, got: Any, expected: Any, tol: float = 0.0) -> None:
         """Assert ``got`` equals ``expected`` (elementwise, within ``tol``) and report it."""

@@ -21,6 +21,7 @@ such methods (and so gets its derivative for free).
 from __future__ import annotations
 
 import math
+import numbers
 from collections import namedtuple
 from typing import Any, Iterable, Sequence
 
@@ -202,7 +203,9 @@ class Tensor:
                 dtype = a
         out = self
         if dtype is not None and backend.as_dtype(dtype) != self.dtype:
-            out = _ops.Cast.apply(out, dtype=backend.as_dtype(dtype))
+            dt = backend.as_dtype(dtype)
+            src = out if backend.is_floating(dt) else out.detach()   # ints carry no gradient
+            out = _ops.Cast.apply(src, dtype=dt)
         if device is not None and backend.normalize_device(device) != self.device:
             out = _ops.ToDevice.apply_move(out, backend.normalize_device(device))
         return out
@@ -282,9 +285,7 @@ class Tensor:
 
     # ------------------------------------------------------------ printing
     def __repr__(self) -> str:
-        body = backend.to_host(self.data).__repr__()
-        body = body[body.index("(") + 1: body.rindex(")")] if body.startswith("array") else body
-        body = body.split(", dtype=")[0]
+        body = backend.array_to_string(self.data, prefix="tensor(")
         extra = [f"dtype={self.dtype}"] if self.dtype != backend.float32 else []
         if self.device != "cpu":
             extra.append(f"device='{self.device}'")
@@ -292,7 +293,7 @@ class Tensor:
             extra.append(f"grad_fn=<{self._ctx.name}>")
         elif self.requires_grad:
             extra.append("requires_grad=True")
-        return "tensor(" + ", ".join([body.replace("\n      ", "\n       ")] + extra) + ")"
+        return "tensor(" + ", ".join([body] + extra) + ")"
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -330,9 +331,9 @@ class Tensor:
         """
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (int, float, bool)):
-            dtype = self.dtype
-            if isinstance(other, float) and not backend.is_floating(dtype):
+        if isinstance(other, (int, float, bool)) or isinstance(other, numbers.Number):
+            dtype = self.dtype      # also NumPy scalars: x32 * np.int64(3) stays float32
+            if not backend.is_floating(dtype) and not isinstance(other, numbers.Integral):
                 dtype = backend.DEFAULT_FLOAT
             return Tensor._wrap(self.xp.asarray(other, dtype=dtype), self.device)
         return Tensor(other, device=self.device)
@@ -371,6 +372,8 @@ class Tensor:
     def __pow__(self, exponent: Any) -> "Tensor":
         if isinstance(exponent, Tensor):
             return (exponent * self.log()).exp()
+        if not isinstance(exponent, (int, float)) or type(exponent).__module__ == "numpy":
+            exponent = exponent.item()      # a NumPy scalar would promote float32 to float64
         return _ops.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base: Any) -> "Tensor":
@@ -522,8 +525,10 @@ class Tensor:
         return (self + 1).log()
 
     def softplus(self) -> "Tensor":
-        """log(1 + e**x), computed stably as max(x, 0) + log(1 + e**-|x|)."""
-        return self.relu() + ((-self.abs()).exp() + 1).log()
+        """log(1 + e**x), computed stably as m + log(e**-m + e**(x-m)) with m = max(x, 0)
+        held constant: no overflow, and the gradient is σ(x) everywhere (also at x = 0)."""
+        m = self.detach().relu()
+        return ((-m).exp() + (self - m).exp()).log() + m
 
     def maximum(self, other: Any) -> "Tensor":
         """Elementwise max; at ties the gradient is split evenly."""

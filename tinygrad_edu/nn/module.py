@@ -293,6 +293,16 @@ class Module:
                 target._bump()
         return _IncompatibleKeys(missing, unexpected)
 
+    def summary(self, input_shape: Any, **kwargs: Any) -> Any:
+        """Keras-style table of each layer's output shape and parameter count.
+
+        ``input_shape`` leaves out the batch dim: ``model.summary((1, 28, 28))``.
+        Prints the table and returns an ``nn.Summary`` (rows and totals); see
+        ``tinygrad_edu.nn.summary.summary`` for the options.
+        """
+        from tinygrad_edu.nn.summary import summary  # noqa: PLC0415 - summary imports Module
+        return summary(self, input_shape, **kwargs)
+
     # ------------------------------------------------------------ calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}: forward() is not implemented")
@@ -312,10 +322,10 @@ class Module:
             child = repr(m).replace("\n", "\n  ")
             lines.append(f"({name}): {child}")
         extra = self.extra_repr()
-        if not lines:
+        if not lines and "\n" not in extra:
             return f"{type(self).__name__}({extra})"
-        head = f"{type(self).__name__}(" + (extra + "\n  " if extra else "\n  ")
-        return head + "\n  ".join(lines) + "\n)"
+        lines = (extra.split("\n") if extra else []) + lines    # PyTorch's layout
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
     def __dir__(self) -> list:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules)

@@ -1,0 +1,155 @@
+"""Lesson 2: Backpropagation in an MLP. Error terms by hand equal autograd; dense layers bloat."""
+from __future__ import annotations
+
+import tinygrad_edu as tg
+from tinygrad_edu import nn, optim
+from tinygrad_edu.lesson import Lesson, run
+
+
+def fmt(t: tg.Tensor) -> str:
+    """A short printable form of a small tensor's values."""
+    return "[" + ", ".join(f"{v:+.6f}" for v in t.detach().numpy().ravel()) + "]"
+
+
+def forward(x: tg.Tensor, W1: tg.Tensor, b1: tg.Tensor, W2: tg.Tensor,
+            b2: tg.Tensor) -> tuple:
+    """x (N, 2) -> hidden net/outputs (N, 3) -> output net/outputs (N, 1), sigmoid units."""
+    net_h = x @ W1 + b1              # (N, 3): net_j = Σ_i x_i w_ij + b_j   (b_j = -T_j)
+    h = net_h.sigmoid()
+    net_o = h @ W2 + b2              # (N, 1)
+    o = net_o.sigmoid()
+    return net_h, h, net_o, o
+
+
+def hand_deltas(x: tg.Tensor, t: tg.Tensor, W1: tg.Tensor, b1: tg.Tensor, W2: tg.Tensor,
+                b2: tg.Tensor) -> tuple:
+    """Steps 1-4 of the algorithm with plain tensor arithmetic (no autograd)."""
+    _, h, _, o = forward(x, W1, b1, W2, b2)
+    d_out = (t - o) * o * (1 - o)                 # δ_k = (t_k - o_k) o_k (1 - o_k)
+    d_hid = h * (1 - h) * (d_out @ W2.T)          # δ_j = h_j (1 - h_j) Σ_k δ_k w_jk
+    return h, o, d_out, d_hid
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    dev = args.device
+    f64 = tg.float64
+    L = Lesson(2, "Backpropagation in an MLP")
+
+    # ------------------------------------------------------------------ the network
+    L.step("A 2-3-1 network of sigmoid units")
+    L.say("Each unit adds up its weighted inputs and squashes the sum: o = σ(Σ_i w_i x_i - T).\n"
+          "We write the threshold as a bias b = -T. Two inputs feed three hidden units, which\n"
+          "feed one output unit. The error on one example is E = ½ Σ_k (t_k - o_k)².\n"
+          "Everything runs in float64 so that we can compare numbers to 12 digits.")
+    W1 = tg.randn(2, 3, dtype=f64, device=dev)      # w_ij: input i -> hidden j
+    b1 = tg.randn(3, dtype=f64, device=dev) * 0.5
+    W2 = tg.randn(3, 1, dtype=f64, device=dev)      # w_jk: hidden j -> output k
+    b2 = tg.randn(1, dtype=f64, device=dev) * 0.5
+    x = tg.tensor([[1.0, 0.0]], dtype=f64, device=dev)
+    t = tg.tensor([[1.0]], dtype=f64, device=dev)
+
+    L.step("Steps 1-2: run the example forward and measure the error")
+    h, o, d_out, d_hid = hand_deltas(x, t, W1, b1, W2, b2)
+    E = 0.5 * ((t - o) ** 2).sum()
+    L.say(f"hidden outputs h = {fmt(h)}\noutput o = {fmt(o)}, target t = 1, "
+          f"error E = {E.item():.6f}")
+
+    L.step("Step 3: the output unit's error term")
+    L.say("For an output unit δ_k = (t_k - o_k)·o_k·(1 - o_k): how far off it is, times the\n"
+          "slope of the sigmoid at that point, σ'(net) = o(1 - o). It equals -∂E/∂net_k.")
+    L.say(f"δ_out = {fmt(d_out)}")
+
+    L.step("Step 4: the hidden units' error terms, sent backwards")
+    L.say("A hidden unit has no target. Its blame is the blame of the units it feeds,\n"
+          "weighted by the connections: δ_j = h_j(1 - h_j)·Σ_k δ_k w_jk. This sum over\n"
+          "'downstream' units is the backward pass, one layer at a time.")
+    L.table(["hidden unit j", "h_j", "w_j,out", "δ_j = h_j(1-h_j)·δ_out·w_j,out"],
+            [[j, f"{h.numpy()[0, j]:.6f}", f"{W2.numpy()[j, 0]:+.6f}",
+              f"{d_hid.numpy()[0, j]:+.8f}"] for j in range(3)])
+
+    L.step("Autograd computes the same error terms")
+    L.say("Now let the engine differentiate E. Keeping the gradient of the pre-activations\n"
+          "(retain_grad) shows that each δ is exactly -∂E/∂net, and the weight gradients\n"
+          "are -δ_j·x_i: the input to a connection times the error term at its end.")
+    P = [nn.Parameter(p.clone()) for p in (W1, b1, W2, b2)]
+    net_h, h_ag, net_o, o_ag = forward(x, *P)
+    net_h.retain_grad()
+    net_o.retain_grad()
+    (0.5 * ((t - o_ag) ** 2).sum()).backward()
+    L.check("output δ = -∂E/∂net_out (autograd)", -net_o.grad, d_out, 1e-12)
+    L.check("hidden δ_j = -∂E/∂net_j (autograd)", -net_h.grad, d_hid, 1e-12)
+    L.check("∂E/∂w_ij (input->hidden) = -x_i·δ_j", P[0].grad, -(x.T @ d_hid), 1e-12)
+    L.check("∂E/∂w_jk (hidden->output) = -h_j·δ_k", P[2].grad, -(h.T @ d_out), 1e-12)
+    L.check("∂E/∂b_j = -δ_j", P[1].grad, -d_hid.sum(0), 1e-12)
+
+    L.step("Step 5: the update Δw_ij = R·δ_j·x_i is one step of gradient descent")
+    R = 2.0
+    L.say(f"With learning rate R = {R}: w ← w + R·δ·x = w - R·∂E/∂w, which is what\n"
+          "optim.SGD(lr=R) does with the gradients autograd just filled in.")
+    optim.SGD(P, lr=R).step()
+    L.check("SGD step = hand update of input->hidden weights", P[0], W1 + R * (x.T @ d_hid), 1e-12)
+    L.check("SGD step = hand update of hidden->output weights", P[2], W2 + R * (h.T @ d_out),
+            1e-12)
+
+    # ------------------------------------------------------------------ XOR
+    L.step("The whole algorithm, repeated: learning XOR")
+    steps = 600 if args.fast else 2000
+    L.say("XOR (output 1 when exactly one input is 1) is the classic problem a single unit\n"
+          f"cannot solve but one hidden layer can. We run steps 1-5 {steps} times on all four\n"
+          "examples at once (the δ's of a batch are rows; a weight's update sums over them),\n"
+          "once with the hand-written deltas and once with autograd + optim.SGD.")
+    X = tg.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=f64, device=dev)
+    T = tg.tensor([[0.0], [1.0], [1.0], [0.0]], dtype=f64, device=dev)
+    hand = [W1, b1, W2, b2]
+    auto = [nn.Parameter(p.clone()) for p in hand]
+    opt = optim.SGD(auto, lr=R)
+    losses = []
+    for _ in range(steps):
+        hh, oo, d_o, d_h = hand_deltas(X, T, *hand)
+        hand = [hand[0] + R * (X.T @ d_h), hand[1] + R * d_h.sum(0),
+                hand[2] + R * (hh.T @ d_o), hand[3] + R * d_o.sum(0)]
+        opt.zero_grad()
+        loss = 0.5 * ((T - forward(X, *auto)[3]) ** 2).sum()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    out = forward(X, *auto)[3]
+    L.table(["x1", "x2", "target", "network output"],
+            [[int(a), int(b), int(c), f"{v:.4f}"] for (a, b), c, v in
+             zip(X.numpy(), T.numpy().ravel(), out.detach().numpy().ravel())])
+    L.say(f"error E: {losses[0]:.4f} → {losses[-1]:.4f}")
+    for name, a, b in zip(("W1", "b1", "W2", "b2"), hand, auto):
+        L.check(f"{name} after {steps} steps: hand-written backprop = autograd", b, a, 1e-9)
+    correct = int(((out > 0.5).to(f64) == T).sum().item())
+    L.check_true("XOR learned: all four outputs on the right side of 0.5", correct == 4,
+                 f"{correct}/4")
+
+    # ------------------------------------------------------------------ parameter explosion
+    L.step("Parameter explosion in fully connected layers")
+    L.say("Every unit of a dense layer has its own weight to every input: a layer from n to\n"
+          "m units holds n·m weights (plus m biases). Counting the parameters of real layers:")
+
+    def count(layer: nn.Module) -> int:
+        return sum(p.numel() for p in layer.parameters())
+
+    square = count(nn.Linear(1000, 1000, bias=False))
+    big = count(nn.Linear(256 * 256, 1000))          # 65,536 pixels -> 1,000 hidden units
+    two_hidden = (256 * 256 * 15000 + 15000) + (15000 * 15000 + 15000)
+    L.table(["layer", "formula", "parameters"], [
+        ["1000 → 1000 (weights only)", "n·m", f"{square:,}"],
+        ["256×256 image → 1000 hidden", "65,536·1,000 + 1,000", f"{big:,}"],
+        ["256×256 → 15,000 → 15,000", "by the formula", f"{two_hidden:,}"],
+        ["one 3×3 convolution filter", "3·3 + 1", f"{3 * 3 + 1:,}"],
+    ])
+    L.check("1000×1000 layer: n·m weights", square, 1_000_000)
+    L.check("256×256 input to 1000 hidden units, with biases", big, 65_537_000)
+    L.check_true("two hidden layers of 15,000 units pass a billion", two_hidden > 10 ** 9,
+                 f"{two_hidden:,}")
+    L.say("A convolution reuses one small filter at every position instead: the idea of the\n"
+          "next lessons.")
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)

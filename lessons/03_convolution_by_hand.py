@@ -1,0 +1,167 @@
+"""Lesson 3: Convolution by hand. A 3×3 patch times a 3×3 filter, summed: a cross scores 12."""
+from __future__ import annotations
+
+import tinygrad_edu as tg
+import tinygrad_edu.functional as F
+from tinygrad_edu.lesson import Lesson, run
+
+
+def score(patch: tg.Tensor, filt: tg.Tensor) -> float:
+    """Σ_{u,v} patch[u, v] · filt[u, v], computed by the library's conv2d.
+
+    A (3, 3) patch is a 1-image, 1-channel batch of shape (1, 1, 3, 3); the filter
+    has the same shape, so the filter fits in exactly one place and the map is 1×1.
+    """
+    out = F.conv2d(patch.reshape(1, 1, 3, 3), filt.reshape(1, 1, 3, 3))   # (1, 1, 1, 1)
+    return out.item()
+
+
+def slide_by_loops(image: list, filt: list) -> list:
+    """The definition, in plain Python loops: every position (i, j) where the filter fits."""
+    h, w, k = len(image), len(image[0]), len(filt)
+    return [[sum(image[i + u][j + v] * filt[u][v] for u in range(k) for v in range(k))
+             for j in range(w - k + 1)]
+            for i in range(h - k + 1)]
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    L = Lesson(3, "Convolution by hand")
+
+    L.step("Why look at patches?")
+    n_pixels, hidden = 256 * 256, 1000
+    L.say("A fully connected layer joins every input to every unit: n inputs and m units cost "
+          f"n·m weights. A 256×256 image into 1000 units is already {n_pixels * hidden:,} "
+          "weights. But neighbouring pixels usually belong together (sky, fur, an edge), so a "
+          "small model that looks at one small square *patch* at a time can find local patterns, "
+          "and the same small model can be reused at every position of the image.")
+
+    L.step("A patch and a filter")
+    cross = tg.tensor([[0., 1., 0.],
+                       [1., 1., 1.],
+                       [0., 1., 0.]])
+    tee = tg.tensor([[1., 1., 1.],
+                     [0., 1., 0.],
+                     [0., 1., 0.]])
+    random_f = tg.tensor([[0., 2., 3.],
+                          [2., 4., 1.],
+                          [0., 3., 0.]])
+    learned_f = tg.tensor([[0., 2., 0.],
+                           [2., 4., 1.],
+                           [0., 3., 0.]])
+    L.say("Pixels are 1 (ink) or 0 (paper). P is a 3×3 patch showing a cross; F is a 3×3 "
+          "filter, the weights of the small model. Its answer is the sum of the elementwise "
+          "products:\n\n    score(P, F) = Σ_u Σ_v P(u, v) · F(u, v)\n\n"
+          "This multiply-and-add is what a CNN calls a *convolution*. It is large when the "
+          "filter's big weights sit on the patch's ink.")
+    L.images([cross, tee, learned_f], ["cross P", "T patch", "learned F"])
+
+    s_cross = score(cross, learned_f)
+    columns = (cross * learned_f).sum(0)          # one partial sum per column, as on the slide
+    L.say("Column by column the products add up to "
+          f"{[int(v) for v in columns.tolist()]}: the middle column holds the cross's vertical "
+          "bar and the filter's big weights 2, 4, 3.")
+    L.check("column sums of P ⊙ F (cross, learned filter)", columns, [2., 9., 1.])
+    L.check("cross patch · learned filter = 12", s_cross, 12.0)
+
+    L.step("A different pattern scores lower")
+    s_tee = score(tee, learned_f)
+    L.say("A T-shaped patch shares the vertical bar with the cross but has its ink across the "
+          "top instead of the middle row. Only the bar meets big weights: 2 + 4 + 3 = 9.")
+    L.check("column sums of P ⊙ F (T patch, learned filter)", (tee * learned_f).sum(0),
+            [0., 9., 0.])
+    L.check("T patch · learned filter = 9", s_tee, 9.0)
+
+    L.step("Why the slides' random filter scores the T at 12")
+    L.say("The slides draw the T next to the *randomly initialised* filter, whose top-right "
+          "weight is 3 instead of 0. Score all four pairs:")
+    pairs = {(p, f): score(pt, ft) for p, pt in (("cross", cross), ("T", tee))
+             for f, ft in (("random", random_f), ("learned", learned_f))}
+    L.table(["patch", "random F [[0,2,3],...]", "learned F [[0,2,0],...]"],
+            [[p, pairs[(p, "random")], pairs[(p, "learned")]] for p in ("cross", "T")])
+    L.check("T patch · random filter = 12", pairs[("T", "random")], 12.0)
+    L.check("cross patch · random filter = 12", pairs[("cross", "random")], 12.0)
+    L.say("The T has ink in its top-right corner and the random filter has a 3 there, so the "
+          "T gains exactly 3: 9 + 3 = 12. The cross has paper (0) there, so that weight never "
+          "counts for it. With the random filter the two shapes tie at 12: it cannot tell a "
+          "cross from a T. Learning pushed the top-right weight to 0 (weights on the cross's "
+          "paper pixels should be about zero) and the tie breaks: cross 12 > T 9.")
+    diff = (tee * (random_f - learned_f)).sum().item()
+    L.check("the T's extra score = its pixel under the changed weight × 3", diff, 3.0)
+    L.check_true("learned filter ranks the cross above the T", s_cross > s_tee,
+                 f"{s_cross:g} > {s_tee:g}")
+
+    L.step("Learning the filter from examples")
+    L.say("Where did the learned filter come from? Gradient descent. Start from the random "
+          "filter, add a bias b, squash with a sigmoid σ(score + b) and ask for 1 on the cross "
+          "and 0 on other shapes (a T, an upside-down T, an L, a diagonal). Each step moves "
+          "F ← F − η ∂loss/∂F; autograd gives the gradient.")
+    others = [tee, tee.flip(0),
+              tg.tensor([[1., 0., 0.], [1., 0., 0.], [1., 1., 1.]]),
+              tg.tensor([[1., 0., 0.], [0., 1., 0.], [0., 0., 1.]])]
+    x = tg.stack([cross] + others).reshape(5, 1, 3, 3)              # (N=5, C=1, 3, 3)
+    y = tg.tensor([1., 0., 0., 0., 0.])
+    w = random_f.reshape(1, 1, 3, 3).clone().requires_grad_(True)    # (O=1, C=1, 3, 3)
+    b = tg.tensor([-8.0], requires_grad=True)
+    lr, steps = 0.5, 200
+    for _ in range(steps):
+        logits = F.conv2d(x, w, b).reshape(5)                        # (N,)
+        loss = F.binary_cross_entropy_with_logits(logits, y)
+        w.grad, b.grad = None, None
+        loss.backward()
+        with tg.no_grad():
+            w -= lr * w.grad
+            b -= lr * b.grad
+    trained = w.detach().reshape(3, 3)
+    L.table(["row"] + [f"col {j}" for j in range(3)],
+            [[i] + [f"{v:+.2f}" for v in trained[i].tolist()] for i in range(3)],
+            title=f"filter after {steps} steps (started from the random filter)")
+    top_right = trained[0, 2].item()
+    s_c, s_t = score(cross, trained), score(tee, trained)
+    L.check_true("the top-right weight (paper in the cross) was pushed down", top_right < 3.0,
+                 f"3 → {top_right:.2f}")
+    L.check_true("the trained filter scores the cross above the T", s_c > s_t,
+                 f"{s_c:.2f} > {s_t:.2f}")
+
+    L.step("Sliding the filter over a whole image")
+    image = [[0., 1., 0., 0.],
+             [1., 1., 1., 0.],
+             [0., 1., 0., 1.],
+             [0., 0., 1., 1.]]
+    L.say("A layer does not see one patch: it slides the filter over the image, left to right "
+          "and top to bottom, and writes each score into a *feature map*. For an H×W image and "
+          "a K×K filter (stride 1, no padding) the filter fits in (H − K + 1)×(W − K + 1) "
+          "places.")
+    img = tg.tensor(image).reshape(1, 1, 4, 4)                       # (N, C, H, W)
+    fmap = F.conv2d(img, learned_f.reshape(1, 1, 3, 3))              # (1, 1, 2, 2)
+    L.image(img[0, 0], "4×4 image")
+    L.table(["", "j=0", "j=1"], [[f"i={i}"] + fmap[0, 0, i].tolist() for i in range(2)],
+            title="feature map of the learned 3×3 filter")
+    L.check("loops and F.conv2d agree", fmap[0, 0], slide_by_loops(image, learned_f.tolist()))
+    L.check("a 4×4 image and a 3×3 filter: (4 − 3 + 1)² = a 2×2 map", fmap.shape[2:], (2, 2))
+    L.check("the cross in the top-left corner scores 12 there", fmap[0, 0, 0, 0], 12.0)
+
+    L.say("The slides' 3×3 map from a 4×4 image comes from a 2×2 filter (4 − 2 + 1 = 3), the "
+          "size also used in the volume example of lesson 5. A 3×3 filter gives a 3×3 map only "
+          "with a 5×5 image, or keeps 4×4 with one ring of zero padding.")
+    f2 = tg.tensor([[1., 0.], [0., 1.]])                             # a small diagonal detector
+    bias = -1.0
+    map2 = F.conv2d(img, f2.reshape(1, 1, 2, 2), tg.tensor([bias]))  # (1, 1, 3, 3)
+    act = F.relu(map2)
+    L.table(["", "j=0", "j=1", "j=2"],
+            [[f"i={i}"] + [f"{v + 0.0:g}" for v in act[0, 0, i].tolist()] for i in range(3)],
+            title="ReLU(conv(image, [[1,0],[0,1]]) − 1): a 2×2 diagonal detector")
+    L.check("a 4×4 image and a 2×2 filter give a 3×3 map", act.shape[2:], (3, 3))
+    L.check("loops + bias + ReLU agree with F.conv2d + F.relu", act[0, 0],
+            [[max(0.0, v + bias) for v in row] for row in slide_by_loops(image, f2.tolist())])
+    padded = F.conv2d(img, learned_f.reshape(1, 1, 3, 3), padding=1)
+    L.check("a 3×3 filter with padding 1 keeps 4×4", padded.shape[2:], (4, 4))
+    L.say("The map goes through ReLU(score + b): the bias b sets how strong a match must be "
+          "before the unit fires, and the ReLU drops the weak ones. The filter's weights and "
+          "the bias are learned by backpropagation, exactly like the weights of lesson 2, but "
+          "there are only K·K + 1 of them however large the image.")
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,114 @@
+"""Lesson 5: Volumes and channels. A filter spans every channel; the worked example gives −3."""
+from __future__ import annotations
+
+import tinygrad_edu as tg
+import tinygrad_edu.functional as F
+from tinygrad_edu import nn
+from tinygrad_edu.lesson import Lesson, run
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    L = Lesson(5, "Volumes and channels")
+
+    L.step("A stack of maps is a volume")
+    L.say("A layer with m filters makes m feature maps. The next layer reads them together, "
+          "as one *volume* of shape (channels, height, width) = (m, H, W), and each of its "
+          "filters is a volume too: (m, K, K), as deep as its input. The score of one patch is "
+          "the sum over channels of the 2-D scores, plus the filter's bias:\n\n"
+          "    y = b + Σ_c Σ_u Σ_v x(c, u, v) · w(c, u, v)")
+
+    L.step("The worked example: three channels, a 2×2 filter, bias −2")
+    patch = tg.tensor([[[3., 1.], [4., 1.]],          # channel 0
+                       [[2., -1.], [-3., 1.]],        # channel 1
+                       [[1., -1.], [2., -1.]]])       # channel 2      (C=3, 2, 2)
+    slice_ = tg.tensor([[-2., 3.], [5., -1.]])
+    weight = tg.stack([slice_, slice_, slice_])      # (C=3, 2, 2): the same slice 3 times
+    bias = -2.0
+    L.say("In the lecture's sum the weights −2, 3, 5, −1 meet the pixels of each of the three "
+          "channels in turn, so the filter is a 3×2×2 volume whose three slices are equal, "
+          "and the bias is −2.")
+    rows = []
+    per_channel = []
+    for c in range(3):
+        xs, ws = patch[c].reshape(4).tolist(), weight[c].reshape(4).tolist()
+        term = F.conv2d(patch[c].reshape(1, 1, 2, 2), weight[c].reshape(1, 1, 2, 2)).item()
+        per_channel.append(term)
+        rows.append([c, " + ".join(f"({w:g})·({x:g})" for w, x in zip(ws, xs)), f"{term:g}"])
+    L.table(["channel", "products", "2-D score"], rows)
+    L.check("per-channel scores", per_channel, [16., -23., 6.])
+    y = F.conv2d(patch.reshape(1, 3, 2, 2), weight.reshape(1, 3, 2, 2),
+                 tg.tensor([bias]))                  # (N=1, O=1, 1, 1)
+    L.say(f"16 + (−23) + 6 + (−2) = {y.item():g}")
+    L.check("volume convolution of the worked example = −3", y.item(), -3.0)
+    L.check("= sum of the channels' 2-D scores + bias", sum(per_channel) + bias, y.item())
+    L.say("Because the three slices are equal, this filter cannot tell the channels apart: it "
+          "sees only their sum, Σ_c x(c, u, v). A learned filter is free to give every channel "
+          "its own slice.")
+    flat = F.conv2d(patch.sum(0).reshape(1, 1, 2, 2), slice_.reshape(1, 1, 2, 2),
+                    tg.tensor([bias]))
+    L.check("equal slices = a 2-D filter on the channel sum", flat.item(), y.item())
+
+    L.step("A colour image is a 3-channel volume")
+    H = W = 10
+    L.say("A colour image stores three numbers per pixel: red, green and blue. As a tensor it "
+          f"is a volume (3, H, W); a batch of them is (N, 3, H, W). Here an {H}×{W} picture: a "
+          "red square on a blue background with a green stripe.")
+    red = [[1.0 if 3 <= i <= 6 and 3 <= j <= 6 else 0.0 for j in range(W)] for i in range(H)]
+    green = [[1.0 if j == 8 else 0.0 for j in range(W)] for i in range(H)]
+    blue = [[0.0 if (3 <= i <= 6 and 3 <= j <= 6) or j == 8 else 1.0 for j in range(W)]
+            for i in range(H)]
+    rgb = tg.tensor([red, green, blue]).reshape(1, 3, H, W)          # (N=1, C=3, H, W)
+    L.images([rgb[0, 0], rgb[0, 1], rgb[0, 2]], ["R", "G", "B"], vmin=0, vmax=1)
+    L.check("an RGB image is a (N, 3, H, W) volume", rgb.shape, (1, 3, H, W))
+
+    L.step("A filter spans all channels")
+    L.say("A 3×3 filter for this image has shape (3, 3, 3): one 3×3 slice per colour. A "
+          "\"red, not blue\" detector puts +1 in its red slice and −1 in its blue slice; its "
+          "map is high inside the red square only. Every output pixel reads a 3×3 window "
+          "spatially but the full depth of the volume.")
+    ones = tg.ones(3, 3) / 9.0
+    red_not_blue = tg.stack([ones, tg.zeros(3, 3), -ones]).reshape(1, 3, 3, 3)  # (O, C, K, K)
+    fmap = F.conv2d(rgb, red_not_blue)                                          # (1, 1, 8, 8)
+    L.image(fmap[0, 0], "red-not-blue map (8×8)")
+    L.check("one filter over a 3-channel 10×10 image gives a 1-channel 8×8 map", fmap.shape,
+            (1, 1, 8, 8))
+    L.check("deep inside the red square the detector scores 1", fmap[0, 0, 3, 3], 1.0, 1e-6)
+    L.check("in the blue corner it scores −1", fmap[0, 0, 0, 0], -1.0, 1e-6)
+    by_channel = sum(F.conv2d(rgb[:, c:c + 1], red_not_blue[:, c:c + 1]) for c in range(3))
+    L.check("volume conv = Σ over channels of 2-D convs (max |difference|)",
+            (fmap - by_channel).abs().max(), 0.0, 1e-6)
+
+    L.step("Layers of volumes")
+    conv1 = nn.Conv2d(3, 6, kernel_size=3)
+    conv2 = nn.Conv2d(6, 4, kernel_size=3)
+    h1 = conv1(rgb)
+    h2 = conv2(F.relu(h1))
+    L.table(["layer", "weight shape (O, C, K, K)", "parameters", "output shape"],
+            [["input", "", "", tuple(rgb.shape)],
+             ["Conv2d(3, 6, 3)", tuple(conv1.weight.shape),
+              sum(p.numel() for p in conv1.parameters()), tuple(h1.shape)],
+             ["Conv2d(6, 4, 3)", tuple(conv2.weight.shape),
+              sum(p.numel() for p in conv2.parameters()), tuple(h2.shape)]])
+    L.say("Six filters of depth 3 turn the RGB volume into a 6-channel volume; the next layer's "
+          "filters must therefore be 6 deep. Each filter has C·K·K weights plus one bias: "
+          "3·3·3 + 1 = 28 for the first layer (×6 = 168), 6·3·3 + 1 = 55 for the second "
+          "(×4 = 220).")
+    L.check("Conv2d(3, 6, 3) has 6·(3·3·3 + 1) parameters",
+            sum(p.numel() for p in conv1.parameters()), 168)
+    L.check("Conv2d(6, 4, 3) has 4·(6·3·3 + 1) parameters",
+            sum(p.numel() for p in conv2.parameters()), 220)
+    L.check("output volumes", [tuple(h1.shape), tuple(h2.shape)],
+            [(1, 6, 8, 8), (1, 4, 6, 6)])
+    try:
+        conv2(rgb)
+        mismatch = ""
+    except (RuntimeError, ValueError) as e:
+        mismatch = str(e)
+    L.say(f"Feeding the 3-channel image to the 6-deep layer fails:\n    {mismatch}")
+    L.check_true("a filter must be exactly as deep as its input", bool(mismatch))
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,156 @@
+"""Lesson 6: Classic image filters. Identity, shift, box blur and sharpen, and the kernel flip."""
+from __future__ import annotations
+
+import tinygrad_edu as tg
+import tinygrad_edu.functional as F
+from tinygrad_edu.lesson import Lesson, run
+
+SIZE = 16
+
+
+def scene() -> tg.Tensor:
+    """A 16×16 grayscale picture in [0, 1]: a bright disk and a dark bar on a soft gradient."""
+    rows = []
+    for i in range(SIZE):
+        row = []
+        for j in range(SIZE):
+            v = 0.2 + 0.3 * j / (SIZE - 1)                     # background gradient
+            if (i - 6) ** 2 + (j - 6) ** 2 <= 12:              # disk
+                v = 0.95
+            if 11 <= j <= 12 and 3 <= i <= 13:                 # bar
+                v = 0.05
+            row.append(v)
+        rows.append(row)
+    return tg.tensor(rows)
+
+
+def filt(image: tg.Tensor, kernel: tg.Tensor, flip: bool = False) -> tg.Tensor:
+    """Filter a (H, W) image with a (3, 3) kernel, zero padding 1 so the size is kept.
+
+    flip=False: cross-correlation (F.conv2d, what CNNs compute);
+    flip=True:  true convolution   (F.true_conv2d, the kernel turned by 180°).
+    """
+    x = image.reshape(1, 1, *image.shape)                      # (N=1, C=1, H, W)
+    w = kernel.reshape(1, 1, 3, 3)                             # (O=1, C=1, 3, 3)
+    y = F.true_conv2d(x, w, padding=1) if flip else F.conv2d(x, w, padding=1)
+    return y.reshape(image.shape)                              # (H, W)
+
+
+def max_diff(a: tg.Tensor, b: tg.Tensor) -> float:
+    return (a - b).abs().max().item()
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    L = Lesson(6, "Classic image filters")
+    clean = scene()
+    noisy = clean + 0.15 * tg.randn(SIZE, SIZE)
+
+    L.step("Filtering: a weighted average of each pixel's neighbourhood")
+    L.say("To clean a noisy photo, replace every pixel by a weighted average of the pixels "
+          "around it. The 3×3 table of weights is the *kernel* (or filter). Image processing "
+          "writes the result as a convolution, with the kernel g indexed from −1 to 1:\n\n"
+          "    (f * g)(m, n) = Σ_k Σ_l f(m − k, n − l) · g(k, l)        (true convolution)\n\n"
+          "Deep-learning libraries compute the same sum with + instead of −:\n\n"
+          "    (f ⋆ g)(m, n) = Σ_k Σ_l f(m + k, n + l) · g(k, l)        (cross-correlation)\n\n"
+          "The minus signs visit the kernel back to front, so true convolution is "
+          "cross-correlation with the kernel turned by 180°. F.conv2d is the ⋆ version; "
+          "F.true_conv2d is the * version. All filters below use zero padding of 1 pixel so "
+          "the picture keeps its 16×16 size.")
+    L.images([clean, noisy], ["picture", "with noise"], vmin=0, vmax=1)
+
+    L.step("Identity: a single 1 in the middle")
+    identity = tg.tensor([[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]])
+    L.check("identity kernel leaves the picture unchanged (max |difference|)",
+            max_diff(filt(clean, identity), clean), 0.0)
+    L.check("flipping it changes nothing: it is symmetric",
+            max_diff(filt(clean, identity, flip=True), clean), 0.0)
+
+    L.step("Shift: a single 1 next to the middle")
+    shift = tg.tensor([[0., 0., 0.], [0., 0., 1.], [0., 0., 0.]])
+    row = tg.tensor([[1., 2., 3., 4., 5.]])
+    row3 = F.pad(row, (0, 0, 1, 1))                             # (3, 5): a 1-row image
+    corr = F.conv2d(row3.reshape(1, 1, 3, 5), shift.reshape(1, 1, 3, 3), padding=(0, 1))
+    conv = F.true_conv2d(row3.reshape(1, 1, 3, 5), shift.reshape(1, 1, 3, 3), padding=(0, 1))
+    L.say("With the 1 right of centre, cross-correlation computes out(m, n) = f(m, n + 1): "
+          "every pixel takes the value of its right neighbour, so the picture moves one pixel "
+          "*left*. That is the lecture's \"shifted left by 1 pixel\". True convolution reads "
+          "f(m, n − 1) and moves it right. On one row of pixels:")
+    L.table(["", "row"],
+            [["input", row[0].tolist()],
+             ["F.conv2d (⋆)", corr.reshape(5).tolist()],
+             ["F.true_conv2d (*)", conv.reshape(5).tolist()]])
+    L.check("cross-correlation with the shift kernel moves the row left", corr.reshape(5),
+            [2., 3., 4., 5., 0.])
+    L.check("true convolution with it moves the row right", conv.reshape(5),
+            [0., 1., 2., 3., 4.])
+    left = filt(clean, shift)
+    L.images([clean, left], ["picture", "shifted left"], vmin=0, vmax=1)
+    L.check("whole picture: out[:, j] = picture[:, j + 1] (max |difference|)",
+            max_diff(left[:, :-1], clean[:, 1:]), 0.0)
+    L.check("the last column comes from the zero padding", left[:, -1].abs().max(), 0.0)
+    L.check("true convolution = cross-correlation with the flipped kernel (max |difference|)",
+            max_diff(filt(clean, shift, flip=True), filt(clean, shift.flip((0, 1)))), 0.0)
+    L.say("For a *learned* filter the flip does not matter: the network would simply learn "
+          "the turned kernel. That is why libraries skip it and still say \"convolution\".")
+
+    L.step("Box blur: the average of the 3×3 neighbourhood")
+    box = tg.ones(3, 3) / 9.0
+    blurred = filt(noisy, box)
+    i, j = 8, 9
+    by_hand = sum(noisy[i + u, j + v].item() for u in (-1, 0, 1) for v in (-1, 0, 1)) / 9.0
+    L.say(f"All nine weights are 1/9: pixel ({i}, {j}) becomes the mean of its 3×3 "
+          f"neighbourhood, {by_hand:.4f} by hand.")
+    L.check(f"blurred pixel ({i}, {j}) = mean of its 9 neighbours", blurred[i, j], by_hand,
+            1e-5)
+    pooled = F.avg_pool2d(noisy.reshape(1, 1, SIZE, SIZE), 3, stride=1).reshape(14, 14)
+    L.check("inside the border the blur equals 3×3 average pooling with stride 1",
+            max_diff(blurred[1:-1, 1:-1], pooled), 0.0, 1e-6)
+    inner = (slice(1, -1), slice(1, -1))
+    err_noisy = ((noisy - clean)[inner] ** 2).mean().item()
+    err_blur = ((blurred - clean)[inner] ** 2).mean().item()
+    L.images([noisy, blurred], ["noisy", "box blur"], vmin=0, vmax=1)
+    L.check_true("blurring removes noise: mean squared error to the clean picture drops",
+                 err_blur < err_noisy, f"{err_noisy:.4f} → {err_blur:.4f}")
+    L.check("the box kernel is symmetric: true conv = correlation (max |difference|)",
+            max_diff(filt(noisy, box, flip=True), blurred), 0.0, 1e-6)
+
+    L.step("Sharpen: twice the pixel minus the local average")
+    sharpen = 2 * identity - box
+    L.say("The sharpening kernel is 2·identity − box: 2·f − mean. Its output minus the local "
+          "mean is 2·(f − mean): every difference from the neighbourhood average is doubled, "
+          "so edges stand out (and so does noise).")
+    L.table(["row"] + [f"col {c}" for c in range(3)],
+            [[r] + [f"{v:+.3f}" for v in sharpen[r].tolist()] for r in range(3)],
+            title="sharpen kernel = [[0,0,0],[0,2,0],[0,0,0]] − (1/9)·ones")
+    sharp = filt(clean, sharpen)
+    mean = filt(clean, box)
+    L.check("sharpen(f) = 2·f − blur(f) (max |difference|)",
+            max_diff(sharp, 2 * clean - mean), 0.0, 1e-6)
+    L.check("sharpen(f) − mean = 2·(f − mean): differences doubled (max |difference|)",
+            max_diff(sharp - mean, 2 * (clean - mean)), 0.0, 1e-6)
+    L.check("sum of the kernel's weights is 1: flat regions keep their brightness",
+            sharpen.sum(), 1.0, 1e-6)
+    L.images([clean, sharp], ["picture", "sharpened"], vmin=0, vmax=1)
+
+    L.step("Filters find structure: a vertical-edge kernel")
+    sobel = tg.tensor([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]])
+    edges = filt(clean, sobel)
+    L.table(["row"] + [f"col {c}" for c in range(3)],
+            [[r] + [f"{v:+g}" for v in sobel[r].tolist()] for r in range(3)],
+            title="Sobel kernel (vertical edges)")
+    L.say("A kernel whose weights sum to 0 ignores flat regions and answers only to change. "
+          "The Sobel kernel subtracts the left column from the right: positive where the "
+          "picture gets brighter to the right, negative where it gets darker.")
+    L.image(edges.abs(), "|vertical edges|")
+    L.check("on the flat inside of the disk the edge response is 0", edges[6, 6], 0.0, 1e-6)
+    L.check_true("at the dark bar's left side the response is strongly negative",
+                 edges[8, 10].item() < -1.0, f"{edges[8, 10].item():.2f}")
+    L.say("A CNN starts from this idea and lets gradient descent choose the kernels: the first "
+          "layer of a trained network usually holds blur-, edge- and colour-like filters "
+          "(lesson 12 shows some).")
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,152 @@
+"""Lesson 7: Stride, padding, pooling. Output-size formula, 156 parameters, max/avg/L2 pools."""
+from __future__ import annotations
+
+import math
+
+import tinygrad_edu as tg
+import tinygrad_edu.functional as F
+from tinygrad_edu import nn
+from tinygrad_edu.lesson import Lesson, run
+
+
+def out_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
+    """O = ⌊(N + 2P − D·(K − 1) − 1) / S⌋ + 1, written out here so the lesson can compare it
+    with the shape the layer really produces."""
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    L = Lesson(7, "Stride, padding, pooling")
+
+    L.step("How big is the output?")
+    L.say("A K×K filter fits in N − K + 1 positions along a side of N pixels. Three knobs "
+          "change that: *padding* P adds P rings of zeros around the input, *stride* S moves "
+          "the filter S pixels at a time, and *dilation* D spreads its taps D pixels apart "
+          "(a 3×3 filter with D = 2 covers 5×5). Together:\n\n"
+          "    O = ⌊(N + 2P − D·(K − 1) − 1) / S⌋ + 1")
+    configs = [  # (N, K, S, P, D)
+        (32, 5, 1, 0, 1),     # LeNet's first layer: 32 → 28
+        (28, 3, 1, 1, 1),     # 'same' padding keeps the size
+        (28, 3, 2, 1, 1),     # stride 2 halves it
+        (28, 5, 2, 0, 1),
+        (7, 3, 2, 0, 1),      # the floor at work: (7 − 3)/2 + 1 = 3
+        (10, 3, 1, 0, 2),     # dilation 2: a 3×3 filter spanning 5×5
+        (224, 7, 2, 3, 1),    # ResNet's stem: 224 → 112
+    ]
+    rows = []
+    x_cache = {}
+    for n, k, s, p, d in configs:
+        x = x_cache.setdefault(n, tg.randn(1, 1, n, n))
+        conv = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d)
+        with tg.no_grad():
+            got = conv(x).shape[-1]
+        want = out_size(n, k, s, p, d)
+        rows.append([n, k, s, p, d, want, got])
+        L.check(f"Conv2d(k={k}, stride={s}, padding={p}, dilation={d}) on {n}×{n}", got, want)
+    L.table(["N", "K", "S", "P", "D", "formula O", "Conv2d output"], rows)
+    L.check("F.conv_output_size agrees with the formula",
+            [F.conv_output_size(n, k, s, p, d) for n, k, s, p, d in configs],
+            [r[5] for r in rows])
+    L.say("With stride 1, padding P = (K − 1)/2 keeps the size ('same' padding); that is why "
+          "3×3 layers usually come with padding 1. Stride 2 computes the stride-1 map and "
+          "keeps every second row and column:")
+    x = tg.randn(1, 1, 12, 12)
+    w = tg.randn(1, 1, 3, 3)
+    strided, dense = F.conv2d(x, w, stride=2), F.conv2d(x, w)
+    L.check("conv with stride 2 = stride-1 conv subsampled [::2, ::2] (max |difference|)",
+            (strided - dense[:, :, ::2, ::2]).abs().max(), 0.0, 1e-6)
+
+    L.step("Parameters: shared weights are cheap")
+    conv = nn.Conv2d(1, 6, kernel_size=5)
+    per_filter = 5 * 5 + 1
+    L.say("A 5×5 filter on a 1-channel image has 5·5 = 25 weights and 1 bias: 26 numbers, "
+          "however big the image, because the same filter is used at every position. Six "
+          "filters: 6 × 26 = 156.")
+    L.table(["parameter", "shape", "count"],
+            [[name, tuple(p.shape), p.numel()] for name, p in conv.named_parameters()]
+            + [["total", "", n_params(conv)]])
+    L.check("one 5×5 filter + bias = 26 parameters",
+            conv.weight[0].numel() + conv.bias[0:1].numel(), per_filter)
+    L.check("Conv2d(1, 6, 5) has 6 × 26 = 156 parameters", n_params(conv), 156)
+    dense_layer = 32 * 32 * (6 * 28 * 28) + 6 * 28 * 28
+    L.say("A fully connected layer making the same 6×28×28 outputs from a 32×32 input would "
+          f"need 1024·4704 + 4704 = {dense_layer:,} parameters: "
+          f"{dense_layer // n_params(conv):,} times more. Each output also depends only on a "
+          "5×5 window (sparse connections).")
+
+    L.step("Pooling: summarise each window")
+    x = tg.tensor([[1., 3., 2., 0.],
+                   [4., 6., 1., 1.],
+                   [0., 2., 9., 5.],
+                   [3., 1., 7., 8.]]).reshape(1, 1, 4, 4)
+    L.say("A pooling layer slides a window too, but has no weights: it replaces each window "
+          "by one summary number. With a 2×2 window and stride 2 the windows do not overlap "
+          "and height and width are halved. The summary can be the maximum, the average, or "
+          "the L2 norm sqrt(Σ x²) (Lp pooling with p = 2).")
+    L.table(["", "c0", "c1", "c2", "c3"], [[f"r{i}"] + x[0, 0, i].tolist() for i in range(4)],
+            title="a 4×4 map")
+    mx = F.max_pool2d(x, 2, stride=2)
+    av = F.avg_pool2d(x, 2, stride=2)
+    l2 = F.lp_pool2d(x, 2, 2, stride=2)
+    windows = [[x[0, 0, 2 * i:2 * i + 2, 2 * j:2 * j + 2].reshape(4).tolist() for j in range(2)]
+               for i in range(2)]
+    L.table(["window", "values", "max", "average", "L2 = sqrt(Σx²)"],
+            [[f"({i},{j})", windows[i][j], mx[0, 0, i, j].item(), av[0, 0, i, j].item(),
+              f"{l2[0, 0, i, j].item():.4f}"] for i in range(2) for j in range(2)])
+    L.check("max pooling by hand", mx[0, 0], [[6., 2.], [3., 9.]])
+    L.check("average pooling by hand", av[0, 0], [[3.5, 1.0], [1.5, 7.25]])
+    L.check("L2 pooling by hand",
+            l2[0, 0], [[math.sqrt(sum(v * v for v in windows[i][j])) for j in range(2)]
+                       for i in range(2)], 1e-6)
+    L.check("L2 of window (0,0) = sqrt(1 + 9 + 16 + 36) = sqrt(62)", l2[0, 0, 0, 0],
+            math.sqrt(62), 1e-6)
+
+    L.step("Stride 2 halves height and width")
+    feat = tg.randn(2, 6, 28, 28)
+    shapes = []
+    for layer in (nn.MaxPool2d(2), nn.AvgPool2d(2), nn.LPPool2d(2, 2)):
+        shapes.append([type(layer).__name__, tuple(feat.shape), tuple(layer(feat.abs()).shape),
+                       n_params(layer)])
+    L.table(["layer", "input", "output", "parameters"], shapes)
+    L.check("2×2 pools with stride 2: (2, 6, 28, 28) → (2, 6, 14, 14)",
+            [s[2] for s in shapes], [(2, 6, 14, 14)] * 3)
+    L.check("pooling layers have no parameters", [s[3] for s in shapes], [0, 0, 0])
+    L.say("Channels are pooled separately, so the depth (6) stays. Each pooling step divides "
+          "the number of positions by 4, and with it the work and the parameters of every "
+          "fully connected layer that follows.")
+
+    L.step("Max pooling forgives small shifts")
+    img = tg.zeros(1, 1, 8, 8)
+    img[0, 0, 2, 2] = 1.0
+    moved = tg.zeros(1, 1, 8, 8)
+    moved[0, 0, 3, 3] = 1.0            # the same dot, one pixel down and right
+    p1, p2 = F.max_pool2d(img, 2), F.max_pool2d(moved, 2)
+    L.check("a dot moved inside its 2×2 window gives the same pooled map (max |difference|)",
+            (p1 - p2).abs().max(), 0.0)
+    L.say("Both dots fall in the same 2×2 window, so after pooling the maps are identical: "
+          "a little translation invariance. (A move across a window border still shows.)")
+
+    L.step("Where does the gradient of a pool go?")
+    x = x.clone().requires_grad_(True)
+    F.max_pool2d(x, 2).sum().backward()
+    g_max = x.grad[0, 0]
+    x.grad = None
+    F.avg_pool2d(x, 2).sum().backward()
+    g_avg = x.grad[0, 0]
+    L.table(["", "max-pool gradient", "avg-pool gradient"],
+            [[f"r{i}", g_max[i].tolist(), g_avg[i].tolist()] for i in range(4)])
+    L.check("max pooling sends the gradient only to each window's maximum", g_max,
+            [[0., 0., 1., 0.], [0., 1., 0., 0.], [0., 0., 1., 0.], [1., 0., 0., 0.]])
+    L.check("average pooling spreads it evenly: 1/4 each", g_avg, [[0.25] * 4] * 4)
+    L.say("Autograd derived both from the pooling code (a window view, then max or mean): the "
+          "derivative of max is 1 for the winner and 0 for the rest; the mean's is 1/4.")
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,190 @@
+"""Lesson 13: RNN: from a NumPy loop to autograd. A plain NumPy loop equals nn.RNN to float precision."""
+from __future__ import annotations
+
+import numpy as np   # only for the plain NumPy loop that the autograd RNN is compared with
+
+import tinygrad_edu as tg
+from tinygrad_edu import nn
+from tinygrad_edu.lesson import Lesson, run
+
+
+def numpy_rnn(inputs: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The recurrence written out as a loop: h_t = tanh(W x_t + U h_{t-1} + b), h_0 = 0.
+
+    inputs (T, I), W (H, I), U (H, H), b (H,) -> every state stacked: (T, H).
+    """
+    state_t = np.zeros(U.shape[0], dtype=inputs.dtype)            # (H,) the initial state
+    successive_outputs = []
+    for input_t in inputs:                                        # input_t: (I,)
+        output_t = np.tanh(W @ input_t + U @ state_t + b)         # (H,)
+        successive_outputs.append(output_t)
+        state_t = output_t                                        # the output is the next state
+    return np.stack(successive_outputs, axis=0)                   # (T, H)
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    L = Lesson(13, "RNN: from a NumPy loop to autograd")
+
+    # ------------------------------------------------------------------ the loop
+    L.step("A recurrent layer is a for-loop that carries a state")
+    L.say("A feed-forward layer sees one input and forgets it. A recurrent layer reads a sequence "
+          "x_1 … x_T one element at a time and keeps a state vector h that summarises what it has "
+          "read so far:\n"
+          "    h_t = tanh(W·x_t + U·h_(t−1) + b)        h_0 = 0\n"
+          "W (H×I) looks at the new input, U (H×H) at the previous state, b is a bias. The same "
+          "W, U and b are used at every step: the loop shares its weights across time, as a "
+          "convolution shares its filter across space. Each h_t is the layer's output at step t "
+          "and the state it hands to step t+1.")
+    timesteps, input_features, output_features = 100, 32, 64
+    T, I, H = timesteps, input_features, output_features
+    inputs = rng.random((T, I))                                   # (T, I) noise in [0, 1)
+
+    L.say(f"\nThe lecture's sizes: T = {T} steps of I = {I} features, H = {H} state units. "
+          "It also draws W, U, b uniformly from [0, 1). Look at what that does to tanh:")
+    W0, U0, b0 = rng.random((H, I)), rng.random((H, H)), rng.random(H)
+    h_slide = numpy_rnn(inputs, W0, U0, b0)
+    saturated = float(np.mean(np.abs(h_slide) > 0.999))
+    L.say(f"  every pre-activation is a sum of ~{I + H} positive terms (about "
+          f"{float(np.mean(W0 @ inputs[0] + b0)):.1f} at t=1), so {saturated:.1%} of all states "
+          "sit at tanh = 1.0: the layer has stopped listening to its input. Nothing is wrong "
+          "with the loop, only with the weights; a real layer draws them from "
+          "U(−1/√H, 1/√H) so the pre-activations stay in tanh's sensitive range.")
+    L.check_true("with weights from U[0, 1) more than 99% of the states saturate", saturated > 0.99,
+                 f"{saturated:.4f}")
+
+    bound = 1 / np.sqrt(H)
+    W = rng.uniform(-bound, bound, (H, I))
+    U = rng.uniform(-bound, bound, (H, H))
+    b = rng.uniform(-bound, bound, H)
+    h_np = numpy_rnn(inputs, W, U, b)                             # (T, H) float64
+    spread = float(np.mean(np.abs(h_np) > 0.999))
+    L.say(f"With U(−1/√H, 1/√H) weights the states spread over (−1, 1): "
+          f"{spread:.1%} saturate, mean |h| = {float(np.mean(np.abs(h_np))):.3f}.")
+    L.check_true("with U(−1/√H, 1/√H) weights fewer than 5% of the states saturate",
+                 spread < 0.05, f"{spread:.4f}")
+
+    L.say("\nCollect the outputs with np.stack, not np.concatenate: concatenating 100 vectors of "
+          "64 along axis 0 glues them into one long vector.")
+    flat = np.concatenate(list(h_np), axis=0)
+    L.table(["how the outputs are collected", "shape"],
+            [["np.concatenate(outputs, axis=0)", flat.shape], ["np.stack(outputs, axis=0)",
+                                                               h_np.shape]])
+    L.check("np.concatenate gives T·H = 6400 numbers in one row", list(flat.shape), [T * H])
+    L.check("np.stack gives a (timesteps, output_features) matrix", list(h_np.shape), [T, H])
+
+    # ------------------------------------------------------------------ tensors
+    L.step("The same loop with tinygrad_edu tensors")
+    L.say("Replace np.tanh by Tensor.tanh and np.dot by @ and nothing else changes. The "
+          "difference is invisible in the values: every tensor op also records itself in a graph, "
+          "so the loop can later be differentiated.")
+    x64 = tg.tensor(inputs, dtype=tg.float64)                      # (T, I)
+    Wt = tg.tensor(W, dtype=tg.float64, requires_grad=True)        # (H, I)
+    Ut = tg.tensor(U, dtype=tg.float64, requires_grad=True)        # (H, H)
+    bt = tg.tensor(b, dtype=tg.float64, requires_grad=True)        # (H,)
+    h = tg.zeros(H, dtype=tg.float64)
+    states = []
+    for t in range(T):
+        h = (Wt @ x64[t] + Ut @ h + bt).tanh()                     # (H,)
+        states.append(h)
+    h_loop = tg.stack(states, 0)                                   # (T, H)
+    diff = float(np.max(np.abs(h_loop.detach().numpy() - h_np)))
+    L.check("tensor loop equals the NumPy loop (float64, max |Δ| ≤ 1e-12)", diff, 0.0, 1e-12)
+
+    # ------------------------------------------------------------------ nn.RNN
+    L.step("nn.RNN: the loop as a layer, with the same weights")
+    L.say("nn.RNN(input_size, hidden_size) holds the weights under PyTorch's names and computes, "
+          "for a whole batch of row vectors x_t (B, I),\n"
+          "    h_t = tanh(x_t·W_ihᵀ + b_ih + h_(t−1)·W_hhᵀ + b_hh)\n"
+          "which is the lecture's formula transposed: W_ih = W, W_hh = U, and the two bias "
+          "vectors only ever appear as their sum b = b_ih + b_hh. Load W, U, b into the layer:")
+    rnn64 = nn.RNN(I, H, batch_first=True, dtype=tg.float64)
+    rnn64.load_state_dict({"weight_ih_l0": W, "weight_hh_l0": U, "bias_ih_l0": b,
+                           "bias_hh_l0": np.zeros(H)})
+    L.table(["parameter", "shape", "lecture's name"],
+            [[k, tuple(v.shape), n] for (k, v), n in zip(rnn64.state_dict().items(),
+                                                          ["W", "U", "b", "0 (b is split in two)"])])
+    out64, h_n64 = rnn64(x64.unsqueeze(0))                         # (1, T, H), (1, 1, H)
+    diff64 = float(np.max(np.abs(out64.detach().numpy()[0] - h_np)))
+    L.check("nn.RNN equals the NumPy loop in float64 (max |Δ| ≤ 1e-12)", diff64, 0.0, 1e-12)
+
+    rnn32 = nn.RNN(I, H, batch_first=True)                         # float32, the default
+    rnn32.load_state_dict({"weight_ih_l0": W, "weight_hh_l0": U, "bias_ih_l0": b,
+                           "bias_hh_l0": np.zeros(H)})
+    out32, _ = rnn32(tg.tensor(inputs, dtype=tg.float32).unsqueeze(0))
+    diff32 = float(np.max(np.abs(out32.detach().numpy()[0] - h_np)))
+    L.say(f"In float32 the layer rounds each step to ~7 digits; after {T} steps the largest "
+          f"difference to the float64 NumPy loop is {diff32:.2e}.")
+    L.check("nn.RNN in float32 equals the NumPy loop to float32 precision (≤ 1e-5)", diff32, 0.0,
+            1e-5)
+
+    # ------------------------------------------------------------------ the two modes
+    L.step("Batches, and the two ways to read a recurrent layer")
+    L.say("Layers take a batch of sequences. With batch_first=True the input is "
+          "(batch, timesteps, features). Keras' SimpleRNN has a switch return_sequences; "
+          "PyTorch's RNN always returns both answers, and you pick:\n"
+          "  • output (B, T, H): the state after every step = return_sequences=True. Use it "
+          "to stack another recurrent layer on top, or to label every step.\n"
+          "  • h_n (num_layers, B, H): only the last state = return_sequences=False. Use it "
+          "when one vector must summarise the whole sequence, e.g. before a Dense classifier.")
+    batch = 4
+    xb = tg.randn(batch, 7, I)                                      # (B, T=7, I)
+    out, h_n = rnn32(xb)
+    L.table(["what", "shape", "Keras"],
+            [["input", tuple(xb.shape), "(batch, timesteps, features)"],
+             ["output", tuple(out.shape), "return_sequences=True"],
+             ["h_n", tuple(h_n.shape), "return_sequences=False, via h_n[-1]"],
+             ["h_n[-1]", tuple(h_n[-1].shape), "(batch, output_features)"]])
+    L.check("full-sequence output has shape (batch, timesteps, H)", list(out.shape),
+            [batch, 7, H])
+    L.check("last-state output h_n[-1] has shape (batch, H)", list(h_n[-1].shape), [batch, H])
+    gap = float((out[:, -1] - h_n[-1]).abs().max().item())
+    L.check("the last state is the last row of the full sequence (max |Δ| = 0)", gap, 0.0)
+
+    deep = nn.RNN(I, H, num_layers=2, batch_first=True)
+    out2, h_n2 = deep(xb)
+    L.say("Two stacked layers (num_layers=2): the first returns its full sequence to the second; "
+          "h_n holds the last state of each layer.")
+    L.check("two stacked layers: output (B, T, H), h_n (2, B, H)",
+            list(out2.shape) + list(h_n2.shape), [batch, 7, H, 2, batch, H])
+
+    # ------------------------------------------------------------------ what autograd adds
+    L.step("What the loop could not do: gradients")
+    L.say("The NumPy loop only computes forward. The tensor loop recorded a graph of 100 steps, "
+          "so backward() gives ∂E/∂U for a loss E of the final state, here E = Σ_j h_T,j (the sum of the last state's entries). "
+          "Check a few entries against a central difference of the plain NumPy loop,\n"
+          "    ∂E/∂U_ij ≈ (E(U + εe_ij) − E(U − εe_ij)) / 2ε,   ε = 1e-6:")
+    E = h_loop[-1].sum()
+    E.backward()
+    gU = Ut.grad.numpy()
+    eps = 1e-6
+    rows = []
+    for (i, j) in [(0, 0), (5, 17), (63, 40)]:
+        Up, Um = U.copy(), U.copy()
+        Up[i, j] += eps
+        Um[i, j] -= eps
+        num = (numpy_rnn(inputs, W, Up, b)[-1].sum() - numpy_rnn(inputs, W, Um, b)[-1].sum())
+        num /= 2 * eps
+        rows.append([f"U[{i},{j}]", f"{gU[i, j]:+.10f}", f"{num:+.10f}"])
+        L.check(f"autograd ∂E/∂U[{i},{j}] equals the NumPy central difference (1e-7)",
+                gU[i, j], num, 1e-7)
+    L.table(["entry", "autograd", "central difference"], rows)
+
+    # ------------------------------------------------------------------ parameters
+    L.step("How many parameters?")
+    L.say("A recurrent layer's size does not grow with the sequence: W (H×I), U (H×H) and the "
+          "bias. The lecture's sentiment model uses SimpleRNN(32) after a 32-dim embedding: "
+          "Keras counts 32·32 + 32·32 + 32 = 2,080. PyTorch keeps two bias vectors "
+          "(b_ih and b_hh) for the same function, so its count is 32 more: 2,112.")
+    r = nn.RNN(32, 32)
+    n_params = sum(p.numel() for p in r.parameters())
+    L.table(["layer", "parameters"], [["nn.RNN(32, 32)", f"{n_params:,}"],
+                                      ["Keras SimpleRNN(32), one bias", f"{n_params - 32:,}"]])
+    L.check("nn.RNN(32, 32) has 32·32 + 32·32 + 2·32 = 2,112 parameters", n_params, 2112)
+    L.check("one bias fewer: Keras' 2,080", n_params - 32, 2080)
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,229 @@
+"""Lesson 18: Sentiment classification. Tokens, one-hot vs embeddings, and an Embedding-RNN-Dense(sigmoid) classifier on real reviews."""
+from __future__ import annotations
+
+import time
+
+import tinygrad_edu as tg
+import tinygrad_edu.functional as F
+from tinygrad_edu import nn, optim
+from tinygrad_edu.data import (DataLoader, TensorDataset, Vocab, char_tokenize, load_sentiment,
+                               ngrams, word_tokenize)
+from tinygrad_edu.lesson import Lesson, run
+
+
+class SentimentRNN(nn.Module):
+    """Embedding -> recurrent layer (last state) -> Dense(1) -> sigmoid.
+
+    ids (B, T) int64 -> embeddings (B, T, E) -> states (B, T, H) -> last (B, H) -> logit (B,)
+    """
+
+    def __init__(self, vocab_size: int, embed: int, hidden: int, kind: str = "RNN") -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed, padding_idx=0)
+        self.rnn = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[kind](embed, hidden,
+                                                                         batch_first=True)
+        self.dense = nn.Linear(hidden, 1)
+
+    def forward(self, ids: tg.Tensor) -> tg.Tensor:
+        out, _ = self.rnn(self.embedding(ids))                  # (B, T, H)
+        return self.dense(out[:, -1]).squeeze(1)                # (B,) logits; σ gives P(good)
+
+
+def encode(rows: list, vocab: Vocab, maxlen: int) -> tuple[tg.Tensor, tg.Tensor]:
+    """Word ids, cut to the first `maxlen` words and padded with 0 at the *front* (Keras'
+    default), so the last step of every row is its last real word. -> (N, maxlen), (N,)"""
+    ids = []
+    for text, _, _ in rows:
+        w = vocab.encode(word_tokenize(text))[:maxlen]
+        ids.append([vocab.pad_index] * (maxlen - len(w)) + w)
+    return tg.tensor(ids), tg.tensor([float(lab) for _, lab, _ in rows])
+
+
+def accuracy(model: nn.Module, x: tg.Tensor, y: tg.Tensor) -> float:
+    model.eval()
+    with tg.no_grad():
+        acc = ((model(x) > 0).float() == y).float().mean().item()
+    model.train()
+    return acc
+
+
+def train_loss(model: nn.Module, x: tg.Tensor, y: tg.Tensor) -> float:
+    """Binary cross-entropy over a whole set, without gradients."""
+    with tg.no_grad():
+        return F.binary_cross_entropy_with_logits(model(x), y).item()
+
+
+def train(model: nn.Module, x: tg.Tensor, y: tg.Tensor, epochs: int, lr: float) -> list:
+    """Adam on binary cross-entropy, mini-batches of 32; returns the mean loss per epoch."""
+    opt = optim.Adam(model.parameters(), lr=lr)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, seed=0)
+    losses = []
+    for _ in range(epochs):
+        total, n = 0.0, 0
+        for xb, yb in loader:
+            loss = F.binary_cross_entropy_with_logits(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total, n = total + loss.item() * len(yb), n + len(yb)
+        losses.append(total / n)
+    return losses
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    L = Lesson(18, "Sentiment classification")
+    fast = args.fast
+
+    # ------------------------------------------------------------------ tokens
+    L.step("From text to tokens")
+    L.say("A network eats numbers, not strings. Vectorising text has two steps: cut it into "
+          "tokens, then turn each token into a vector. Three ways to cut the lecture's sentence:")
+    s = "The cat sat on the mat."
+    words = word_tokenize(s)
+    chars = char_tokenize(s)
+    bigrams = ngrams(words, 2)
+    L.table(["tokens", "how many", "first few"],
+            [["words (lower-cased, punctuation dropped)", len(words), words],
+             ["characters", len(chars), chars[:8]],
+             ["word bigrams (n = 2)", len(bigrams), [" ".join(b) for b in bigrams]]])
+    L.check("6 words, 23 characters and 5 bigrams", [len(words), len(chars), len(bigrams)],
+            [6, 23, 5])
+    L.say("Words give short sequences of meaningful units but a large vocabulary; characters a "
+          "tiny vocabulary but long sequences; n-grams keep a little word order ('not good') "
+          "even in a model that ignores order.")
+
+    # ------------------------------------------------------------------ data
+    L.step("The data: 3,000 labelled sentences")
+    rows = load_sentiment()
+    L.say("The UCI Sentiment Labelled Sentences: 1,000 one-line reviews each from Amazon "
+          "(phones), IMDB (films) and Yelp (restaurants), half good (1) and half bad (0):")
+    L.table(["source", "label", "sentence"],
+            [[r[2], r[1], r[0][:70]] for r in (rows[0], rows[1], rows[1000], rows[2001])])
+    L.check("3,000 sentences, 1,500 of them positive", [len(rows), sum(r[1] for r in rows)],
+            [3000, 1500])
+    order = tg.randperm(len(rows)).tolist()
+    rows = [rows[i] for i in order]
+    test_rows, train_rows = rows[:600], rows[600:]
+    vocab = Vocab([w for t, _, _ in train_rows for w in word_tokenize(t)], min_freq=2)
+    lengths = sorted(len(word_tokenize(t)) for t, _, _ in train_rows)
+    maxlen = 20 if fast else 30
+    covered = sum(n <= maxlen for n in lengths) / len(lengths)
+    L.say(f"Shuffled once (seeded): {len(train_rows)} sentences to train, 600 held out to test. "
+          f"The vocabulary keeps the {len(vocab) - 2:,} training words seen at least twice, plus "
+          f"<pad> = 0 and <unk> = 1 for everything else. Sentences are short: median "
+          f"{lengths[len(lengths) // 2]} words; {covered:.1%} have at most {maxlen}, so we keep "
+          f"the first {maxlen} words and pad the front of shorter ones with 0.")
+    x_train, y_train = encode(train_rows, vocab, maxlen)
+    x_test, y_test = encode(test_rows, vocab, maxlen)
+    example = train_rows[0][0]
+    L.say(f"  {example!r}\n  -> {x_train[0].tolist()}")
+
+    # ------------------------------------------------------------------ one-hot vs embedding
+    L.step("One-hot vectors versus embeddings")
+    V, E, H = len(vocab), 32, 32
+    L.say(f"One-hot: word k becomes a {V:,}-dim vector of zeros with a 1 at position k: "
+          "binary, sparse, as wide as the vocabulary, and every two words are equally far "
+          f"apart. An embedding maps word k to a dense, learned {E}-dim vector: row k of a "
+          f"({V}×{E}) matrix, so similar words can end up close. The two are the same "
+          "computation: a one-hot row times the matrix picks out exactly that row.")
+    emb = nn.Embedding(V, E, padding_idx=0)
+    ids = x_train[:4]                                           # (4, 30)
+    via_onehot = F.one_hot(ids, V).float() @ emb.weight         # (4, 30, V) @ (V, E)
+    L.check("one_hot(ids) @ W equals the embedding lookup (row ids of W) exactly",
+            (via_onehot - emb(ids)).abs().max().item(), 0.0)
+    L.table(["representation of one sentence", "numbers", "non-zeros"],
+            [["one-hot", f"{maxlen} × {V:,} = {maxlen * V:,}", f"≤ {maxlen}"],
+             ["embedding", f"{maxlen} × {E} = {maxlen * E:,}", "all (dense)"]])
+
+    # ------------------------------------------------------------------ bag of n-grams
+    L.step("A baseline without order: a bag of words and bigrams")
+    L.say("Sum the one-hot vectors of a sentence's words and bigrams (a 'multi-hot' vector) "
+          "and fit a logistic regression, P(good) = σ(w·x + b). It knows which words occur, "
+          "not where.")
+    gram_vocab = Vocab([g for t, _, _ in train_rows
+                        for g in word_tokenize(t) + [" ".join(b) for b in
+                                                     ngrams(word_tokenize(t), 2)]],
+                       min_freq=2)
+
+    def bag(rs: list) -> tg.Tensor:
+        idx = [[gram_vocab[g] for g in word_tokenize(t) + [" ".join(b) for b in
+                                                           ngrams(word_tokenize(t), 2)]]
+               for t, _, _ in rs]
+        m = tg.zeros(len(rs), len(gram_vocab))
+        for i, row in enumerate(idx):
+            for j in row:
+                if j > 1:                                       # skip <pad>, <unk>
+                    m[i, j] = 1.0
+        return m
+
+    b_train, b_test = bag(train_rows), bag(test_rows)
+    tg.manual_seed(0)
+    logreg = nn.Linear(len(gram_vocab), 1)
+    opt = optim.Adam(logreg.parameters(), lr=0.01, weight_decay=1e-4)
+    for _ in range(60 if fast else 150):
+        loss = F.binary_cross_entropy_with_logits(logreg(b_train).squeeze(1), y_train)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with tg.no_grad():
+        acc_bag = ((logreg(b_test).squeeze(1) > 0).float() == y_test).float().mean().item()
+    L.say(f"{len(gram_vocab) - 2:,} words and bigrams; held-out accuracy {acc_bag:.1%}.")
+    L.check_true("the bag of n-grams beats chance clearly (> 65%)", acc_bag > 0.65,
+                 f"{acc_bag:.3f}")
+
+    # ------------------------------------------------------------------ the RNN
+    L.step("Embedding → SimpleRNN → Dense(sigmoid)")
+    L.say("The lecture's model reads the sentence in order:\n"
+          f"    e_t = Embedding(word_t)                 ({E} dims)\n"
+          f"    h_t = tanh(W·e_t + U·h_(t−1) + b)       ({H} units, keep only h_T)\n"
+          "    P(good) = σ(v·h_T + c)\n"
+          "trained with binary cross-entropy −(y·log p + (1−y)·log(1−p)).")
+    epochs = {"RNN": 2, "LSTM": 1} if fast else {"RNN": 6, "LSTM": 6}
+    lr = 1e-2 if fast else 5e-3
+    results = {}
+    for kind in ("RNN", "LSTM"):
+        tg.manual_seed(0)
+        model = SentimentRNN(V, E, H, kind)
+        if kind == "RNN":
+            L.table(["layer", "output shape", "parameters"],
+                    [["Embedding", f"(B, {maxlen}, {E})", f"{V * E:,}"],
+                     [f"{kind}({E}, {H})", f"(B, {H}) last state",
+                      f"{sum(p.numel() for p in model.rnn.parameters()):,}"],
+                     ["Linear + sigmoid", "(B, 1)", f"{H + 1}"]])
+        t0 = time.perf_counter()
+        before = train_loss(model, x_train, y_train)
+        losses = train(model, x_train, y_train, epochs[kind], lr)
+        acc_tr, acc_te = accuracy(model, x_train, y_train), accuracy(model, x_test, y_test)
+        results[kind] = ((before, train_loss(model, x_train, y_train)), acc_tr, acc_te)
+        L.say(f"  {kind}: loss per epoch {[round(v, 3) for v in losses]}, train accuracy "
+              f"{acc_tr:.1%}, held-out accuracy {acc_te:.1%} ({time.perf_counter() - t0:.0f}s)")
+        if kind == "RNN":
+            L.say("As in the lecture, the next step swaps SimpleRNN for an LSTM: same embedding, "
+                  "same head.")
+
+    L.table(["model", "held-out accuracy (600 sentences)"],
+            [["bag of words + bigrams", f"{acc_bag:.1%}"],
+             ["Embedding-RNN-Dense", f"{results['RNN'][2]:.1%}"],
+             ["Embedding-LSTM-Dense", f"{results['LSTM'][2]:.1%}"]])
+    L.say(f"The LSTM scores {results['LSTM'][1]:.0%} on the sentences it trained on but "
+          f"{results['LSTM'][2]:.0%} on new ones: 2,400 short sentences are little data for "
+          f"{V * E:,} embedding weights, and longer training widens that gap. For "
+          "sentiment, which words occur matters more than long-range order, which is why the "
+          "order-blind baseline is a hard bar to beat here.")
+    for kind in ("RNN", "LSTM"):
+        losses = results[kind][0]
+        L.check_true(f"{kind}: training-set loss falls (by > 0.1)", losses[1] < losses[0] - 0.1,
+                     f"{losses[0]:.3f} → {losses[-1]:.3f}")
+    bar = 0.6 if fast else 0.65
+    L.check_true(f"Embedding-RNN beats chance clearly on held-out sentences (> {bar:.0%})",
+                 results["RNN"][2] > bar, f"{results['RNN'][2]:.3f}")
+    bar = 0.6 if fast else 0.75
+    L.check_true(f"Embedding-LSTM held-out accuracy > {bar:.0%}", results["LSTM"][2] > bar,
+                 f"{results['LSTM'][2]:.3f}")
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)

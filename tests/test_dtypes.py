@@ -1,0 +1,137 @@
+"""Dtypes: float32 by default, float64 end to end, integer tensors for indices and labels,
+and Python (or NumPy) scalars that never promote a float32 tensor to float64."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from conftest import torch_or_skip
+
+import tinygrad_edu as tg
+import tinygrad_edu.functional as F
+from tinygrad_edu import nn
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tg.tensor([1.0, 2.0]), lambda: tg.tensor(1.5), lambda: tg.zeros(2),
+    lambda: tg.ones(2, 3), lambda: tg.randn(2), lambda: tg.rand(2), lambda: tg.empty(2),
+    lambda: tg.full((2,), 1.5), lambda: tg.arange(0.0, 1.0, 0.5), lambda: tg.linspace(0, 1, 3),
+    lambda: tg.eye(2), lambda: tg.tensor([1, 2]).float(), lambda: nn.Linear(2, 3).weight,
+], ids=["tensor", "tensor0d", "zeros", "ones", "randn", "rand", "empty", "full", "arange_f",
+        "linspace", "eye", "float()", "Linear"])
+def test_float32_by_default(make: Callable[[], tg.Tensor]) -> None:
+    assert make().dtype == tg.float32
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tg.tensor([1, 2]), lambda: tg.arange(5), lambda: tg.randint(0, 4, (3,)),
+    lambda: tg.randperm(4), lambda: tg.ones(3).argmax(0), lambda: tg.tensor([1.5]).long(),
+    lambda: tg.full((2,), 3),
+], ids=["tensor", "arange", "randint", "randperm", "argmax", "long()", "full_int"])
+def test_int64_for_indices(make: Callable[[], tg.Tensor]) -> None:
+    assert make().dtype == tg.int64
+
+
+def test_numpy_arrays_keep_their_dtype() -> None:
+    assert tg.tensor(np.ones(2)).dtype == tg.float64
+    assert tg.from_numpy(np.ones(2, dtype=np.float32)).dtype == tg.float32
+    assert tg.tensor(np.ones(2, dtype=np.int32)).dtype == tg.int32
+    assert tg.tensor([1.0], dtype=tg.float64).dtype == tg.float64
+    assert tg.tensor([1.0], dtype="float64").dtype == tg.float64
+    assert tg.zeros(2, dtype=tg.int32).dtype == tg.int32
+
+
+SCALARS = [2, 0.5, True, np.float64(0.5), np.float32(0.5), np.int64(3)]
+BINARY: list[tuple[str, Callable[[Any, Any], Any]]] = [
+    ("add", lambda x, s: x + s), ("radd", lambda x, s: s + x), ("sub", lambda x, s: x - s),
+    ("rsub", lambda x, s: s - x), ("mul", lambda x, s: x * s), ("rmul", lambda x, s: s * x),
+    ("div", lambda x, s: x / s), ("rdiv", lambda x, s: s / x), ("pow", lambda x, s: x ** s),
+    ("maximum", lambda x, s: x.maximum(s)), ("minimum", lambda x, s: x.minimum(s)),
+    ("where", lambda x, s: tg.where(x > 1, x, s)), ("clamp", lambda x, s: x.clamp(min=s)),
+    ("masked_fill", lambda x, s: x.masked_fill(x > 1, s)),
+]
+
+
+@pytest.mark.parametrize("scalar", SCALARS, ids=[repr(s) for s in SCALARS])
+@pytest.mark.parametrize("name,op", BINARY, ids=[n for n, _ in BINARY])
+def test_a_scalar_never_promotes_float32(name: str, op: Callable, scalar: Any) -> None:
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = op(x, scalar)
+    assert y.dtype == tg.float32, f"{name} with {scalar!r} gave {y.dtype}"
+    y.sum().backward()
+    assert x.grad.dtype == tg.float32
+
+
+def test_scalar_promotion_matches_torch() -> None:
+    torch = torch_or_skip()
+    names = {tg.float32: torch.float32, tg.float64: torch.float64, tg.int64: torch.int64}
+    for dt in [tg.float32, tg.float64]:
+        for s in [2, 0.5]:
+            for _, op in BINARY[:9]:
+                got = op(tg.ones(2, dtype=dt), s).dtype
+                want = op(torch.ones(2, dtype=names[dt]), s).dtype
+                assert names[got] == want
+
+
+def test_float64_end_to_end() -> None:
+    """A float64 model: every activation, the loss and every gradient stay float64."""
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    x = tg.randn(5, 3, dtype=tg.float64)
+    y = tg.tensor([0, 1, 1, 0, 1])
+    out = model(x)
+    assert out.dtype == tg.float64
+    loss = F.cross_entropy(out, y) + (out.softmax(1) * 0.5).sum() + out.logsumexp(1).mean()
+    assert loss.dtype == tg.float64
+    loss.backward()
+    for p in model.parameters():
+        assert p.dtype == tg.float64 and p.grad.dtype == tg.float64
+
+
+def test_float32_model_stays_float32() -> None:
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    x = tg.randn(5, 3)
+    loss = F.cross_entropy(model(x) * 0.5 + 1, tg.tensor([0, 1, 1, 0, 1])) / 3
+    assert loss.dtype == tg.float32
+    loss.backward()
+    for p in model.parameters():
+        assert p.grad.dtype == tg.float32
+
+
+def test_integer_tensors_as_indices_and_labels() -> None:
+    w = tg.randn(5, 3, requires_grad=True)
+    idx = tg.tensor([[0, 4], [4, 2]])
+    assert w[idx].shape == (2, 2, 3)
+    assert F.embedding(idx, w).dtype == tg.float32
+    labels = tg.tensor([2, 0])
+    loss = F.cross_entropy(w[:2], labels)
+    assert loss.dtype == tg.float32
+    loss.backward()
+    assert w.grad.dtype == tg.float32
+    assert (labels + 1).dtype == tg.int64
+    assert F.one_hot(labels, 3).dtype == tg.int64
+
+
+def test_cast_gradient_goes_back_to_the_source_dtype() -> None:
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.double() * 3
+    assert y.dtype == tg.float64
+    y.sum().backward()
+    assert x.grad.dtype == tg.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [3, 3])
+
+
+def test_cast_to_int_stops_the_gradient() -> None:
+    x = tg.tensor([1.7, -2.2], requires_grad=True)
+    i = x.long()
+    np.testing.assert_array_equal(i.numpy(), [1, -2])
+    z = (x * 2).sum() + i.float().sum()
+    z.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 2])
+
+
+def test_bad_dtype_names_what_was_given() -> None:
+    with pytest.raises(TypeError, match=r"dtype: unknown dtype name 'float128x'"):
+        tg.zeros(2, dtype="float128x")

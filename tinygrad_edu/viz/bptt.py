@@ -1,0 +1,562 @@
+"""Backpropagation through time, drawn: the unrolled view and the folded view of an RNN.
+
+A recurrent layer applies the same cell at every time step,
+
+    h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)        t = 0 .. T-1
+
+so its graph, *unrolled*, is a feed-forward net T cells deep in which every
+cell uses the same W_ih, W_hh and b. Backpropagation through time is plain
+backprop on that graph; since W_hh is one tensor used T times, its gradient
+is the sum of the T per-step contributions:
+
+    ∂L/∂W_hh = Σ_t ∂L/∂h_t · ∂h_t/∂W_hh|_(step t)
+
+The layers run each step inside ``tg.scope(f"t={t}")``, so every op knows its
+step. :func:`draw_unrolled` draws one cluster per step (``cluster_t0``,
+``cluster_t1``, ... left to right), each shared weight once, outside the
+clusters, with an arrow into every step that uses it, and the hidden-state
+chain h_0 -> h_1 -> ... in bold red. After ``with tg.retain_grads():
+loss.backward()`` each hidden state shows ‖∂L/∂h_t‖ and is coloured on a log
+scale (blue = vanishing, red = exploding), because
+
+    ∂L/∂h_1 = (∂h_2/∂h_1)ᵀ ··· (∂h_T/∂h_{T-1})ᵀ ∂L/∂h_T
+
+is a product of T-1 Jacobians diag(1 - h_t²) W_hh, which shrinks or grows
+geometrically. :func:`draw_folded` draws the same layer as one cell with a
+loop edge t -> t+1.
+
+A hand-written loop gets the same pictures::
+
+    for t in range(T):
+        with tg.scope(f"t={t}"):
+            h = (x[t] @ W_ih.T + h @ W_hh.T + b).tanh()
+            h.name = "h"
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinygrad_edu.nn.module import Module
+from tinygrad_edu.viz.colors import ColorScale, text_color
+from tinygrad_edu.viz.dot import Drawing, to_digraph
+from tinygrad_edu.viz.scene import (CELL_STYLE, ELLIPSIS_STYLE, INPUT_EDGE, PARAM_EDGE,
+                                    STATE_EDGE, Scene, VNode, contract, esc, fmt_norm,
+                                    op_node, tensor_node)
+from tinygrad_edu.viz.trace import Graph, as_graph
+
+# ops that only look at a tensor differently: a parameter seen through them is still itself
+VIEW_OPS = frozenset({"permute", "reshape", "expand", "getitem", "cast", "clone", "to_device",
+                      "flip"})
+DETAILS = ("cell", "ops")
+STATE_NAMES = ("h", "c")
+
+
+@dataclass(eq=False)
+class Step:
+    """The ops of one layer at one time step, and the tensors it hands on."""
+    t: int
+    layer: str
+    ops: list[str] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)   # visible outputs (h_t, c_t, ...)
+    slices: list[str] = field(default_factory=list)   # input slices x_t
+
+    @property
+    def key(self) -> str:
+        return f"cell:{self.layer}:{self.t}"
+
+
+class Unrolled:
+    """The time structure of a traced graph: steps, their states, shared parameters.
+
+    Made by :func:`unroll`. ``steps[(layer, t)]`` is a :class:`Step`;
+    ``times`` the sorted time steps; ``layers`` the layer scopes in order.
+    """
+
+    def __init__(self, graph: Graph, scope: str | None = None) -> None:
+        self.graph = graph
+        self.scope = scope
+        self.steps: dict[tuple[str, int], Step] = {}
+        self.step_of: dict[str, Step] = {}       # op or tensor id -> its step
+        self.absorbed: dict[str, str] = {}       # view-of-parameter node id -> parameter id
+        self.slice_of_op: dict[str, str] = {}    # slicing op id -> the slice tensor id
+        ops = graph.ops
+        for op in ops.values():
+            if op.step is None or (scope and not _under(op.scope, scope)):
+                continue
+            layer = op.layer or ""
+            st = self.steps.get((layer, op.step))
+            if st is None:
+                st = self.steps[(layer, op.step)] = Step(op.step, layer)
+            st.ops.append(op.id)
+            self.step_of[op.id] = st
+            self.step_of[op.output] = st
+        self.times = sorted({t for (_l, t) in self.steps})
+        self.layers = list(dict.fromkeys(layer for (layer, _t) in self.steps))
+        self._absorb_param_views()
+        self._find_slices_and_states()
+
+    def _absorb_param_views(self) -> None:
+        g = self.graph
+        for op in g.ops.values():
+            if op.id in self.step_of or op.op not in VIEW_OPS or op.output in g.roots:
+                continue
+            srcs = {self.absorbed.get(i, i) for i in op.inputs
+                    if g.tensors[i].role != "constant"}
+            if len(srcs) == 1:
+                src = srcs.pop()
+                if g.tensors[src].role == "parameter":
+                    self.absorbed[op.id] = src
+                    self.absorbed[op.output] = src
+
+    def _external_data(self, tid: str) -> bool:
+        t = self.graph.tensors[tid]
+        return (tid not in self.step_of and tid not in self.absorbed
+                and t.role not in ("parameter", "constant"))
+
+    def _find_slices_and_states(self) -> None:
+        g = self.graph
+        roots = set(g.roots)
+        for leaf in g.tensors.values():      # x[t] of data without grad is a leaf per step
+            if leaf.producer is not None or leaf.role != "input":
+                continue
+            users = {self.step_of.get(c) for c in g.consumers[leaf.id]}
+            if len(users) == 1 and None not in users:
+                st = users.pop()
+                st.slices.append(leaf.id)
+                self.step_of[leaf.id] = st
+        for st in self.steps.values():
+            for oid in st.ops:
+                op = g.ops[oid]
+                data = [i for i in op.inputs if g.tensors[i].role != "constant"]
+                if op.op in VIEW_OPS and data and all(self._external_data(i) for i in data):
+                    self.slice_of_op[oid] = op.output
+                    st.slices.append(op.output)
+        for st in self.steps.values():
+            for oid in st.ops:
+                out = g.ops[oid].output
+                if out in st.slices:
+                    continue
+                t = g.tensors[out]
+                leaves = any(self.step_of.get(c) is not st for c in g.consumers[out])
+                if leaves or out in roots or t.name in STATE_NAMES:
+                    st.states.append(out)
+
+    def carried(self, tid: str) -> bool:
+        """True when a step's tensor is read by another step (a recurrent state)."""
+        st = self.step_of.get(tid)
+        return st is not None and any(
+            self.step_of.get(c) is not None and self.step_of[c] is not st
+            for c in self.graph.consumers[tid])
+
+    def primary_state(self, st: Step, name: str | None = None) -> str | None:
+        """The hidden state of a step: the one called ``name`` ('h' by default), else the
+        first state carried to another step, else the first visible output."""
+        g = self.graph
+        want = name or "h"
+        for tid in st.states:
+            if g.tensors[tid].name == want:
+                return tid
+        if name is not None:
+            return None
+        for tid in st.states:
+            if self.carried(tid):
+                return tid
+        return st.states[0] if st.states else None
+
+    def norms(self, name: str | None = None, layer: str | None = None) -> dict[int, float]:
+        """‖∂L/∂h_t‖ per time step for one layer (the last one by default).
+
+        Needs gradients on the hidden states: trace after
+        ``with tg.retain_grads(): loss.backward()``. Steps whose state has no
+        gradient are left out.
+        """
+        if not self.layers:
+            return {}
+        layer = self.layers[-1] if layer is None else layer
+        if layer not in self.layers:
+            raise ValueError(f"norms: no layer {layer!r}; the unrolled layers are "
+                             f"{self.layers}")
+        out = {}
+        for t in self.times:
+            st = self.steps.get((layer, t))
+            tid = self.primary_state(st, name) if st else None
+            if tid is not None and self.graph.tensors[tid].grad_norm is not None:
+                out[t] = self.graph.tensors[tid].grad_norm
+        return out
+
+    def shared(self) -> dict[str, list[int]]:
+        """Parameter id -> the time steps that use it (directly or through a view of it)."""
+        g = self.graph
+        users: dict[str, set[int]] = {}
+        for op in g.ops.values():
+            st = self.step_of.get(op.id)
+            if st is None:
+                continue
+            for i in op.inputs:
+                src = self.absorbed.get(i, i)
+                if g.tensors[src].role == "parameter":
+                    users.setdefault(src, set()).add(st.t)
+        return {p: sorted(ts) for p, ts in users.items()}
+
+
+def _under(scope: str | None, prefix: str) -> bool:
+    return bool(scope) and (scope == prefix or scope.startswith(prefix + "/"))
+
+
+def unroll(*roots: Any, params: Any = None, model: Module | None = None,
+           scope: str | None = None) -> Unrolled:
+    """Find the time steps (``t=N`` scope segments) of a graph; see :class:`Unrolled`.
+
+    ``scope`` keeps only the steps under one layer's scope (e.g. ``'Seq2Seq/encoder'``).
+    """
+    graph = as_graph(roots, params, model, "unroll")
+    return Unrolled(graph, scope)
+
+
+def step_grad_norms(*roots: Any, name: str | None = None, layer: str | None = None,
+                    scope: str | None = None, params: Any = None,
+                    model: Module | None = None) -> dict[int, float]:
+    """‖∂L/∂h_t‖ per step: ``{t: norm}`` (after ``with tg.retain_grads(): loss.backward()``)."""
+    return unroll(*roots, params=params, model=model, scope=scope).norms(name, layer)
+
+
+# ---------------------------------------------------------------- scenes
+def _shown_times(times: list[int], max_steps: int | None) -> tuple[list[int], list[int]]:
+    """(steps drawn, steps folded into '⋯'): the first and last ones are kept."""
+    if max_steps is None or len(times) <= max_steps:
+        return times, []
+    if max_steps < 2:
+        raise ValueError(f"draw_unrolled: max_steps must be >= 2 (first and last step), got "
+                         f"{max_steps}")
+    head = (max_steps + 1) // 2
+    tail = max_steps - head
+    return times[:head] + times[len(times) - tail:], times[head:len(times) - tail]
+
+
+def _op_summary(graph: Graph, op_ids: list[str], per: int = 1) -> str:
+    """'2 matmul · 2 add · tanh': what a cell computes, by op name."""
+    counts = Counter(graph.ops[o].op for o in op_ids if o in graph.ops)
+    parts = []
+    for name, n in counts.items():
+        k = n // per if per > 1 and n % per == 0 else n
+        parts.append(f"{k} {name}" if k > 1 else name)
+    text = " · ".join(parts)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _layer_title(layer: str, after: str | None) -> str:
+    if layer:
+        return layer.rsplit("/", 1)[-1]
+    return after or "cell"
+
+
+def _after_step(scope: str | None) -> str | None:
+    """The scope segment after ``t=N`` (``'t=0/RNNCell'`` -> ``'RNNCell'``)."""
+    if not scope:
+        return None
+    segs = scope.split("/")
+    for i, s in enumerate(segs):
+        if s.startswith("t=") and i + 1 < len(segs):
+            return segs[i + 1]
+    return None
+
+
+def _slice_source(graph: Graph, tn: Any) -> str:
+    """The name of what a per-step input slice was cut from ('x' for x[t])."""
+    if tn.producer is None:
+        return tn.label or "x"
+    src = next((i for i in graph.ops[tn.producer].inputs
+                if graph.tensors[i].role != "constant"), None)
+    return (graph.tensors[src].label if src else "") or "x"
+
+
+def _scale(graph: Graph, ids: list[str]) -> ColorScale | None:
+    vals = [graph.tensors[i].grad_norm for i in ids if graph.tensors[i].grad_norm is not None]
+    return ColorScale.from_values(vals) if vals else None
+
+
+def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None = None,
+                   show_values: bool = False, value_limit: int = 16, show_grad: bool = True,
+                   legend: bool = True, title: str | None = None) -> Scene:
+    """The unrolled view as a :class:`Scene` (see :func:`draw_unrolled`)."""
+    if detail not in DETAILS:
+        raise ValueError(f"draw_unrolled: detail must be one of {DETAILS}, got {detail!r}")
+    g = u.graph
+    if not u.steps:
+        raise ValueError("draw_unrolled: no time steps in this graph: no op has a 't=N' scope "
+                         "segment. Recurrent layers add them; in a loop of your own write "
+                         "`with tg.scope(f't={t}'): ...` around each step")
+    shown, hidden = _shown_times(u.times, max_steps)
+    hidden_set = set(hidden)
+    scene = Scene(title or "", "LR")
+    scene.graph_attr.update(nodesep="0.25", ranksep="0.45")
+    all_states = [s for st in u.steps.values() for s in st.states]
+    scale = _scale(g, all_states) if show_grad else None
+    multi = len(u.layers) > 1
+    for t in shown:     # clusters in time order: cluster_t0, cluster_t1, ...
+        scene.add_cluster(f"cluster_t{t}", f"t = {t}", None, style="rounded",
+                          color="#999999", fontsize="12")
+        if multi and detail == "ops":
+            for i, layer in enumerate(u.layers):
+                if (layer, t) in u.steps:
+                    scene.add_cluster(f"cluster_t{t}_{i}", _layer_title(layer, None),
+                                      f"cluster_t{t}", style="dashed", color="#bbbbbb")
+
+    def cluster_of(st: Any) -> str:
+        if multi and detail == "ops":
+            return f"cluster_t{st.t}_{u.layers.index(st.layer)}"
+        return f"cluster_t{st.t}"
+
+    def key(nid: str) -> str | None:
+        if nid in u.absorbed:
+            return u.absorbed[nid]
+        st = u.step_of.get(nid)
+        if st is None:
+            return None
+        if st.t in hidden_set:
+            return "skip"
+        if nid in u.slice_of_op:
+            return u.slice_of_op[nid]
+        if detail == "ops" or nid in st.slices or nid in st.states:
+            return None
+        return st.key
+
+    fold = lambda nid: nid in g.tensors and g.tensors[nid].role == "constant"  # noqa: E731
+    members, edges = contract(g, key, fold)
+    for k, ids in members.items():
+        if k == "skip":
+            scene.add_node(_skip_node(u, hidden, ids))
+        elif k.startswith("cell:"):
+            st = u.step_of[ids[0]]
+            name = _layer_title(st.layer, _after_step(g.ops[st.ops[0]].scope))
+            html = (f"<B>{esc(name)}</B> t={st.t}<BR/>"
+                    f'<FONT POINT-SIZE="9">{esc(_op_summary(g, ids))}</FONT>')
+            scene.add_node(VNode(k, "cell", f"{name} t={st.t}: {_op_summary(g, ids)}", html,
+                                 dict(CELL_STYLE), cluster_of(st), list(ids)))
+        elif k in g.ops:
+            st = u.step_of.get(k)
+            scene.add_node(op_node(g.ops[k], g, cluster=cluster_of(st) if st else None))
+        else:
+            tn = g.tensors[k]
+            st = u.step_of.get(k)
+            title_ = None
+            if st is not None and k in st.slices:
+                title_ = f"{_slice_source(g, tn)}[t={st.t}]"
+            elif st is not None and k in st.states:
+                title_ = f"{tn.label or 'h'}_{st.t}" if not tn.label or len(tn.label) <= 3 \
+                    else tn.label
+            colour = scale if st is not None and k in st.states else None
+            node = tensor_node(tn, show_values=show_values, value_limit=value_limit,
+                               show_grad=show_grad, scale=colour, title=title_,
+                               cluster=cluster_of(st) if st else None)
+            scene.add_node(node)
+    for (ks, kd), under in edges.items():
+        scene.add_edge(ks, kd, **_edge_style(u, ks, kd, under))
+    _time_order(scene, u, shown, hidden)
+    if detail == "cell":
+        for st in u.steps.values():     # x_t beside its cell, so the steps sit side by side
+            if st.t not in hidden_set and st.slices:
+                scene.ranks.append([*st.slices, st.key])
+    if scale is not None and legend:
+        _legend(scene, scale)
+    for t in shown:
+        st = next((u.steps[(layer, t)] for layer in reversed(u.layers)
+                   if (layer, t) in u.steps), None)
+        h = u.primary_state(st) if st else None
+        if scale is not None and h is not None and g.tensors[h].grad_norm is not None:
+            scene.clusters[f"cluster_t{t}"].attrs.update(color=scale(g.tensors[h].grad_norm),
+                                                        penwidth="2.5")
+    return scene
+
+
+def _edge_style(u: Unrolled, ks: str, kd: str, under: list) -> dict[str, str]:
+    g = u.graph
+    src = g.tensors.get(ks)
+    if src is not None and src.role == "parameter":
+        return dict(PARAM_EDGE)
+    if src is not None and src.role == "input":
+        return dict(INPUT_EDGE)
+    s_st = u.step_of.get(under[0][0])
+    d_st = u.step_of.get(under[0][1])
+    if s_st is not None and d_st is not None and s_st.t != d_st.t:
+        attrs = dict(STATE_EDGE)
+        if d_st.t < s_st.t:
+            attrs["constraint"] = "false"     # a reverse-direction layer runs right to left
+        return attrs
+    if src is not None and ks in u.step_of and src.id in u.step_of[ks].states \
+            and d_st is not None and d_st.layer != u.step_of[ks].layer:
+        return {"color": "#cc0000", "penwidth": "1.5"}
+    return {}
+
+
+def _time_order(scene: Scene, u: Unrolled, shown: list[int], hidden: list[int]) -> None:
+    """Invisible heavy edges from each step to the next keep the clusters left to right."""
+    anchors = []
+    for t in shown:
+        cid = f"cluster_t{t}"
+        anchor = next((n.id for n in scene.nodes.values()
+                       if n.cluster == cid or (n.cluster or "").startswith(cid + "_")), None)
+        if anchor is not None:
+            anchors.append((t, anchor))
+    for (t0, a), (t1, b) in zip(anchors, anchors[1:]):
+        if hidden and t0 < hidden[0] < t1 and "skip" in scene.nodes:
+            scene.add_edge(a, "skip", style="invis", weight="5")
+            scene.add_edge("skip", b, style="invis", weight="5")
+        elif (a, b) not in scene.edges:
+            scene.add_edge(a, b, style="invis", weight="5")
+
+
+def _skip_node(u: Unrolled, hidden: list[int], ids: list[str]) -> VNode:
+    g = u.graph
+    norms = [g.tensors[i].grad_norm for i in ids if i in g.tensors
+             and g.tensors[i].grad_norm is not None and u.step_of.get(i) is not None
+             and i in u.step_of[i].states]
+    text = f"⋯ {len(hidden)} steps (t={hidden[0]}…{hidden[-1]}) ⋯"
+    html = esc(text)
+    if norms:
+        span = f"‖∂L/∂h‖ {fmt_norm(min(norms))} … {fmt_norm(max(norms))}"
+        html += f"<BR/>{esc(span)}"
+        text += f"  {span}"
+    return VNode("skip", "ellipsis", text, html, dict(ELLIPSIS_STYLE), None, list(ids))
+
+
+def _legend(scene: Scene, scale: ColorScale) -> None:
+    scene.add_node(VNode("legend", "legend", f"colour: ‖∂L/∂h_t‖ {scale}",
+                         scale.legend_html("‖∂L/∂h_t‖")[1:-1],
+                         {"shape": "plaintext", "margin": "0"}))
+
+
+def folded_scene(u: Unrolled, *, show_grad: bool = True, title: str | None = None) -> Scene:
+    """The folded view as a :class:`Scene` (see :func:`draw_folded`)."""
+    g = u.graph
+    if not u.steps:
+        raise ValueError("draw_folded: no time steps in this graph: no op has a 't=N' scope "
+                         "segment (recurrent layers add them; see tg.scope)")
+    scene = Scene(title or "", "LR")
+
+    def state_key(st: Step, tid: str) -> str:
+        return f"state:{st.layer}:{g.tensors[tid].name or 'h'}"
+
+    def key(nid: str) -> str | None:
+        if nid in u.absorbed:
+            return u.absorbed[nid]
+        st = u.step_of.get(nid)
+        if st is None:
+            return None
+        if nid in st.slices or nid in u.slice_of_op:
+            return f"slice:{st.layer}"
+        if nid in st.states and u.carried(nid) or (nid in st.states
+                                                   and g.tensors[nid].name in STATE_NAMES):
+            return state_key(st, nid)
+        return f"cell:{st.layer}"
+
+    fold = lambda nid: nid in g.tensors and g.tensors[nid].role == "constant"  # noqa: E731
+    members, edges = contract(g, key, fold)
+    n_t = len(u.times)
+    for k, ids in members.items():
+        if k.startswith("cell:"):
+            layer = k[5:]
+            ops = [i for i in ids if i in g.ops]
+            name = _layer_title(layer, _after_step(g.ops[ops[0]].scope))
+            html = (f"<B>{esc(name)}</B> (one cell, {n_t} steps)<BR/>"
+                    f'<FONT POINT-SIZE="9">per step: {esc(_op_summary(g, ops, n_t))}</FONT>')
+            scene.add_node(VNode(k, "cell", f"{name}: one cell applied {n_t} times", html,
+                                 dict(CELL_STYLE), None, list(ids)))
+        elif k.startswith("slice:"):
+            first = g.tensors[ids[-1]]
+            label = f"{_slice_source(g, first)}_t"
+            scene.add_node(VNode(k, "tensor", f"{label} (one slice per step)",
+                                 f"<B>{esc(label)}</B><BR/>{esc(first.dtype)}",
+                                 {"shape": "box", "style": "filled,rounded",
+                                  "fillcolor": "#cfe2f3", "color": "#3d85c6"},
+                                 None, list(ids), "input"))
+        elif k.startswith("state:"):
+            scene.add_node(_state_node(u, k, ids, show_grad))
+        elif k in g.ops:
+            scene.add_node(op_node(g.ops[k], g))
+        else:
+            scene.add_node(tensor_node(g.tensors[k], show_grad=show_grad))
+    for (ks, kd), under in edges.items():
+        attrs: dict[str, str] = {}
+        src = g.tensors.get(ks)
+        if src is not None and src.role == "parameter":
+            attrs = dict(PARAM_EDGE)
+        elif ks.startswith("state:") and kd.startswith("cell:"):
+            attrs = dict(STATE_EDGE, label="t → t+1", constraint="false")
+        elif src is not None and src.role == "input":
+            attrs = dict(INPUT_EDGE)
+        scene.add_edge(ks, kd, **attrs)
+        if len(under) > 1 and "label" not in attrs:
+            scene.edges[(ks, kd)].attrs["label"] = f"×{len(under)}"
+    return scene
+
+
+def _state_node(u: Unrolled, key: str, ids: list[str], show_grad: bool) -> VNode:
+    """One box for h_t over all steps; a strip of coloured cells shows ‖∂L/∂h_t‖ per step."""
+    g = u.graph
+    tensors = [g.tensors[i] for i in ids if i in g.tensors]
+    name = key.rsplit(":", 1)[-1]
+    first = tensors[0]
+    html = f"<B>{esc(name)}_t</B><BR/>{esc(str(first.shape))} {esc(first.dtype)}"
+    text = f"{name}_t {first.shape} {first.dtype}"
+    norms = [t.grad_norm for t in tensors]
+    if show_grad and any(n is not None for n in norms):
+        scale = ColorScale.from_values(norms)
+        step = max(1, math.ceil(len(norms) / 32))
+        cells = "".join(
+            f'<TD BGCOLOR="{scale(n) if n is not None else "#ffffff"}" WIDTH="8" HEIGHT="10">'
+            f"</TD>" for n in norms[::step])
+        html = (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0"><TR><TD COLSPAN="99">'
+                f"{html}</TD></TR><TR><TD COLSPAN=\"99\">"
+                f'<FONT POINT-SIZE="9">‖∂L/∂{esc(name)}_t‖, t = 0 … {len(norms) - 1}</FONT>'
+                f"</TD></TR><TR>{cells}</TR></TABLE>")
+        ok = [n for n in norms if n is not None]
+        text += f"  ‖grad‖ {fmt_norm(min(ok))} … {fmt_norm(max(ok))}"
+        fill = "#ffffff"
+    else:
+        fill = "#f0f0f0"
+    return VNode(key, "tensor", text, html,
+                 {"shape": "box", "style": "filled,rounded,bold", "fillcolor": fill,
+                  "color": "#cc0000", "fontcolor": text_color(fill)}, None, list(ids),
+                 "intermediate")
+
+
+def draw_unrolled(*roots: Any, params: Any = None, model: Module | None = None,
+                  scope: str | None = None, detail: str = "cell", max_steps: int | None = None,
+                  show_values: bool = False, value_limit: int = 16, show_grad: bool = True,
+                  legend: bool = True, title: str | None = None) -> Drawing:
+    """Draw a recurrent computation unrolled in time (backpropagation through time).
+
+    >>> with tg.retain_grads():
+    ...     loss.backward()
+    >>> tg.viz.draw_unrolled(loss, model=rnn).render("unrolled.svg")
+
+    One cluster per time step (``cluster_t0`` ...) left to right; shared
+    weights once, outside, with an arrow into each step; the hidden-state
+    chain in bold red; ‖∂L/∂h_t‖ on each state, coloured on a log scale.
+    ``detail='cell'`` draws each step as one cell box, ``'ops'`` draws its ops.
+    ``max_steps`` keeps the first and last steps and folds the middle into one
+    '⋯' box. ``scope`` picks one layer when several are unrolled.
+    """
+    graph = as_graph(roots, params, model, "draw_unrolled")
+    scene = unrolled_scene(Unrolled(graph, scope), detail=detail, max_steps=max_steps,
+                           show_values=show_values, value_limit=value_limit,
+                           show_grad=show_grad, legend=legend, title=title)
+    return to_digraph(scene, "unrolled")
+
+
+def draw_folded(*roots: Any, params: Any = None, model: Module | None = None,
+                scope: str | None = None, show_grad: bool = True,
+                title: str | None = None) -> Drawing:
+    """Draw a recurrent layer folded: one cell, and its state with a loop edge t -> t+1.
+
+    The state box holds a strip of ‖∂L/∂h_t‖ per step (after a backward with
+    ``tg.retain_grads()``), so the folded picture still shows vanishing or
+    exploding gradients.
+    """
+    graph = as_graph(roots, params, model, "draw_folded")
+    return to_digraph(folded_scene(Unrolled(graph, scope), show_grad=show_grad, title=title),
+                      "folded")

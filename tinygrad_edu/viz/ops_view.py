@@ -1,0 +1,307 @@
+"""The op graph, and the module view that folds each ``nn.Module`` call into one box.
+
+``draw(loss)`` draws every tensor (a rounded box: name, shape, dtype) and
+every op (an ellipse with the op's name). Parameters are gold, inputs blue,
+the output green; one-element constants are written into the op that uses
+them (``mul 2``) instead of getting boxes of their own.
+
+A module call runs inside a scope named after the module (``'LeNet5/c1'``),
+so the ops of a layer can be found again from their scope:
+
+* ``modules='collapse'``: each module call (``depth`` levels below the model)
+  becomes one box listing its parameters and op count; arrows between boxes
+  carry the shape that flows between layers. LeNet-5 fits on one screen.
+  ``expand=['c3']`` opens chosen modules back up into their ops.
+* ``modules='cluster'``: every op is drawn, grouped in nested boxes per module.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from tinygrad_edu.nn.module import Module
+from tinygrad_edu.viz.dot import Drawing, to_digraph
+from tinygrad_edu.viz.scene import (MODULE_STYLE, PARAM_EDGE, Scene, VNode, contract, esc,
+                                    fmt_norm, fmt_shape, op_node, tensor_node)
+from tinygrad_edu.viz.trace import Graph, as_graph
+
+MODULE_MODES = (None, "collapse", "cluster")
+
+
+def module_root(graph: Graph) -> str | None:
+    """The scope segment of the outermost model (``'LeNet5'``), or None if there is none.
+
+    Taken from ``model=`` when given, else the first scope segment when all
+    scoped ops share it and some op lies in a module below it.
+    """
+    for path, (dotted, _cls) in graph.modules.items():
+        if dotted == "":
+            return path
+    firsts = set()
+    deeper = False
+    for op in graph.ops.values():
+        if op.scope:
+            segs = op.scope.split("/")
+            firsts.add(segs[0])
+            deeper = deeper or len(segs) > 1
+    if len(firsts) == 1 and deeper:
+        return firsts.pop()
+    return None
+
+
+def _cluster_id(path: str) -> str:
+    return "cluster_m_" + "".join(c if c.isalnum() else "_" for c in path)
+
+
+def _module_title(graph: Graph, path: str) -> tuple[str, str]:
+    """(short name, class name or '') of the module at a scope path."""
+    dotted, cls = graph.modules.get(path, ("", ""))
+    short = dotted or path.rsplit("/", 1)[-1]
+    return short, cls
+
+
+class _Keys:
+    """Which module box (or expanded-module cluster) each op belongs to."""
+
+    def __init__(self, graph: Graph, depth: int, expand: Iterable[str]) -> None:
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"draw: depth must be an int >= 1 (module levels below the model "
+                             f"to collapse at), got {depth!r}")
+        self.root = module_root(graph)
+        self.base = 1 if self.root is not None else 0
+        self.depth = depth
+        self.expand = set()
+        for e in expand:
+            e = str(e)
+            if self.root is not None and not e.startswith(self.root + "/") and e != self.root:
+                e = self.root + "/" + e.replace(".", "/")
+            self.expand.add(e)
+
+    def of_op(self, scope: str | None) -> tuple[str | None, str | None]:
+        """(box key or None, innermost expanded module path or None) for an op's scope."""
+        if not scope:
+            return None, None
+        segs = scope.split("/")
+        if self.root is not None and segs[0] != self.root:
+            return None, None
+        d = self.depth
+        inside = None
+        while len(segs) >= self.base + d:
+            path = "/".join(segs[:self.base + d])
+            if path not in self.expand:
+                return path, inside
+            inside = path
+            d += 1
+        return None, inside
+
+
+def graph_scene(graph: Graph, *, modules: str | None = None, depth: int = 1,
+                expand: Iterable[str] = (), show_values: bool = False, value_limit: int = 16,
+                show_grad: bool = True, show_constants: bool = False, rankdir: str = "TB",
+                title: str | None = None) -> Scene:
+    """The op graph (or module view) of a traced graph as a :class:`Scene`."""
+    if modules not in MODULE_MODES:
+        raise ValueError(f"draw: modules must be one of {MODULE_MODES}, got {modules!r}")
+    scene = Scene(title or "", rankdir)
+    fold = not show_constants
+
+    def skip(nid: str) -> bool:
+        t = graph.tensors.get(nid)
+        return fold and t is not None and t.role == "constant"
+
+    if modules == "collapse":
+        _collapsed(scene, graph, _Keys(graph, depth, expand), skip, show_values, value_limit,
+                   show_grad)
+        return scene
+    cluster_of: dict[str, str | None] = {}
+    if modules == "cluster":
+        root = module_root(graph)
+        for op in graph.ops.values():
+            cluster_of[op.id] = _nested_clusters(scene, graph, op.scope, root)
+            cluster_of[op.output] = cluster_of[op.id]
+        _place_params(graph, cluster_of, scene)
+    for nid in graph.order():
+        if skip(nid):
+            continue
+        if nid in graph.ops:
+            scene.add_node(op_node(graph.ops[nid], graph, fold_constants=fold,
+                                   cluster=cluster_of.get(nid)))
+        else:
+            scene.add_node(tensor_node(graph.tensors[nid], show_values=show_values,
+                                       value_limit=value_limit, show_grad=show_grad,
+                                       cluster=cluster_of.get(nid)))
+    for s, d in graph.edges():
+        if s in scene.nodes and d in scene.nodes:
+            attrs = PARAM_EDGE if graph.tensors.get(s) and graph.tensors[s].role == "parameter" \
+                else {}
+            scene.add_edge(s, d, **attrs)
+    return scene
+
+
+def _nested_clusters(scene: Scene, graph: Graph, scope: str | None,
+                     root: str | None) -> str | None:
+    """Create the clusters for each prefix of ``scope`` below the root; return the innermost."""
+    if not scope:
+        return None
+    segs = scope.split("/")
+    start = 1 if root is not None and segs[0] == root else 0
+    parent = None
+    for i in range(start, len(segs)):
+        path = "/".join(segs[:i + 1])
+        cid = _cluster_id(path)
+        short, cls = _module_title(graph, path)
+        scene.add_cluster(cid, f"{short}: {cls}" if cls else short, parent,
+                          style="rounded,dashed", color="#674ea7", fontsize="10")
+        parent = cid
+    return parent
+
+
+def _place_params(graph: Graph, cluster_of: dict[str, str | None], scene: Scene) -> None:
+    """Put each parameter in the innermost cluster that holds all the ops that read it."""
+    for n in graph.parameters():
+        chains = []
+        for op_id in graph.consumers[n.id]:
+            chain = []
+            c = cluster_of.get(op_id)
+            while c is not None:
+                chain.append(c)
+                c = scene.clusters[c].parent
+            chains.append(list(reversed(chain)))
+        if not chains:
+            continue
+        common = None
+        for level in zip(*chains):
+            if len(set(level)) != 1:
+                break
+            common = level[0]
+        cluster_of[n.id] = common
+
+
+def _collapsed(scene: Scene, graph: Graph, keys: _Keys, skip: Any, show_values: bool,
+               value_limit: int, show_grad: bool) -> None:
+    box_of_op: dict[str, str | None] = {}
+    cluster_of_op: dict[str, str | None] = {}
+    for op in graph.ops.values():
+        box, inside = keys.of_op(op.scope)
+        box_of_op[op.id] = box
+        cluster_of_op[op.id] = _expanded_clusters(scene, graph, inside, keys)
+    roots = set(graph.roots)
+
+    def key(nid: str) -> str | None:
+        if nid in graph.ops:
+            b = box_of_op[nid]
+            return "mod:" + b if b else None
+        t = graph.tensors[nid]
+        if nid in roots:
+            return None
+        if t.producer is not None:
+            b = box_of_op[t.producer]
+            return "mod:" + b if b else None
+        if t.role == "parameter":
+            boxes = {box_of_op[o] for o in graph.consumers[nid]}
+            if len(boxes) == 1 and None not in boxes:
+                return "mod:" + boxes.pop()
+        return None
+
+    members, edges = contract(graph, key, skip)
+    for k, ids in members.items():
+        if k.startswith("mod:"):
+            scene.add_node(_module_box(graph, k, ids, keys, cluster_of_op, show_grad))
+        elif k in graph.ops:
+            scene.add_node(op_node(graph.ops[k], graph, cluster=cluster_of_op[k]))
+        else:
+            t = graph.tensors[k]
+            cl = cluster_of_op.get(t.producer) if t.producer else None
+            scene.add_node(tensor_node(t, show_values=show_values, value_limit=value_limit,
+                                       show_grad=show_grad, cluster=cl))
+    for (ks, kd), under in edges.items():
+        attrs: dict[str, str] = {}
+        if ks.startswith("mod:"):
+            shapes = []
+            for s, _d in under:
+                t = graph.tensors.get(s)
+                if t is not None and fmt_shape(t.shape) not in shapes:
+                    shapes.append(fmt_shape(t.shape))
+            if shapes:
+                attrs["label"] = " ".join(shapes)
+        elif graph.tensors.get(ks) is not None and graph.tensors[ks].role == "parameter":
+            attrs.update(PARAM_EDGE)
+        scene.add_edge(ks, kd, **attrs)
+
+
+def _expanded_clusters(scene: Scene, graph: Graph, inside: str | None,
+                       keys: _Keys) -> str | None:
+    """Clusters for an expanded module and the expanded modules around it."""
+    if inside is None:
+        return None
+    segs = inside.split("/")
+    parent = None
+    for i in range(keys.base + keys.depth, len(segs) + 1):
+        path = "/".join(segs[:i])
+        cid = _cluster_id(path)
+        short, cls = _module_title(graph, path)
+        scene.add_cluster(cid, f"{short}: {cls}" if cls else short, parent,
+                          style="rounded,dashed", color="#674ea7")
+        parent = cid
+    return parent
+
+
+def _module_box(graph: Graph, key: str, ids: list[str], keys: _Keys,
+                cluster_of_op: dict[str, str | None], show_grad: bool) -> VNode:
+    path = key[4:]
+    short, cls = _module_title(graph, path)
+    n_ops = sum(1 for i in ids if i in graph.ops)
+    params = [graph.tensors[i] for i in ids if i in graph.tensors
+              and graph.tensors[i].role == "parameter"]
+    n_params = sum(p.numel for p in params)
+    inside = set(ids)
+    outs = []
+    for i in ids:
+        op = graph.ops.get(i)
+        if op is None:
+            continue
+        if op.output not in inside or any(o not in inside for o in graph.consumers[op.output]):
+            outs.append(fmt_shape(graph.tensors[op.output].shape))
+    head = f"<B>{esc(short)}</B>" + (f" · {esc(cls)}" if cls else "")
+    lines = [head, f"{n_ops} ops" + (f" · {n_params:,} params" if params else "")]
+    text = f"{short}{' (' + cls + ')' if cls else ''}: {n_ops} ops"
+    if params:
+        text += f", {n_params:,} params"
+    for p in params[:4]:
+        pname = p.label.rsplit(".", 1)[-1]
+        g = f" ‖∇‖={fmt_norm(p.grad_norm)}" if show_grad and p.grad_norm is not None else ""
+        lines.append(f'<FONT POINT-SIZE="9">{esc(pname)} {esc(fmt_shape(p.shape))}{esc(g)}'
+                     "</FONT>")
+    if len(params) > 4:
+        lines.append(f'<FONT POINT-SIZE="9">… {len(params) - 4} more</FONT>')
+    if outs:
+        lines.append(f'<FONT POINT-SIZE="9">out {esc(" ".join(dict.fromkeys(outs)))}</FONT>')
+    first_op = next(i for i in ids if i in graph.ops)
+    return VNode(key, "module", text, "<BR/>".join(lines), dict(MODULE_STYLE),
+                 cluster_of_op.get(first_op), list(ids))
+
+
+def draw(*roots: Any, params: Any = None, model: Module | None = None,
+         modules: str | None = None, depth: int = 1, expand: Iterable[str] = (),
+         show_values: bool = False, value_limit: int = 16, show_grad: bool = True,
+         show_constants: bool = False, max_nodes: int | None = None, rankdir: str = "TB",
+         title: str | None = None) -> Drawing:
+    """Draw the computation graph that produced ``roots`` (or a traced Graph).
+
+    >>> tg.viz.draw(loss, model=net)                        # every op
+    >>> tg.viz.draw(loss, model=net, modules="collapse")    # one box per layer
+    >>> tg.viz.draw(loss, model=net).render("graph.svg")    # graph.svg + graph.gv
+
+    Options: ``params``/``model`` name the parameters; ``modules`` is None,
+    'collapse' or 'cluster' (``depth`` module levels below the model,
+    ``expand`` modules to keep open); ``show_values`` writes the values of
+    tensors with at most ``value_limit`` elements; ``show_grad`` writes
+    ‖∂L/∂t‖ on tensors that have a gradient; ``max_nodes`` keeps the boxes
+    nearest the output and folds the rest into one '…' box.
+    """
+    graph = as_graph(roots, params, model, "draw")
+    scene = graph_scene(graph, modules=modules, depth=depth, expand=expand,
+                        show_values=show_values, value_limit=value_limit, show_grad=show_grad,
+                        show_constants=show_constants, rankdir=rankdir, title=title)
+    if max_nodes is not None:
+        scene.cap(max_nodes)
+    return to_digraph(scene)

@@ -1,0 +1,329 @@
+"""Collect a computation graph once: its tensors, its ops and the edges between them.
+
+The graph views never touch the engine. They start from the tensors you give
+them (the *roots*, usually the loss) and follow ``tensor.grad_fn.parents``
+back to the leaves, exactly as ``backward`` does:
+
+    x ──┐
+        ├─> [matmul] ──> xW ──> [add] ──> z ──> [tanh] ──> h ──> [sum] ──> loss
+    W ──┘                  b ──┘
+
+Tensors and ops both become nodes (a *bipartite* graph): an edge goes from a
+tensor into the op that reads it, and from an op to the tensor it made.
+
+>>> g = tg.viz.trace(loss, params=dict(model.named_parameters()))
+>>> [n.label for n in g.parameters()]
+['fc.weight', 'fc.bias']
+
+Each tensor gets a *role*, which is what a learner looks for first:
+
+* ``parameter``: an ``nn.Parameter`` (or a tensor named in ``params``),
+* ``input``: any other leaf (data, targets, a leaf with ``requires_grad``),
+* ``constant``: an unnamed one-element leaf without gradient (the ``2`` of ``x * 2``),
+* ``intermediate``: made by an op,
+* ``output``: a root (a scalar root is shown as the loss).
+
+After ``loss.backward()`` every tensor that kept its gradient (leaves, and
+every tensor under ``with tg.retain_grads():``) carries ``grad_norm`` = ‖∂loss/∂t‖.
+Ops carry their scope (``'CharLSTM/lstm/l0/t=3'``), from which the module
+view and the unrolled (BPTT) view are made.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+from tinygrad_edu.nn.module import Module, Parameter
+from tinygrad_edu.tensor import Tensor
+
+ROLES = ("input", "parameter", "constant", "intermediate", "output")
+_STEP = re.compile(r"^t=(-?\d+)$")
+
+
+def parse_step(scope: str | None) -> tuple[int | None, str | None]:
+    """Split a scope at its time-step segment: ``'m/rnn/l0/t=3/cell'`` -> ``(3, 'm/rnn/l0')``.
+
+    Returns ``(None, None)`` when the scope has no ``t=N`` segment. The layer
+    part is the scope before the step ('' when the step segment comes first).
+    """
+    if not scope:
+        return None, None
+    segs = scope.split("/")
+    for i, s in enumerate(segs):
+        m = _STEP.match(s)
+        if m:
+            return int(m.group(1)), "/".join(segs[:i])
+    return None, None
+
+
+@dataclass
+class TensorNode:
+    """One tensor of the graph, with what the views show about it."""
+    id: str
+    tensor: Tensor = field(repr=False)
+    role: str
+    label: str               # the display name: parameter name, tensor.name, 'loss', ...
+    shape: tuple
+    dtype: str
+    requires_grad: bool
+    grad_norm: float | None  # ‖t.grad‖ (2-norm over all elements) when t.grad is set
+    producer: str | None     # id of the op that made it (None for a leaf)
+    scope: str | None        # scope of the producing op
+    step: int | None         # time step parsed from the scope
+    layer: str | None        # scope before the time step
+
+    @property
+    def name(self) -> str | None:
+        """``tensor.name`` (e.g. ``'h'`` for a hidden state), or None."""
+        return self.tensor.name
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def values(self, limit: int = 16) -> str | None:
+        """The values as text when the tensor has at most ``limit`` elements, else None."""
+        if self.numel > limit:
+            return None
+        return format_values(self.tensor.detach().tolist())
+
+
+@dataclass
+class OpNode:
+    """One recorded op (a :class:`~tinygrad_edu.autograd.Function`)."""
+    id: str
+    op: str                  # the op's name: 'matmul', 'tanh', 'window', ...
+    scope: str | None
+    inputs: list[str]        # tensor ids, in argument order
+    output: str              # tensor id
+    step: int | None
+    layer: str | None
+
+
+class Graph:
+    """The traced graph: ``tensors`` and ``ops`` by id, in topological order.
+
+    Ids are ``'t0', 't1', ...`` for tensors and ``'op0', 'op1', ...`` for ops,
+    numbered inputs-first, so the same code draws the same picture.
+    """
+
+    def __init__(self, tensors: dict[str, TensorNode], ops: dict[str, OpNode],
+                 roots: list[str], modules: dict[str, tuple[str, str]]) -> None:
+        self.tensors = tensors
+        self.ops = ops
+        self.roots = roots
+        #: scope path -> (dotted module name, class name), from ``model=``
+        self.modules = modules
+        self._by_obj = {id(n.tensor): n.id for n in tensors.values()}
+        consumers: dict[str, list[str]] = {tid: [] for tid in tensors}
+        for op in ops.values():
+            for tid in op.inputs:
+                if op.id not in consumers[tid]:
+                    consumers[tid].append(op.id)
+        #: tensor id -> ids of the ops that read it
+        self.consumers = consumers
+
+    def __len__(self) -> int:
+        """Number of nodes (tensors + ops)."""
+        return len(self.tensors) + len(self.ops)
+
+    def __repr__(self) -> str:
+        counts = {r: 0 for r in ROLES}
+        for n in self.tensors.values():
+            counts[n.role] += 1
+        roles = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+        return f"Graph({len(self.ops)} ops, {len(self.tensors)} tensors: {roles})"
+
+    def order(self) -> Iterator[str]:
+        """Every node id, inputs first; an op comes right before the tensor it made."""
+        for tid, n in self.tensors.items():
+            if n.producer is not None:
+                yield n.producer
+            yield tid
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        """(source, destination) pairs: tensor -> op that reads it, op -> tensor it made."""
+        for op in self.ops.values():
+            seen = set()
+            for tid in op.inputs:
+                if tid not in seen:
+                    seen.add(tid)
+                    yield tid, op.id
+            yield op.id, op.output
+
+    def node(self, t: Tensor) -> TensorNode:
+        """The node of a tensor object (KeyError if it is not in the graph)."""
+        try:
+            return self.tensors[self._by_obj[id(t)]]
+        except KeyError:
+            raise KeyError(f"node: the tensor of shape {tuple(t.shape)} is not part of this "
+                           "graph (it is not reachable from the roots)") from None
+
+    def by_role(self, role: str) -> list[TensorNode]:
+        """Tensor nodes with the given role (see :data:`ROLES`)."""
+        if role not in ROLES:
+            raise ValueError(f"by_role: unknown role {role!r}; expected one of {ROLES}")
+        return [n for n in self.tensors.values() if n.role == role]
+
+    def parameters(self) -> list[TensorNode]:
+        return self.by_role("parameter")
+
+    def inputs(self) -> list[TensorNode]:
+        return self.by_role("input")
+
+    def outputs(self) -> list[TensorNode]:
+        return [self.tensors[r] for r in self.roots]
+
+    def steps(self) -> list[int]:
+        """The time steps that occur in op scopes, sorted."""
+        return sorted({op.step for op in self.ops.values() if op.step is not None})
+
+
+def format_values(v: Any, digits: int = 4) -> str:
+    """Nested lists of numbers as compact text: ``[[0.1, -2], [3.142, 0]]``."""
+    if isinstance(v, list):
+        return "[" + ", ".join(format_values(x, digits) for x in v) + "]"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def _grad_norm(t: Tensor) -> float | None:
+    g = t.grad
+    if g is None:
+        return None
+    xp = g.xp
+    return float(xp.sqrt(xp.sum(xp.square(g.data.astype(xp.float64)))))
+
+
+def _param_names(params: Any, model: Module | None) -> dict[int, str]:
+    names: dict[int, str] = {}
+    if model is not None:
+        if not isinstance(model, Module):
+            raise TypeError(f"trace: model must be an nn.Module, got {type(model).__name__}")
+        for n, p in model.named_parameters():
+            names[id(p)] = n
+        for n, b in model.named_buffers():
+            names[id(b)] = n
+    if params is not None:
+        items: Iterable = params.items() if isinstance(params, Mapping) else params
+        for i, item in enumerate(items):
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Tensor)):
+                raise TypeError(f"trace: params must be a dict name -> Tensor (for example "
+                                f"dict(model.named_parameters())), got item {i}: "
+                                f"{type(item).__name__}")
+            names[id(item[1])] = str(item[0])
+    return names
+
+
+def _module_scopes(model: Module | None) -> dict[str, tuple[str, str]]:
+    if model is None:
+        return {}
+    root = model.__dict__.get("_scope_name", type(model).__name__)
+    out = {root: ("", type(model).__name__)}
+    for path, m in model.named_modules():
+        if path:
+            out[root + "/" + path.replace(".", "/")] = (path, type(m).__name__)
+    return out
+
+
+def trace(*roots: Tensor, params: Any = None, model: Module | None = None) -> Graph:
+    """Walk the graph back from ``roots`` and return it as a :class:`Graph`.
+
+    ``params`` (a dict name -> tensor, e.g. ``dict(model.named_parameters())``)
+    and/or ``model`` name the parameters; ``model`` also names the modules for
+    the module view. The walk uses an explicit stack, so an RNN unrolled over
+    thousands of steps is fine. Nothing in the engine changes.
+    """
+    if not roots:
+        raise ValueError("trace: give at least one tensor (the loss or an output) to trace from")
+    for i, r in enumerate(roots):
+        if not isinstance(r, Tensor):
+            raise TypeError(f"trace: root {i} must be a Tensor, got {type(r).__name__}")
+    names = _param_names(params, model)
+    root_ids = {id(r) for r in roots}
+    # post-order DFS: inputs before the tensor that uses them
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        ctx = t._ctx
+        if ctx is not None:
+            for p in reversed(ctx.parents):
+                if id(p) not in visited:
+                    stack.append((p, False))
+    # earliest first: sort by the longest distance to a root (still inputs before outputs:
+    # a parent is always at least one step further from the roots than its child)
+    dist: dict[int, int] = {}
+    for t in reversed(order):
+        d = dist.setdefault(id(t), 0)
+        if t._ctx is not None:
+            for p in t._ctx.parents:
+                if dist.get(id(p), -1) < d + 1:
+                    dist[id(p)] = d + 1
+    order.sort(key=lambda t: -dist[id(t)])
+    tensors: dict[str, TensorNode] = {}
+    ops: dict[str, OpNode] = {}
+    tid_of: dict[int, str] = {}
+    for t in order:
+        tid = f"t{len(tensors)}"
+        tid_of[id(t)] = tid
+        ctx = t._ctx
+        op_id = None
+        scope = step = layer = None
+        if ctx is not None:
+            op_id = f"op{len(ops)}"
+            scope = ctx.scope
+            step, layer = parse_step(scope)
+            ops[op_id] = OpNode(op_id, ctx.name, scope, [tid_of[id(p)] for p in ctx.parents],
+                                tid, step, layer)
+        role, label = _role_and_label(t, names, id(t) in root_ids)
+        tensors[tid] = TensorNode(tid, t, role, label, tuple(t.shape), str(t.dtype),
+                                  bool(t.requires_grad), _grad_norm(t), op_id, scope, step,
+                                  layer)
+    return Graph(tensors, ops, [tid_of[id(r)] for r in roots], _module_scopes(model))
+
+
+def _role_and_label(t: Tensor, names: dict[int, str], is_root: bool) -> tuple[str, str]:
+    pname = names.get(id(t))
+    if is_root:
+        return "output", pname or t.name or ("loss" if t.data.size == 1 else "output")
+    if t._ctx is not None:
+        return "intermediate", pname or t.name or ""
+    if isinstance(t, Parameter) or pname is not None:
+        return "parameter", pname or t.name or "parameter"
+    if t.name is None and not t.requires_grad and t.data.size == 1:
+        return "constant", ""
+    return "input", t.name or "input"
+
+
+def as_graph(roots: tuple, params: Any = None, model: Module | None = None,
+             where: str = "draw") -> Graph:
+    """``roots`` may be tensors or one already traced :class:`Graph`."""
+    if len(roots) == 1 and isinstance(roots[0], Graph):
+        if params is not None or model is not None:
+            raise ValueError(f"{where}: params/model name the parameters while tracing; pass "
+                             "them to tg.viz.trace(), not together with a traced Graph")
+        return roots[0]
+    if not roots:
+        raise ValueError(f"{where}: give the tensors to draw (usually the loss), or a Graph "
+                         "from tg.viz.trace()")
+    for i, r in enumerate(roots):
+        if not isinstance(r, Tensor):
+            raise TypeError(f"{where}: argument {i} must be a Tensor or a Graph from "
+                            f"tg.viz.trace(), got {type(r).__name__}")
+    return trace(*roots, params=params, model=model)
