@@ -33,7 +33,7 @@ def train(device: str, images, labels, steps: int, batch: int) -> tuple[list, fl
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-        losses.append(loss)                           # kept on the device: no sync per step
+        losses.append(loss.detach())                  # on the device (no sync), graph dropped
     losses = [v.item() for v in losses]               # device -> host, once, at the end
     tg.cuda.synchronize()
     return losses, time.perf_counter() - start, model
