@@ -40,8 +40,9 @@ def main() -> int:
             if (not args.only or n in args.only) and n >= args.start]
     if args.list:
         for n, p in todo:
-            doc = p.read_text().split('"""')[1].strip().splitlines()[0] if '"""' in p.read_text() else ""
-            console.print(f"{n:2d}  {p.name:40s} {doc}")
+            text = p.read_text()
+            doc = text.split('"""')[1].strip().splitlines()[0] if '"""' in text else ""
+            print(f"{n:2d}  {p.name:34s} {doc}")
         return 0
     results = []
     for n, p in todo:
