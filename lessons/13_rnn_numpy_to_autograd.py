@@ -1,4 +1,4 @@
-"""Lesson 13: RNN: from a NumPy loop to autograd. A plain NumPy loop equals nn.RNN to float precision."""
+"""Lesson 13: RNN: from a NumPy loop to autograd. nn.RNN equals a NumPy loop to float precision."""
 from __future__ import annotations
 
 import numpy as np   # only for the plain NumPy loop that the autograd RNN is compared with
@@ -46,13 +46,14 @@ def main(args) -> None:
     W0, U0, b0 = rng.random((H, I)), rng.random((H, H)), rng.random(H)
     h_slide = numpy_rnn(inputs, W0, U0, b0)
     saturated = float(np.mean(np.abs(h_slide) > 0.999))
-    L.say(f"  every pre-activation is a sum of ~{I + H} positive terms (about "
-          f"{float(np.mean(W0 @ inputs[0] + b0)):.1f} at t=1), so {saturated:.1%} of all states "
+    L.say(f"  every pre-activation is a sum of up to {I + H} positive terms (already about "
+          f"{float(np.mean(W0 @ inputs[0] + b0)):.1f} at t=1, where h_0 = 0), so {saturated:.1%} "
+          "of all states "
           "sit at tanh = 1.0: the layer has stopped listening to its input. Nothing is wrong "
           "with the loop, only with the weights; a real layer draws them from "
           "U(−1/√H, 1/√H) so the pre-activations stay in tanh's sensitive range.")
-    L.check_true("with weights from U[0, 1) more than 99% of the states saturate", saturated > 0.99,
-                 f"{saturated:.4f}")
+    L.check_true("with weights from U[0, 1) more than 99% of the states saturate",
+                 saturated > 0.99, f"{saturated:.4f}")
 
     bound = 1 / np.sqrt(H)
     W = rng.uniform(-bound, bound, (H, I))
@@ -102,9 +103,9 @@ def main(args) -> None:
     rnn64 = nn.RNN(I, H, batch_first=True, dtype=tg.float64)
     rnn64.load_state_dict({"weight_ih_l0": W, "weight_hh_l0": U, "bias_ih_l0": b,
                            "bias_hh_l0": np.zeros(H)})
+    names = ["W", "U", "b", "0 (b is split in two)"]
     L.table(["parameter", "shape", "lecture's name"],
-            [[k, tuple(v.shape), n] for (k, v), n in zip(rnn64.state_dict().items(),
-                                                          ["W", "U", "b", "0 (b is split in two)"])])
+            [[k, tuple(v.shape), n] for (k, v), n in zip(rnn64.state_dict().items(), names)])
     out64, h_n64 = rnn64(x64.unsqueeze(0))                         # (1, T, H), (1, 1, H)
     diff64 = float(np.max(np.abs(out64.detach().numpy()[0] - h_np)))
     L.check("nn.RNN equals the NumPy loop in float64 (max |Δ| ≤ 1e-12)", diff64, 0.0, 1e-12)
@@ -152,7 +153,8 @@ def main(args) -> None:
     # ------------------------------------------------------------------ what autograd adds
     L.step("What the loop could not do: gradients")
     L.say("The NumPy loop only computes forward. The tensor loop recorded a graph of 100 steps, "
-          "so backward() gives ∂E/∂U for a loss E of the final state, here E = Σ_j h_T,j (the sum of the last state's entries). "
+          "so backward() gives ∂E/∂U for a loss E of the final state, here E = Σ_j h_T,j "
+          "(the sum of the last state's entries). "
           "Check a few entries against a central difference of the plain NumPy loop,\n"
           "    ∂E/∂U_ij ≈ (E(U + εe_ij) − E(U − εe_ij)) / 2ε,   ε = 1e-6:")
     E = h_loop[-1].sum()

@@ -1,15 +1,19 @@
-"""Lesson 17: A character-level language model. A char-RNN on tiny Shakespeare; its samples improve as loss falls."""
+"""Lesson 17: A character-level language model. A char-RNN on Shakespeare; samples improve."""
 from __future__ import annotations
 
 import math
+import os
 import time
 
-import tinygrad_edu as tg
-import tinygrad_edu.functional as F
-from tinygrad_edu import nn, optim
-from tinygrad_edu.data import Vocab, load_shakespeare
-from tinygrad_edu.lesson import Lesson, run
+# One BLAS thread unless told otherwise: recurrent layers multiply small matrices, and on
+# a busy 2-core machine idle OpenBLAS threads spin and make every step several times slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import tinygrad_edu as tg  # noqa: E402
+import tinygrad_edu.functional as F  # noqa: E402
+from tinygrad_edu import nn, optim  # noqa: E402
+from tinygrad_edu.data import Vocab, load_shakespeare  # noqa: E402
+from tinygrad_edu.lesson import Lesson, run  # noqa: E402
 
 class CharRNN(nn.Module):
     """x_t one-hot (V) -> h_t = tanh(W_xh x_t + W_hh h_(t-1) + b_h) -> o_t = W_ho h_t + b_o."""

@@ -377,3 +377,23 @@ def test_numpy_on_a_tensor_that_requires_grad_raises() -> None:
 def test_item_of_a_multi_element_tensor_raises() -> None:
     with pytest.raises(ValueError, match=r"item: only one-element tensors .* shape \(2,\)"):
         tg.ones(2).item()
+
+
+def test_grad_with_respect_to_an_intermediate_tensor() -> None:
+    """y = Σ h², h = 3x: dy/dh = 2h, dy/dx = 18x."""
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    gh, gx = tg.grad((h * h).sum(), [h, x])
+    np.testing.assert_allclose(gh.numpy(), [6, 12])
+    np.testing.assert_allclose(gx.numpy(), [18, 36])
+
+
+def test_retain_grads_keeps_every_intermediate_gradient() -> None:
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    y = (h * h).sum()
+    with tg.retain_grads():
+        y.backward()
+    np.testing.assert_allclose(h.grad.numpy(), [6, 12])
+    assert y.grad.item() == 1.0
+    np.testing.assert_allclose(x.grad.numpy(), [18, 36])

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import tinygrad_edu as tg
@@ -137,3 +138,5 @@ def test_device_strings_and_numpy_on_cpu() -> None:
     assert t.to("cpu") is t
     assert type(t.numpy()).__module__ == "numpy" and t.numpy().dtype == "float32"
     assert backend.normalize_device("cuda:0") == "cuda"
+    for t in [tg.tensor(1.0), tg.tensor([1.0, 2.0]).sum(), tg.ones(2, 2)[0, 1], tg.arange(3)]:
+        assert isinstance(t.numpy(), np.ndarray)   # never a NumPy scalar, even for 0-d

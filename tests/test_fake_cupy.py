@@ -86,6 +86,15 @@ def test_device_mismatch_names_both_devices(fake_cuda: Any) -> None:
         tg.where(a > 0, a, b)
     with pytest.raises(RuntimeError, match=r"'cuda'.*'cpu'"):
         b == a
+    with pytest.raises(RuntimeError, match=r"__setitem__: .*input 0 on 'cuda', input 1 on "
+                                           r"'cpu'"):
+        b[0] = tg.tensor(3.0)
+    with pytest.raises(RuntimeError, match=r"gather: .*input 0 on 'cuda', input 1 on 'cpu'"):
+        tg.ones(2, 2, device="cuda").gather(1, tg.tensor([[0], [1]]))
+    with pytest.raises(RuntimeError, match=r"got a tensor on 'cuda' and a 'cpu' array"):
+        b + np.ones(2)                        # a host array is never copied over implicitly
+    with pytest.raises(RuntimeError, match=r"got a tensor on 'cuda' and a 'cpu' array"):
+        np.ones(2) * b
     w = tg.ones(2, device="cuda", requires_grad=True)
     with pytest.raises(RuntimeError, match=r"backward: gradient is on 'cpu' but output 0 is on "
                                            r"'cuda'"):

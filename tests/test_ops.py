@@ -373,6 +373,17 @@ def gen_softmax(data: st.DataObject) -> Sample:
     return Sample([values(data, shape) * scale], {"dim": dim})
 
 
+def _np_gather(x: np.ndarray, i: np.ndarray, dim: int) -> np.ndarray:
+    """out[..., j, ...] = x[..., i[..., j, ...], ...] by an explicit loop (index may be
+    smaller than x in the other dims, as PyTorch allows)."""
+    out = np.zeros(i.shape)
+    for pos in np.ndindex(*i.shape):
+        src = list(pos)
+        src[dim] = i[pos]
+        out[pos] = x[tuple(src)]
+    return out
+
+
 def np_softmax(x: np.ndarray, dim: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=dim, keepdims=True)) if x.size else x
     return e / e.sum(axis=dim, keepdims=True)
@@ -412,6 +423,53 @@ def gen_max_dim(data: st.DataObject) -> Sample:
     dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
     return Sample([values(data, shape, "separated")],
                   {"dim": dim, "keepdim": data.draw(st.booleans())})
+
+
+def gen_one_dim(min_dims: int = 1, min_side: int = 0, domain: str = "real",
+                new_dim: bool = False) -> Callable:
+    """A shape and one dim (``new_dim``: a position for an inserted dim, as unsqueeze)."""
+    def gen(data: st.DataObject) -> Sample:
+        shape = data.draw(shapes(min_dims=min_dims, min_side=min_side), label="shape")
+        nd = len(shape) + (1 if new_dim else 0)
+        dim = data.draw(st.integers(-nd, nd - 1), label="dim")
+        return Sample([values(data, shape, domain)], {"dim": dim})
+    return gen
+
+
+def gen_split(data: st.DataObject) -> Sample:
+    shape = data.draw(shapes(min_dims=1, min_side=1, max_side=5), label="shape")
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    size = data.draw(st.integers(1, shape[dim]), label="size")
+    return Sample([values(data, shape)], {"size": size, "dim": dim})
+
+
+def np_split(x: np.ndarray, size: int, dim: int) -> tuple:
+    n = x.shape[dim]
+    return tuple(np.split(x, list(range(size, n, size)), axis=dim))
+
+
+def gen_repeat(data: st.DataObject) -> Sample:
+    shape = data.draw(shapes(max_dims=2), label="shape")
+    extra = data.draw(st.integers(0, 1), label="extra dims")
+    reps = data.draw(st.lists(st.integers(0, 3), min_size=len(shape) + extra,
+                              max_size=len(shape) + extra), label="sizes")
+    return Sample([values(data, shape)], {"sizes": tuple(reps)})
+
+
+def gen_gather(data: st.DataObject) -> Sample:
+    shape = data.draw(shapes(min_dims=1, min_side=1), label="shape")
+    nd = len(shape)
+    dim = data.draw(st.integers(0, nd - 1), label="dim")
+    ishape = tuple(data.draw(st.integers(0, 3)) if d == dim else data.draw(st.integers(0, s))
+                   for d, s in enumerate(shape))
+    idx = _rng(data).integers(0, shape[dim], ishape).astype(np.int64)
+    return Sample([values(data, shape), idx], {"dim": dim})
+
+
+def gen_masked_fill(data: st.DataObject) -> Sample:
+    s1, s2 = pair_shapes(data)
+    s1 = tuple(np.broadcast_shapes(s1, s2))           # the mask broadcasts to the input
+    return Sample([values(data, s1), np.asarray(_rng(data).random(s2) < 0.5)])
 
 
 def gen_cast(data: st.DataObject) -> Sample:
@@ -530,6 +588,29 @@ OPS = [
            np_unfold, gen_unfold),
     OpInfo("sliding_window", lambda m, x, **kw: tg.sliding_window(x, **kw), np_window,
            gen_window, torch=False),
+    OpInfo("squeeze", lambda m, x, dim: x.squeeze(dim), lambda x, dim: np.squeeze(x, dim)
+           if x.shape[dim] == 1 else x, gen_one_dim()),
+    OpInfo("unsqueeze", lambda m, x, dim: x.unsqueeze(dim), lambda x, dim: np.expand_dims(x, dim),
+           gen_one_dim(min_dims=0, new_dim=True)),
+    OpInfo("flatten", lambda m, x: x.flatten(1),
+           lambda x: x.reshape(x.shape[0], math.prod(x.shape[1:])), unary(min_dims=2)),
+    OpInfo("repeat", lambda m, x, sizes: x.repeat(sizes),
+           lambda x, sizes: np.tile(x, sizes), gen_repeat),
+    OpInfo("split", lambda m, x, size, dim: tuple(x.split(size, dim)), np_split, gen_split),
+    OpInfo("gather", lambda m, x, i, dim: x.gather(dim, i),
+           lambda x, i, dim: np.take_along_axis(x, i, dim) if i.shape[:dim] + i.shape[dim + 1:]
+           == x.shape[:dim] + x.shape[dim + 1:] else _np_gather(x, i, dim), gen_gather),
+    OpInfo("masked_fill", lambda m, x, mask: x.masked_fill(mask, -2.5),
+           lambda x, mask: np.where(mask, -2.5, x), gen_masked_fill),
+    OpInfo("mT", lambda m, x: x.mT, lambda x: np.swapaxes(x, -1, -2), unary(min_dims=2)),
+    # composites of primitives
+    OpInfo("softplus", lambda m, x: m.F.softplus(x), lambda x: np.logaddexp(0, x),
+           unary()),
+    OpInfo("square", lambda m, x: x.square(), np.square, unary()),
+    OpInfo("rsqrt", lambda m, x: x.rsqrt(), lambda x: x ** -0.5, unary("positive")),
+    OpInfo("log1p", lambda m, x: x.log1p(), np.log1p, unary("positive")),
+    OpInfo("prod", lambda m, x, dim: x.prod(dim), lambda x, dim: np.prod(x, axis=dim),
+           gen_one_dim(domain="nonzero")),
     # matrix
     OpInfo("matmul", lambda m, a, b: a @ b, np.matmul, gen_matmul, atol=1e-5),
     # dtype
@@ -596,6 +677,7 @@ def draw_layout(data: st.DataObject) -> str:
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("op", OPS, ids=IDS)
 @given(data=st.data())
+@settings(max_examples=12)      # per dtype: 24 draws per op
 def test_forward(op: OpInfo, dtype: str, data: st.DataObject) -> None:
     """Values against the NumPy reference (computed in float64 from the same inputs)."""
     sample = op.sample(data)
@@ -786,6 +868,20 @@ def test_reduce_over_empty_dim_raises_with_shape() -> None:
     assert tg.zeros(2, 0).amax(0).shape == (0,)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_argmax_argmin_match_numpy(dtype: str) -> None:
+    a = np.array([[3, 1, 4], [1, 5, 0]], dtype=dtype)
+    x = tg.tensor(a)
+    for dim in [0, 1, -1]:
+        for keepdim in [False, True]:
+            for name in ["argmax", "argmin"]:
+                got = getattr(x, name)(dim, keepdim=keepdim)
+                want = getattr(np, name)(a, axis=dim, keepdims=keepdim)
+                assert got.dtype == tg.int64
+                np.testing.assert_array_equal(got.numpy(), want, err_msg=f"{name} {dim}")
+    assert x.argmin().item() == 5 and x.argmax().item() == 4
+
+
 def test_keepdim_without_dim_keeps_every_dim() -> None:
     x = tg.tensor(np.arange(6.0).reshape(2, 3))
     for name, want in [("sum", 15.0), ("mean", 2.5), ("amax", 5.0), ("amin", 0.0)]:
@@ -793,3 +889,51 @@ def test_keepdim_without_dim_keeps_every_dim() -> None:
         assert out.shape == (1, 1) and out.item() == want, name
     assert x.var(keepdim=True).shape == (1, 1)
     assert x.logsumexp((0, 1), keepdim=True).shape == (1, 1)
+
+
+# ---------------------------------------------------------------- bad input: clear messages
+BAD_INPUTS = [
+    ("reshape", lambda: tg.zeros(2, 3).reshape(4, 2), RuntimeError,
+     r"reshape: shape \(4, 2\) is invalid for input of size 6 \(shape \(2, 3\)\)"),
+    ("reshape2", lambda: tg.zeros(2, 3).reshape(-1, -1), RuntimeError,
+     r"reshape: only one dimension can be -1"),
+    ("permute", lambda: tg.zeros(2, 3).permute(0, 0), RuntimeError,
+     r"permute: dims \(0, 0\) are not a permutation of \(0, 1\)"),
+    ("expand", lambda: tg.zeros(2, 3).expand(4, 3), RuntimeError,
+     r"expand: size 2 of dim 0 \(shape \(2, 3\)\) cannot be expanded to 4"),
+    ("matmul", lambda: tg.zeros(2, 3) @ tg.zeros(2, 3), RuntimeError,
+     r"matmul: shapes \(2, 3\) and \(2, 3\) cannot be multiplied \(3 != 2\)"),
+    ("matmul0d", lambda: tg.zeros(()) @ tg.zeros(2), RuntimeError,
+     r"matmul: both arguments need at least 1 dimension"),
+    ("cat", lambda: tg.cat([tg.zeros(2, 3), tg.zeros(2, 4)]), RuntimeError,
+     r"cat: tensors\[1\] has shape \(2, 4\), expected \(2, 3\) except in dim 0"),
+    ("cat_empty", lambda: tg.cat([]), ValueError, r"cat: expected a non-empty list"),
+    ("stack", lambda: tg.stack([tg.zeros(2), tg.zeros(3)]), RuntimeError,
+     r"stack: all tensors must have the same shape; tensors\[0\] has \(2,\), tensors\[1\] "
+     r"has \(3,\)"),
+    ("dim", lambda: tg.zeros(2, 3).sum(2), IndexError,
+     r"sum: dim 2 is out of range for a tensor with 2 dims \(expected -2 <= dim < 2\)"),
+    ("unsqueeze", lambda: tg.zeros(2).unsqueeze(3), IndexError,
+     r"unsqueeze: dim 3 out of range for a tensor with 1 dims"),
+    ("window", lambda: tg.sliding_window(tg.zeros(1, 4), (1,), (3,), (1,), (2,)), RuntimeError,
+     r"sliding_window: window of span 5 \(size 3, dilation 2\) is larger than input dim 1 of "
+     r"size 4"),
+    ("window_size", lambda: tg.zeros(4).unfold(0, 0, 1), ValueError,
+     r"sliding_window: size, stride and dilation must be >= 1, got size=0"),
+    ("pad", lambda: tg.zeros(2, 2).pad(((1, 1),)), ValueError,
+     r"pad: need one \(before, after\) pair per dim \(2\), got 1"),
+    ("F.pad", lambda: F.pad(tg.zeros(2), (1, 1, 1)), ValueError,
+     r"pad: expected an even number of values"),
+    ("bool", lambda: bool(tg.zeros(2)), RuntimeError,
+     r"bool: the truth value of a tensor with 2 elements is ambiguous"),
+    ("len", lambda: len(tg.zeros(())), TypeError, r"len\(\) of a 0-d tensor"),
+    ("amax_empty", lambda: tg.zeros(0).amax(), RuntimeError,
+     r"max: cannot reduce an empty tensor of shape \(0,\)"),
+]
+
+
+@pytest.mark.parametrize("fn,exc,match", [b[1:] for b in BAD_INPUTS],
+                         ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_message(fn: Callable, exc: type, match: str) -> None:
+    with pytest.raises(exc, match=match):
+        fn()

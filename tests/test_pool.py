@@ -179,3 +179,53 @@ def test_pool_errors():
         F.lp_pool2d(x, 0, 2)
     with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: expected a 3-D or 4-D input"):
         F.adaptive_avg_pool2d(tg.zeros(4), 2)
+
+
+@pytest.fixture
+def fake_cuda():
+    """The CuPy stand-in of tests/fake_cupy.py as the 'cuda' module (raises where CuPy
+    would if host NumPy arrays leaked into device code)."""
+    from fake_cupy import module  # noqa: PLC0415 - only needed here
+    from tinygrad_edu import backend  # noqa: PLC0415
+    previous = backend.set_cuda_module(module())
+    backend._generators.pop("cuda", None)
+    try:
+        yield
+    finally:
+        backend.set_cuda_module(previous)
+        backend._generators.pop("cuda", None)
+
+
+def test_pools_and_lenet_run_on_the_device_path(fake_cuda):
+    """Every pooling variant (padding divisors, ceil_mode, indices, adaptive matrices) and
+    the classic LeNet-5 (index-table C3) keep to the tensor's array module."""
+    from tinygrad_edu.models import LeNet5  # noqa: PLC0415
+    x = np.random.default_rng(9).standard_normal((2, 3, 9, 8))
+    calls = [
+        lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        lambda t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True, return_indices=True)[1],
+        lambda t: F.lp_pool2d(t.abs() + 0.1, 2, 2),
+        lambda t: F.adaptive_avg_pool2d(t, (4, 3)),
+        lambda t: F.conv1d(t[:, :, 0], tg.ones(2, 3, 2, dtype=t.dtype, device=t.device)),
+        lambda t: F.conv2d(t, tg.ones(6, 1, 3, 2, dtype=t.dtype, device=t.device), groups=3,
+                           padding="same"),
+    ]
+    for fn in calls:
+        cpu = fn(tg.tensor(x)).numpy()
+        dev = fn(tg.tensor(x, device="cuda"))
+        assert dev.device == "cuda"
+        np.testing.assert_allclose(dev.numpy(), cpu, rtol=1e-12)
+    tg.manual_seed(0)
+    model = LeNet5("classic").double()
+    imgs = np.random.default_rng(10).standard_normal((2, 1, 32, 32))
+    labels = np.array([3, 7])
+    want = F.cross_entropy(model(tg.tensor(imgs)), tg.tensor(labels))
+    want.backward()
+    grad_cpu = model.c3.weight.grad.numpy()
+    model.zero_grad()
+    model.to("cuda")
+    got = F.cross_entropy(model(tg.tensor(imgs, device="cuda")), tg.tensor(labels,
+                                                                              device="cuda"))
+    got.backward()
+    assert abs(got.item() - want.item()) < 1e-12
+    np.testing.assert_allclose(model.c3.weight.grad.numpy(), grad_cpu, rtol=1e-10)

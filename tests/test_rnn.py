@@ -331,7 +331,7 @@ def test_ops_are_scoped_by_layer_and_time_step():
 
 def test_hidden_states_are_named():
     out, (h, c) = nn.LSTM(2, 3)(tg.randn(3, 1, 2, requires_grad=True))
-    names, stack, seen = [], [out], set()
+    names, stack, seen = [], [out, c], set()      # the last c_t is reached from c_n
     while stack:
         t = stack.pop()
         if id(t) in seen or t.grad_fn is None:
@@ -387,3 +387,61 @@ def test_cell_errors_name_the_problem():
                              tg.zeros(3))
     with pytest.raises(RuntimeError, match="weight_ih expects 2"):
         R.rnn_tanh_cell(tg.randn(1, 3), tg.zeros(1, 4), tg.randn(4, 2), tg.randn(4, 4))
+
+
+# ---------------------------------------------------------------- a NumPy reference (no torch)
+def _np_sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def _np_step(mode, x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """One step of PyTorch's equations in NumPy: the reference for the layer loop."""
+    a = x @ w_ih.T + b_ih
+    r = h @ w_hh.T + b_hh
+    n = h.shape[-1]
+    if mode == "RNN_TANH":
+        return np.tanh(a + r), None
+    if mode == "RNN_RELU":
+        return np.maximum(a + r, 0), None
+    if mode == "LSTM":
+        z = a + r
+        i, f = _np_sigmoid(z[:, :n]), _np_sigmoid(z[:, n:2 * n])
+        g, o = np.tanh(z[:, 2 * n:3 * n]), _np_sigmoid(z[:, 3 * n:])
+        c = f * c + i * g
+        return o * np.tanh(c), c
+    rg = _np_sigmoid(a[:, :n] + r[:, :n])
+    zg = _np_sigmoid(a[:, n:2 * n] + r[:, n:2 * n])
+    cand = np.tanh(a[:, 2 * n:] + rg * r[:, 2 * n:])
+    return (1 - zg) * cand + zg * h, None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_layer_matches_a_numpy_reference(mode):
+    """2 layers, bidirectional, batch_first: outputs and final states from a NumPy loop."""
+    tg.manual_seed(4)
+    layer = _make(mode, nn, input_size=3, hidden_size=4, num_layers=2, bidirectional=True,
+                  batch_first=True).double()
+    p = {k: v.detach().numpy() for k, v in layer.state_dict().items()}
+    x_np = np.random.default_rng(6).standard_normal((2, 5, 3))       # (B, T, I)
+    seq = x_np.transpose(1, 0, 2)                                    # (T, B, I)
+    h_n, c_n = [], []
+    for layer_idx in range(2):
+        outs = []
+        for sfx in ("", "_reverse"):
+            w = [p[f"{k}_l{layer_idx}{sfx}"] for k in ("weight_ih", "weight_hh", "bias_ih",
+                                                       "bias_hh")]
+            h, c = np.zeros((2, 4)), np.zeros((2, 4))
+            out = [None] * 5
+            for t in (range(5) if not sfx else range(4, -1, -1)):
+                h, c = _np_step(mode, seq[t], h, c, *w)
+                out[t] = h
+            outs.append(np.stack(out))
+            h_n.append(h)
+            c_n.append(c)
+        seq = np.concatenate(outs, -1)                               # (T, B, 2H)
+    out, state = layer(tg.tensor(x_np))
+    np.testing.assert_allclose(out.detach().numpy(), seq.transpose(1, 0, 2), atol=1e-12)
+    h_ours = state[0] if mode == "LSTM" else state
+    np.testing.assert_allclose(h_ours.detach().numpy(), np.stack(h_n), atol=1e-12)
+    if mode == "LSTM":
+        np.testing.assert_allclose(state[1].detach().numpy(), np.stack(c_n), atol=1e-12)

@@ -14,6 +14,7 @@ The public API follows PyTorch::
 from tinygrad_edu import cuda, functional, nn
 from tinygrad_edu import data, optim
 from tinygrad_edu import models
+from tinygrad_edu import viz
 from tinygrad_edu.autograd import (backward, enable_grad, grad, is_grad_enabled, no_grad,
                                    retain_grads, scope, set_grad_enabled)
 from tinygrad_edu.backend import (bool_, float16, float32, float64, int8, int16, int32, int64,
@@ -39,6 +40,6 @@ __all__ = [
     "manual_seed", "cat", "stack", "where", "sliding_window", "set_default_device",
     "get_default_device", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "grad", "backward", "scope", "retain_grads", "gradcheck", "gradgradcheck", "cuda",
-    "functional", "nn", "models", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_",
+    "functional", "nn", "models", "viz", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_",
     "bool", "float", "double", "long", "half", "optim", "data", "save", "load",
 ]

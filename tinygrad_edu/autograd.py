@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from tinygrad_edu import backend
+
 if TYPE_CHECKING:
     from tinygrad_edu.tensor import Tensor
 
@@ -218,6 +220,31 @@ _Tensor: Any = None        # the Tensor class, set by tensor.py
 _new_tensor = object.__new__
 
 
+class SliceGrad:
+    """The gradient of ``x[index]`` (a basic index) in a first-order backward, kept sparse.
+
+    Dense, it is zeros of x's shape with ``values`` at ``index``. An RNN slices its
+    input projection into T steps; T dense gradients would cost O(T²) memory traffic,
+    while adding each step's values into one buffer costs O(T).
+    """
+    __slots__ = ("shape", "index", "values")
+
+    def __init__(self, shape: tuple, index: Any, values: Any) -> None:
+        self.shape, self.index, self.values = shape, index, values
+
+    def dense(self, base: Any = None) -> Any:
+        """A new array: ``base`` (or zeros) with the values added at the index."""
+        if base is None:
+            out = backend.module_of(self.values).zeros(self.shape, dtype=self.values.dtype)
+        else:
+            out = base.copy()
+        out[self.index] += self.values
+        return out
+
+    def add_into(self, buffer: Any) -> None:
+        buffer[self.index] += self.values
+
+
 def _toposort(roots: Sequence["Tensor"]) -> list["Tensor"]:
     """Tensors reachable from ``roots`` that require grad, inputs before outputs.
 
@@ -284,6 +311,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
         g = g.data if fast else g
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
     wanted = None if inputs is None else {id(t) for t in inputs}
+    owned: set = set()     # keys whose gradient array was allocated here (safe to add into)
     found: dict[int, Any] = {}
     retain_all = STATE.retain_all
     prev = STATE.enabled
@@ -303,10 +331,15 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
                 continue
             if ctx.freed:
                 _check_node(t, ctx)
-            for s in ctx.saved:              # an in-place change since forward? (rare)
-                if s._vc is not None:
-                    _check_node(t, ctx)
-                    break
+            versions = ctx.versions          # an in-place change since forward? (rare)
+            if versions is None:             # all saved tensors were at version 0
+                for s in ctx.saved:
+                    if s._vc is not None and s._vc[0]:
+                        _check_node(t, ctx)
+            else:
+                for s, v in zip(ctx.saved, versions):
+                    if (0 if s._vc is None else s._vc[0]) != v:
+                        _check_node(t, ctx)
             if ctx.save_output and ctx.out_vc[0][0] != ctx.out_vc[1]:   # ... to the output
                 _check_node(t, ctx)
             if fast and not ctx.array_backward:     # a user-defined Function: give it Tensors
@@ -322,7 +355,20 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
                     continue
                 key = id(p)
                 prev_g = grads.get(key)
-                grads[key] = pg if prev_g is None else prev_g + pg
+                if type(pg) is SliceGrad:        # x[index]'s gradient: add into one buffer
+                    if prev_g is None or key not in owned:
+                        grads[key] = pg.dense(prev_g)
+                        owned.add(key)
+                    else:
+                        pg.add_into(prev_g)
+                elif prev_g is None:
+                    grads[key] = pg
+                elif key in owned and prev_g.ndim:   # our own buffer: accumulate in place
+                    prev_g += pg                     # (0-d results are immutable scalars)
+                else:
+                    grads[key] = prev_g + pg
+                    if fast:
+                        owned.add(key)
             if not retain_graph:
                 ctx.freed = True
                 ctx.saved = ()

@@ -209,8 +209,36 @@ def as_strided(xp: Any, arr: Any, shape: tuple, strides: tuple) -> Any:
     return xp.lib.stride_tricks.as_strided(arr, shape=shape, strides=strides)
 
 
+def _scatter_add_rows(target: np.ndarray, index: tuple, values: np.ndarray) -> bool:
+    """NumPy fast path of scatter_add when ``index`` is integer arrays for the leading dims
+    (an embedding lookup, ``logp[arange(N), target]``): sort the row numbers, sum the
+    values of equal rows with ``add.reduceat``, then add each distinct row once. Much
+    faster than ``np.add.at``. Returns False when the index has another form."""
+    k = len(index)
+    if k == 0 or k > target.ndim or not all(
+            isinstance(a, np.ndarray) and a.dtype.kind in "iu" for a in index):
+        return False
+    lead = target.shape[:k]
+    arrays = np.broadcast_arrays(*index)
+    if values.shape != arrays[0].shape + target.shape[k:]:
+        return False
+    if arrays[0].size == 0:
+        return True                                           # nothing to add
+    flat = np.ravel_multi_index([a.ravel() % n for a, n in zip(arrays, lead)], lead)
+    rows = target.reshape((-1,) + target.shape[k:])          # a view: target is contiguous
+    vals = values.reshape((len(flat),) + target.shape[k:])
+    order = np.argsort(flat, kind="stable")
+    sorted_rows = flat[order]
+    starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+    rows[sorted_rows[starts]] += np.add.reduceat(vals[order], starts, axis=0)
+    return True
+
+
 def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
     """``target[index] += values`` where repeated indices accumulate (np.add.at)."""
+    if xp is np and target.flags.c_contiguous and _scatter_add_rows(
+            target, index if isinstance(index, tuple) else (index,), values):
+        return
     if getattr(xp, "__name__", "") == "cupy":
         import cupyx  # noqa: PLC0415 - only reached with CuPy loaded
         cupyx.scatter_add(target, index, values)

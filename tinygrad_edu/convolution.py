@@ -11,9 +11,13 @@ steps, each a primitive or a reshape of one:
 
 1. ``pad``               (N, C, H, W)          -> (N, C, H+2p, W+2p)
 2. ``sliding_window``    -> (N, C, OH, OW, KH, KW)   every KHxKW patch, a strided view
-3. ``permute/reshape``   -> (N·OH·OW, C·KH·KW)       "im2col": one patch per row
-4. ``@ w.reshape(O, C·KH·KW).T`` -> (N·OH·OW, O)     every filter on every patch
-   then back to (N, O, OH, OW) and ``+ b``.
+3. ``permute/reshape``   -> (N, C·KH·KW, OH·OW)      "im2col": one patch per column
+4. ``w.reshape(O, C·KH·KW) @``  -> (N, O, OH·OW)     every filter on every patch
+   (a batched matmul, one image at a time), then ``+ b`` and a reshape to (N, O, OH, OW).
+
+For tiny output maps (LeNet's C5 gives 1x1) step 3 instead lays all N·OH·OW patches
+out as rows of ONE (N·OH·OW, C·KH·KW) matrix and step 4 is a single matmul with the
+transposed filters: the same sums, arranged for fewer and larger matrix products.
 
 There is no hand-written backward here: the gradient of each step is the
 adjoint of its primitive (matmul -> matmul with the transpose, the window view

@@ -28,7 +28,7 @@ import itertools
 from typing import Any
 
 from tinygrad_edu import backend
-from tinygrad_edu.autograd import STATE, Function
+from tinygrad_edu.autograd import STATE, Function, SliceGrad
 from tinygrad_edu.tensor import Tensor
 
 _wrap = Tensor._wrap
@@ -442,6 +442,8 @@ class GetItem(_View):
         return x[index]
 
     def backward(self, g: Any) -> Any:
+        if self.in_shape and not isinstance(g, Tensor) and not _has_int_array(self.index):
+            return SliceGrad(self.in_shape, self.index, g)     # added into one buffer later
         return _run(IndexAdd, g, shape=self.in_shape, index=self.index)
 
 
@@ -542,12 +544,8 @@ class WindowFold(Function):
         xp = backend.module_of(g)
         self.geom = (axes, size, stride, dilation)
         counts = _window_geometry(in_shape, axes, size, stride, dilation)
-        nd = len(in_shape)
-        if all(s == k for s, k in zip(stride, size)) and all(d == 1 for d in dilation):
-            return _fold_disjoint(xp, g, in_shape, axes, size, counts)
-        if axes == (nd - 2, nd - 1) and nd >= 2:
-            return _fold_rows(xp, g, in_shape, size, stride, dilation, counts)
         out = xp.zeros(in_shape, dtype=g.dtype)
+        nd = len(in_shape)
         for taps in itertools.product(*[range(k) for k in size]):
             index = [slice(None)] * nd
             for a, t, n, s, d in zip(axes, taps, counts, stride, dilation):
@@ -558,65 +556,6 @@ class WindowFold(Function):
     def backward(self, g: Any) -> Any:
         axes, size, stride, dilation = self.geom
         return _run(Window, g, axes=axes, size=size, stride=stride, dilation=dilation)
-
-
-def _fold_disjoint(xp: Any, g: Any, in_shape: tuple, axes: tuple, size: tuple,
-                   counts: list) -> Any:
-    """WindowFold when the windows tile the input without overlap (stride = size, no
-    dilation, e.g. 2x2 pooling): every input cell receives at most one tap, so the fold
-    is a single transpose-copy (..., OH, OW, KH, KW) -> (..., OH, KH, OW, KW) -> (..., H', W')
-    into the covered corner; cells past the last window stay zero."""
-    nd = len(in_shape)
-    order, shape = [], []
-    for i in range(nd):
-        order.append(i)
-        if i in axes:
-            j = axes.index(i)
-            order.append(nd + j)
-            shape.append(counts[j] * size[j])
-        else:
-            shape.append(in_shape[i])
-    tiles = g.transpose(order).reshape(shape)                   # (..., OH*KH, OW*KW)
-    if tuple(shape) == tuple(in_shape):
-        return xp.ascontiguousarray(tiles)
-    out = xp.zeros(in_shape, dtype=g.dtype)
-    out[tuple(slice(0, n) for n in shape)] = tiles
-    return out
-
-
-def _fold_rows(xp: Any, g: Any, in_shape: tuple, size: tuple, stride: tuple, dilation: tuple,
-               counts: list) -> Any:
-    """WindowFold over the last two axes (conv2d's col2im) with long contiguous adds.
-
-    The generic fold adds each tap's (..., OH, OW) slab into rows of only OW cells. Here
-    each slab is first widened to full rows of W (zeros beyond OW) and the output is seen
-    as flat rows: tap (u, v) then starts at flat offset u·dH·W + v·dW, and its window rows
-    are every sH·W cells. The zero columns land on the wrapped cells, adding nothing. Same
-    sums as the generic loop, in runs of W (or of OH·W when sH = 1) instead of OW.
-    """
-    lead = tuple(in_shape[:-2])
-    h, w = in_shape[-2:]
-    (kh, kw), (sh, sw), (dh, dw) = size, stride, dilation
-    oh, ow = counts
-    nl = len(lead)
-    taps = g.transpose((nl + 2, nl + 3) + tuple(range(nl + 2)))   # (KH, KW, ..., OH, OW)
-    if sw == 1:
-        wide = xp.zeros((kh, kw) + lead + (oh, w), dtype=g.dtype)  # rows widened to W
-        wide[..., :ow] = taps
-        run = w
-    else:                        # taps every sW-th cell of a run of (OW-1)·sW + 1 <= W cells
-        run = (ow - 1) * sw + 1
-        wide = xp.zeros((kh, kw) + lead + (oh, run), dtype=g.dtype)
-        wide[..., ::sw] = taps
-    row = sh * w                                                 # flat distance of window rows
-    total = max(h * w, (kh - 1) * dh * w + (kw - 1) * dw + oh * row + run)
-    flat = xp.zeros(lead + (total,), dtype=g.dtype)
-    for u in range(kh):
-        for v in range(kw):
-            off = u * dh * w + v * dw
-            dest = flat[..., off: off + oh * row].reshape(lead + (oh, row))[..., :run]
-            dest += wide[u, v]
-    return flat[..., :h * w].reshape(in_shape)
 
 
 # ---------------------------------------------------------------- matrix

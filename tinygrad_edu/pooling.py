@@ -138,8 +138,9 @@ def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None
     y[n, c, i, j] = max_{u,v} x_pad[n, c, i·sH + u·dH, j·sW + v·dW]
 
     Padding is with -inf (a padded cell never wins). The gradient flows only to the
-    element that was the maximum. ``return_indices=True`` also returns the flat index
-    (into H·W) of each maximum.
+    element that was the maximum; when several elements of a window tie, it is shared
+    equally among them (PyTorch gives it all to the first). ``return_indices=True`` also
+    returns the flat index (into H·W) of each maximum (the first one at a tie).
 
     >>> x = tg.tensor([[[[1., 2.], [3., 4.]]]])
     >>> F.max_pool2d(x, 2)

@@ -336,6 +336,10 @@ class Tensor:
             if not backend.is_floating(dtype) and not isinstance(other, numbers.Integral):
                 dtype = backend.DEFAULT_FLOAT
             return Tensor._wrap(self.xp.asarray(other, dtype=dtype), self.device)
+        if backend.is_array(other) and backend.device_of_array(other) != self.device:
+            raise RuntimeError(f"expected all tensors on the same device, got a tensor on "
+                               f"'{self.device}' and a '{backend.device_of_array(other)}' "
+                               "array; move one explicitly (nothing is copied implicitly)")
         return Tensor(other, device=self.device)
 
     # ------------------------------------------------------------ arithmetic
@@ -622,8 +626,13 @@ class Tensor:
         return Tensor._wrap(self.xp.expand_dims(idx, d) if keepdim else idx, self.device)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        return (-self).argmax(dim, keepdim) if backend.is_floating(self.dtype) else \
-            Tensor._wrap(self.xp.argmin(self.data, axis=dim), self.device)
+        if backend.is_floating(self.dtype):
+            return (-self).argmax(dim, keepdim)
+        if dim is None:
+            return Tensor._wrap(self.xp.argmin(self.data).astype(backend.int64), self.device)
+        d = _normalize_dims(dim, self.ndim, "argmin")[0]
+        idx = self.xp.argmin(self.data, axis=d).astype(backend.int64)
+        return Tensor._wrap(self.xp.expand_dims(idx, d) if keepdim else idx, self.device)
 
     def logsumexp(self, dim: Any, keepdim: bool = False) -> "Tensor":
         """log Σ exp(x), stably: m + log Σ exp(x - m) with m = max(x)."""
@@ -831,6 +840,8 @@ class Tensor:
     def gather(self, dim: int, index: "Tensor") -> "Tensor":
         """out[i][j] = self[i][index[i][j]] for dim=1 (PyTorch's gather)."""
         d = _normalize_dims(dim, self.ndim, "gather")[0]
+        if index.device != self.device:
+            autograd._device_mismatch("gather", (self, index))
         xp = self.xp
         grids = list(xp.indices(index.shape, sparse=True))
         grids[d] = index.data
@@ -912,6 +923,8 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
         o = self._operand(value)
+        if o.device != self.device:
+            autograd._device_mismatch("__setitem__", (self, o))
         self.data[_unwrap_index(index, self)] = o.data
         self._bump()
 

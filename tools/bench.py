@@ -22,10 +22,18 @@ divided by the reference (time: lower is better; GFLOP/s: higher is better).
 """
 from __future__ import annotations
 
+import os
+import sys
+
+# The BLAS thread count must be fixed before NumPy (and PyTorch) load: --threads N (default 1)
+# applies to NumPy's OpenBLAS and to PyTorch alike, so both libraries get the same cores.
+_THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _THREADS
+
 import argparse
 import platform
 import statistics
-import sys
 import time
 import tracemalloc
 from typing import Any, Callable
@@ -54,25 +62,33 @@ def _torch_sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timeit(fn: Callable[[], Any], repeat: int, warmup: int = 2,
-           sync: Callable[[], None] = lambda: None) -> float:
-    """Median wall time of ``fn`` in seconds over ``repeat`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
+def measure(cands: list, repeat: int, warmup: int = 2) -> list[float]:
+    """Median wall seconds of each candidate ``(fn, sync)``, timed in turn A B C A B C ...
+
+    Interleaving makes a slow spell of a shared machine fall on every candidate alike,
+    so the ratios between them stay meaningful even when the absolute times drift.
+    """
+    for fn, sync in cands:
+        for _ in range(warmup):
+            fn()
         sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: list = [[] for _ in cands]
+    for _ in range(repeat):
+        for k, (fn, sync) in enumerate(cands):
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            times[k].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+def _none() -> None:
+    return None
 
 
 # ---------------------------------------------------------------- overhead
 def bench_overhead(device: str, repeat: int) -> list[tuple]:
     n_ops = 1000
-    rows = []
     rng = np.random.default_rng(0)
     x0, c0 = rng.standard_normal(4).astype("float32"), rng.standard_normal(4).astype("float32")
 
@@ -86,9 +102,7 @@ def bench_overhead(device: str, repeat: int) -> list[tuple]:
         x.grad = None
         y.sum().backward()
 
-    t = timeit(ours, repeat, sync=lambda: _sync(device))
-    rows.append(("tinygrad_edu", t / n_ops * 1e6, "µs/op"))
-
+    cands = [("tinygrad_edu", ours, lambda: _sync(device))]
     if device == "cpu":
         def numpy_ref() -> None:        # forward keeping what backward needs, then the chain rule
             y, saved = x0, []
@@ -102,8 +116,7 @@ def bench_overhead(device: str, repeat: int) -> list[tuple]:
                 g = g * s * (1 - s)
                 g = g * (1 - a * a)
                 g = g * c0
-        t = timeit(numpy_ref, repeat)
-        rows.append(("NumPy reference", t / n_ops * 1e6, "µs/op"))
+        cands.append(("NumPy reference", numpy_ref, _none))
 
     if torch is not None:
         tx = torch.tensor(x0, device=device, requires_grad=True)
@@ -115,9 +128,9 @@ def bench_overhead(device: str, repeat: int) -> list[tuple]:
                 y = (y * tc + tc).tanh().sigmoid()
             tx.grad = None
             y.sum().backward()
-        t = timeit(torch_run, repeat, sync=lambda: _torch_sync(device))
-        rows.append(("PyTorch", t / n_ops * 1e6, "µs/op"))
-    return rows
+        cands.append(("PyTorch", torch_run, lambda: _torch_sync(device)))
+    times = measure([(f, s) for _, f, s in cands], repeat)
+    return [(name, t / n_ops * 1e6, "µs/op") for (name, _, _), t in zip(cands, times)]
 
 
 # ---------------------------------------------------------------- conv
@@ -149,7 +162,6 @@ def bench_conv(device: str, repeat: int) -> list[tuple]:
     x0 = rng.standard_normal((n, c, h, h)).astype("float32")
     w0 = (rng.standard_normal((o, c, 3, 3)) * 0.05).astype("float32")
     g0 = rng.standard_normal((n, o, h, h)).astype("float32")
-    rows = []
     x = tg.tensor(x0, device=device, requires_grad=True)
     w = tg.tensor(w0, device=device, requires_grad=True)
     g = tg.tensor(g0, device=device)
@@ -157,11 +169,9 @@ def bench_conv(device: str, repeat: int) -> list[tuple]:
     def ours() -> None:
         x.grad = w.grad = None
         F.conv2d(x, w, padding=1).backward(g)
-    t = timeit(ours, repeat, sync=lambda: _sync(device))
-    rows.append(("tinygrad_edu", flops / t / 1e9, "GFLOP/s"))
+    cands = [("tinygrad_edu", ours, lambda: _sync(device))]
     if device == "cpu":
-        t = timeit(lambda: _conv_numpy(x0, w0, g0), repeat)
-        rows.append(("NumPy reference", flops / t / 1e9, "GFLOP/s"))
+        cands.append(("NumPy reference", lambda: _conv_numpy(x0, w0, g0), _none))
     if torch is not None:
         tx = torch.tensor(x0, device=device, requires_grad=True)
         tw = torch.tensor(w0, device=device, requires_grad=True)
@@ -170,9 +180,9 @@ def bench_conv(device: str, repeat: int) -> list[tuple]:
         def torch_run() -> None:
             tx.grad = tw.grad = None
             torch.nn.functional.conv2d(tx, tw, padding=1).backward(tgo)
-        t = timeit(torch_run, repeat, sync=lambda: _torch_sync(device))
-        rows.append(("PyTorch", flops / t / 1e9, "GFLOP/s"))
-    return rows
+        cands.append(("PyTorch", torch_run, lambda: _torch_sync(device)))
+    times = measure([(f, s) for _, f, s in cands], repeat)
+    return [(name, flops / t / 1e9, "GFLOP/s") for (name, _, _), t in zip(cands, times)]
 
 
 # ---------------------------------------------------------------- lenet
@@ -194,7 +204,6 @@ def _torch_lenet() -> Any:
 def bench_lenet(device: str, repeat: int) -> list[tuple]:
     from tinygrad_edu.models import LeNet5
     xb, yb = _lenet_batch(device)
-    rows = []
     tg.manual_seed(0)
     model = LeNet5(variant="modern").to(device)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -204,14 +213,7 @@ def bench_lenet(device: str, repeat: int) -> list[tuple]:
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
-    t = timeit(step, repeat, warmup=3, sync=lambda: _sync(device))
-    peak = ""
-    if device == "cpu":
-        tracemalloc.start()
-        step()
-        peak = f"peak {tracemalloc.get_traced_memory()[1] / 2**20:.1f} MiB"
-        tracemalloc.stop()
-    rows.append(("tinygrad_edu", t * 1e3, "ms/step", peak))
+    cands = [("tinygrad_edu", step, lambda: _sync(device))]
     if torch is not None:
         torch.manual_seed(0)
         tm = _torch_lenet().to(device)
@@ -223,9 +225,16 @@ def bench_lenet(device: str, repeat: int) -> list[tuple]:
             topt.zero_grad()
             torch.nn.functional.cross_entropy(tm(tx), ty).backward()
             topt.step()
-        t = timeit(tstep, repeat, warmup=3, sync=lambda: _torch_sync(device))
-        rows.append(("PyTorch", t * 1e3, "ms/step", ""))
-    return rows
+        cands.append(("PyTorch", tstep, lambda: _torch_sync(device)))
+    times = measure([(f, s) for _, f, s in cands], repeat, warmup=3)
+    peak = ""
+    if device == "cpu":
+        tracemalloc.start()
+        step()
+        peak = f"peak {tracemalloc.get_traced_memory()[1] / 2**20:.1f} MiB (NumPy, tracemalloc)"
+        tracemalloc.stop()
+    return [(name, t * 1e3, "ms/step", peak if k == 0 else "")
+            for k, ((name, _, _), t) in enumerate(zip(cands, times))]
 
 
 # ---------------------------------------------------------------- lstm
@@ -291,7 +300,6 @@ def bench_lstm(device: str, repeat: int) -> list[tuple]:
     rng = np.random.default_rng(0)
     ids0 = rng.integers(0, V, (T, B))
     tgt0 = rng.integers(0, V, (T, B))
-    rows = []
 
     class CharLSTM(nn.Module):
         def __init__(self) -> None:
@@ -313,8 +321,26 @@ def bench_lstm(device: str, repeat: int) -> list[tuple]:
         opt.zero_grad()
         F.cross_entropy(model(ids).reshape(T * B, V), tgt.reshape(-1)).backward()
         opt.step()
-    t = timeit(step, repeat, warmup=2, sync=lambda: _sync(device))
-    rows.append(("tinygrad_edu (nn.LSTM)", t * 1e3, "ms/step"))
+    cell = nn.LSTMCell(E, H).to(device)
+    cell_params = list(model.emb.parameters()) + list(cell.parameters()) + list(
+        model.out.parameters())
+    copt = optim.SGD(cell_params, lr=0.1)
+
+    def composed_step() -> None:       # F.lstm_cell: the composed (unfused) step, per time step
+        copt.zero_grad()
+        x = model.emb(ids)
+        h = tg.zeros(B, H, device=device)
+        c = tg.zeros(B, H, device=device)
+        hs = []
+        for t_ in range(T):
+            h, c = F.lstm_cell(x[t_], (h, c), cell.weight_ih, cell.weight_hh, cell.bias_ih,
+                               cell.bias_hh)
+            hs.append(h)
+        logits = model.out(tg.stack(hs)).reshape(T * B, V)
+        F.cross_entropy(logits, tgt.reshape(-1)).backward()
+        copt.step()
+    cands = [("tinygrad_edu nn.LSTM (fused gates)", step, lambda: _sync(device)),
+             ("tinygrad_edu F.lstm_cell loop (composed)", composed_step, lambda: _sync(device))]
     if device == "cpu":
         p = {"emb": rng.standard_normal((V, E)).astype(np.float32),
              "wih": (rng.standard_normal((4 * H, E)) * 0.08).astype(np.float32),
@@ -322,8 +348,8 @@ def bench_lstm(device: str, repeat: int) -> list[tuple]:
              "b": np.zeros(4 * H, np.float32),
              "wo": (rng.standard_normal((V, H)) * 0.08).astype(np.float32),
              "bo": np.zeros(V, np.float32)}
-        t = timeit(lambda: _lstm_numpy_step(p, ids0, tgt0), repeat)
-        rows.append(("NumPy reference (hand BPTT)", t * 1e3, "ms/step"))
+        cands.append(("NumPy reference (hand BPTT)", lambda: _lstm_numpy_step(p, ids0, tgt0),
+                      _none))
     if torch is not None:
         tnn = torch.nn
         torch.manual_seed(0)
@@ -355,11 +381,10 @@ def bench_lstm(device: str, repeat: int) -> list[tuple]:
             logits = tout(hs).reshape(T * B, V)
             torch.nn.functional.cross_entropy(logits, ttgt.reshape(-1)).backward()
             fopt.step()
-        t = timeit(cell_step, repeat, sync=lambda: _torch_sync(device))
-        rows.append(("PyTorch LSTMCell loop", t * 1e3, "ms/step"))
-        t = timeit(fused_step, repeat, sync=lambda: _torch_sync(device))
-        rows.append(("PyTorch nn.LSTM (fused)", t * 1e3, "ms/step"))
-    return rows
+        cands.append(("PyTorch LSTMCell loop", cell_step, lambda: _torch_sync(device)))
+        cands.append(("PyTorch nn.LSTM (fused)", fused_step, lambda: _torch_sync(device)))
+    times = measure([(f, s) for _, f, s in cands], repeat)
+    return [(name, t * 1e3, "ms/step") for (name, _, _), t in zip(cands, times)]
 
 
 WORKLOADS = {"overhead": bench_overhead, "lenet": bench_lenet, "conv": bench_conv,
@@ -373,19 +398,19 @@ def main() -> int:
     ap.add_argument("workloads", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS) + [[]])
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--repeat", type=int, default=7, help="timed runs per row (median shown)")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch.set_num_threads (default: torch's own choice)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS/PyTorch threads for every library (default 1)")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = ap.parse_args()
     console = Console()
     if args.device == "cuda" and not tg.cuda.is_available():
         console.print("[red]--device cuda: CUDA is not available here (no CuPy or no GPU).[/red]")
         return 2
-    if torch is not None and args.threads:
+    if torch is not None:
         torch.set_num_threads(args.threads)
     devices = ["cpu", "cuda"] if args.device == "cuda" else ["cpu"]
     info = (f"{platform.machine()} {platform.processor() or ''}, Python {platform.python_version()}"
-            f", NumPy {np.__version__}" + (f", PyTorch {torch.__version__}" if torch else
+            f", NumPy {np.__version__}, {args.threads} BLAS thread(s)" + (f", PyTorch {torch.__version__}" if torch else
                                            ", PyTorch not installed"))
     if args.device == "cuda":
         info += f", GPU {tg.cuda.get_device_name()}"

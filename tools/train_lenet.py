@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     ap.add_argument("--lr", type=float, default=None,
                     help="learning rate (default 1e-3 for Adam, 0.05 for SGD with momentum 0.9)")
+    ap.add_argument("--gamma", type=float, default=0.7,
+                    help="multiply the learning rate by this after every epoch (StepLR)")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
@@ -68,9 +70,11 @@ def main() -> None:
         opt = optim.Adam(model.parameters(), lr=args.lr or 1e-3)
     else:
         opt = optim.SGD(model.parameters(), lr=args.lr or 0.05, momentum=0.9)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=args.gamma)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"LeNet-5 ({args.variant}), {n_params:,} parameters; {len(train):,} training images, "
-          f"batch {args.batch_size}, {args.optimizer} lr {opt.param_groups[0]['lr']}")
+          f"batch {args.batch_size}, {args.optimizer} lr {opt.param_groups[0]['lr']} "
+          f"(x{args.gamma} per epoch)", flush=True)
     start = time.perf_counter()
     acc = 0.0
     for epoch in range(1, args.epochs + 1):
@@ -83,11 +87,12 @@ def main() -> None:
             opt.step()
             loss_sum += loss.item()
         train_time = time.perf_counter() - t0
+        sched.step()
         acc = evaluate(model, test_loader, args.variant)
         print(f"epoch {epoch}/{args.epochs}  train loss {loss_sum / len(train_loader):.4f}  "
               f"test accuracy {acc:.2%}  time {time.perf_counter() - t0:.1f} s "
-              f"(training {train_time:.1f} s, {1000 * train_time / len(train_loader):.1f} ms/step)",
-              flush=True)
+              f"(training {train_time:.1f} s, "
+              f"{1000 * train_time / len(train_loader):.1f} ms/step)", flush=True)
     total = time.perf_counter() - start
     print(f"final test accuracy {acc:.2%} after {args.epochs} epochs in {total:.0f} s "
           f"({total / args.epochs:.1f} s/epoch)")

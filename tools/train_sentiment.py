@@ -9,9 +9,10 @@ vocabulary comes from the training split only (other words become <unk>).
 
 Batches group sentences of similar length; each is padded to its longest
 sentence and packed with the lengths, so the bidirectional LSTM's final states
-are those at each sentence's own last word (padding changes nothing). The two final states (forward and backward) go
-through dropout and a linear layer to 2 logits. The epoch with the best
-validation accuracy is kept, and its held-out test accuracy is reported.
+are those at each sentence's own last word (padding changes nothing). The two
+final states (forward and backward) go through dropout and a linear layer to 2
+logits. The epoch with the best validation accuracy is kept, and its held-out
+test accuracy is reported.
 """
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from tinygrad_edu import autograd
 from tinygrad_edu import functional as F
+from tinygrad_edu import fused
 from tinygrad_edu import recurrent as R
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
@@ -66,7 +67,7 @@ class RNNCellBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
-    def _prepare(self, input: Tensor, hx: Any, name: str) -> tuple[Tensor, bool]:
+    def _prepare(self, input: Tensor, name: str) -> tuple[Tensor, bool]:
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: expected input of shape (batch, {self.input_size}) or "
                              f"({self.input_size},), got {tuple(input.shape)}")
@@ -107,7 +108,7 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, unbatched = self._prepare(input, hx, "RNNCell")
+        x, unbatched = self._prepare(input, "RNNCell")
         h = _unsqueeze_state(hx, unbatched)
         h = self._zeros(x) if h is None else h
         fn = R.rnn_tanh_cell if self.nonlinearity == "tanh" else R.rnn_relu_cell
@@ -130,7 +131,7 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input: Tensor, hx: Any = None) -> tuple[Tensor, Tensor]:
-        x, unbatched = self._prepare(input, hx, "LSTMCell")
+        x, unbatched = self._prepare(input, "LSTMCell")
         if hx is None:
             h = c = self._zeros(x)
         else:
@@ -151,7 +152,7 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, unbatched = self._prepare(input, hx, "GRUCell")
+        x, unbatched = self._prepare(input, "GRUCell")
         h = _unsqueeze_state(hx, unbatched)
         h = self._zeros(x) if h is None else h
         return _squeeze_state(R.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih,
@@ -182,7 +183,7 @@ class PeepholeLSTMCell(RNNCellBase):
             init.uniform_(p, -bound, bound)
 
     def forward(self, input: Tensor, hx: Any = None) -> tuple[Tensor, Tensor]:
-        x, unbatched = self._prepare(input, hx, "PeepholeLSTMCell")
+        x, unbatched = self._prepare(input, "PeepholeLSTMCell")
         if hx is None:
             h = c = self._zeros(x)
         else:
@@ -407,7 +408,7 @@ class RNNBase(Module):
             with autograd.scope(f"t={t}"):
                 xw = xws[t]
                 if mode == "LSTM":
-                    h_new, c_new = R.lstm_step(xw, h, c, w_hh_t)
+                    h_new, c_new = fused.lstm_step(xw, h, c, w_hh_t)   # = R.lstm_step
                 elif mode == "GRU":
                     h_new = R.gru_step(xw, h, w_hh_t, b_hh)
                 else:

@@ -127,6 +127,18 @@ class Unrolled:
                 st = users.pop()
                 st.slices.append(leaf.id)
                 self.step_of[leaf.id] = st
+        for op in g.ops.values():            # x_t = xs[t] cut before the loop (unbind)
+            if (op.id in self.step_of or op.id in self.absorbed or op.op not in VIEW_OPS
+                    or op.output in roots or not g.consumers[op.output]):
+                continue
+            users = {self.step_of.get(c) for c in g.consumers[op.output]}
+            data = [i for i in op.inputs if g.tensors[i].role != "constant"]
+            if (len(users) == 1 and None not in users and data
+                    and all(self._external_data(i) for i in data)):
+                st = users.pop()
+                self.step_of[op.id] = self.step_of[op.output] = st
+                self.slice_of_op[op.id] = op.output
+                st.slices.append(op.output)
         for st in self.steps.values():
             for oid in st.ops:
                 op = g.ops[oid]
@@ -291,8 +303,8 @@ def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None =
                          "`with tg.scope(f't={t}'): ...` around each step")
     shown, hidden = _shown_times(u.times, max_steps)
     hidden_set = set(hidden)
-    scene = Scene(title or "", "LR")
-    scene.graph_attr.update(nodesep="0.25", ranksep="0.45")
+    scene = Scene(title or "", "TB")
+    scene.graph_attr.update(nodesep="0.25", ranksep="0.4")
     all_states = [s for st in u.steps.values() for s in st.states]
     scale = _scale(g, all_states) if show_grad else None
     multi = len(u.layers) > 1
@@ -355,11 +367,7 @@ def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None =
             scene.add_node(node)
     for (ks, kd), under in edges.items():
         scene.add_edge(ks, kd, **_edge_style(u, ks, kd, under))
-    _time_order(scene, u, shown, hidden)
-    if detail == "cell":
-        for st in u.steps.values():     # x_t beside its cell, so the steps sit side by side
-            if st.t not in hidden_set and st.slices:
-                scene.ranks.append([*st.slices, st.key])
+    _time_axis(scene, shown, hidden, [p for p in u.shared() if p in scene.nodes])
     if scale is not None and legend:
         _legend(scene, scale)
     for t in shown:
@@ -382,31 +390,42 @@ def _edge_style(u: Unrolled, ks: str, kd: str, under: list) -> dict[str, str]:
     s_st = u.step_of.get(under[0][0])
     d_st = u.step_of.get(under[0][1])
     if s_st is not None and d_st is not None and s_st.t != d_st.t:
-        attrs = dict(STATE_EDGE)
-        if d_st.t < s_st.t:
-            attrs["constraint"] = "false"     # a reverse-direction layer runs right to left
-        return attrs
+        # the chain h_t -> step t+1 runs sideways; the time axis sets the order, not it
+        return dict(STATE_EDGE, constraint="false")
     if src is not None and ks in u.step_of and src.id in u.step_of[ks].states \
             and d_st is not None and d_st.layer != u.step_of[ks].layer:
         return {"color": "#cc0000", "penwidth": "1.5"}
     return {}
 
 
-def _time_order(scene: Scene, u: Unrolled, shown: list[int], hidden: list[int]) -> None:
-    """Invisible heavy edges from each step to the next keep the clusters left to right."""
-    anchors = []
+def _time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[str]) -> None:
+    """An invisible row of points, one per step, chained left to right, each above its step.
+
+    Graphviz keeps a chain of same-rank nodes in order, and the steps follow
+    their points, so the clusters come out in time order, side by side (a
+    left-to-right layout would put every step on its own ranks and make each
+    shared-weight arrow span the whole picture, which is slow to lay out).
+    The shared weights sit in the same row, just above the steps they feed.
+    """
+    row: list[str] = []
     for t in shown:
+        if hidden and row and t > hidden[0] and "axis_skip" not in row and "skip" in scene.nodes:
+            scene.add_node(VNode("axis_skip", "anchor", "", "",
+                                 {"shape": "point", "style": "invis", "width": "0"}))
+            scene.add_edge("axis_skip", "skip", style="invis")
+            row.append("axis_skip")
         cid = f"cluster_t{t}"
-        anchor = next((n.id for n in scene.nodes.values()
-                       if n.cluster == cid or (n.cluster or "").startswith(cid + "_")), None)
-        if anchor is not None:
-            anchors.append((t, anchor))
-    for (t0, a), (t1, b) in zip(anchors, anchors[1:]):
-        if hidden and t0 < hidden[0] < t1 and "skip" in scene.nodes:
-            scene.add_edge(a, "skip", style="invis", weight="5")
-            scene.add_edge("skip", b, style="invis", weight="5")
-        elif (a, b) not in scene.edges:
-            scene.add_edge(a, b, style="invis", weight="5")
+        first = next((n.id for n in scene.nodes.values()
+                      if n.cluster == cid or (n.cluster or "").startswith(cid + "_")), None)
+        if first is None:
+            continue
+        a = scene.add_node(VNode(f"axis_t{t}", "anchor", "", "",
+                                 {"shape": "point", "style": "invis", "width": "0"})).id
+        scene.add_edge(a, first, style="invis")
+        row.append(a)
+    for a, b in zip(row, row[1:]):
+        scene.add_edge(a, b, style="invis")
+    scene.ranks.append(("same", row + shared))
 
 
 def _skip_node(u: Unrolled, hidden: list[int], ids: list[str]) -> VNode:

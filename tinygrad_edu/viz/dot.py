@@ -59,7 +59,7 @@ class Drawing(graphviz.Digraph):
             kwargs["outfile"] = filename
             filename = None
         try:
-            return super().render(filename, directory, view=view, cleanup=cleanup,
+            return super().render(filename, directory=directory, view=view, cleanup=cleanup,
                                   format=format, **kwargs)
         except graphviz.ExecutableNotFound as e:
             raise GraphvizNotFoundError(self.filepath) from e
@@ -112,11 +112,11 @@ def to_digraph(scene: Scene, name: str = "graph") -> Drawing:
                 emit(sub, c.id)     # nesting depth = scope depth (a handful)
 
     emit(g, None)
-    for row in scene.ranks:
+    for kind, row in scene.ranks:
         row = [ids[n] for n in row if n in ids]
-        if len(row) > 1:
+        if row:
             with g.subgraph() as same:
-                same.attr(rank="same")
+                same.attr(rank=kind)
                 for nid in row:
                     same.node(nid)
     for e in scene.edges.values():

@@ -193,9 +193,9 @@ def _collapsed(scene: Scene, graph: Graph, keys: _Keys, skip: Any, show_values: 
         t = graph.tensors[nid]
         if nid in roots:
             return None
-        if t.producer is not None:
+        if t.producer is not None:      # a tensor between ops: drawn as the op's arrow
             b = box_of_op[t.producer]
-            return "mod:" + b if b else None
+            return "mod:" + b if b else t.producer
         if t.role == "parameter":
             boxes = {box_of_op[o] for o in graph.consumers[nid]}
             if len(boxes) == 1 and None not in boxes:
@@ -207,7 +207,9 @@ def _collapsed(scene: Scene, graph: Graph, keys: _Keys, skip: Any, show_values: 
         if k.startswith("mod:"):
             scene.add_node(_module_box(graph, k, ids, keys, cluster_of_op, show_grad))
         elif k in graph.ops:
-            scene.add_node(op_node(graph.ops[k], graph, cluster=cluster_of_op[k]))
+            node = op_node(graph.ops[k], graph, cluster=cluster_of_op[k])
+            node.members = list(ids)
+            scene.add_node(node)
         else:
             t = graph.tensors[k]
             cl = cluster_of_op.get(t.producer) if t.producer else None
@@ -215,7 +217,7 @@ def _collapsed(scene: Scene, graph: Graph, keys: _Keys, skip: Any, show_values: 
                                        show_grad=show_grad, cluster=cl))
     for (ks, kd), under in edges.items():
         attrs: dict[str, str] = {}
-        if ks.startswith("mod:"):
+        if ks.startswith("mod:") or ks in graph.ops:
             shapes = []
             for s, _d in under:
                 t = graph.tensors.get(s)

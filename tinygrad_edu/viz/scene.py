@@ -105,8 +105,8 @@ class Scene:
         self.edges: dict[tuple[str, str], VEdge] = {}
         self.clusters: dict[str, Cluster] = {}
         self.graph_attr: dict[str, str] = {"rankdir": rankdir}
-        #: groups of node ids drawn in the same rank (one row, or one column for 'LR')
-        self.ranks: list[list[str]] = []
+        #: (Graphviz rank kind: 'same', 'min', ...; node ids) drawn as one rank
+        self.ranks: list[tuple[str, list[str]]] = []
 
     def add_node(self, node: VNode) -> VNode:
         self.nodes[node.id] = node
@@ -143,7 +143,7 @@ class Scene:
         """
         if max_nodes < 1:
             raise ValueError(f"max_nodes must be >= 1, got {max_nodes}")
-        drawable = [n for n in self.nodes if self.nodes[n].kind != "legend"]
+        drawable = [n for n in self.nodes if self.nodes[n].kind not in ("legend", "anchor")]
         if len(drawable) <= max_nodes:
             return 0
         preds: dict[str, list[str]] = {n: [] for n in self.nodes}

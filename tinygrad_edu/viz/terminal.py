@@ -1,8 +1,9 @@
 """The graph views in a terminal, for a learner with no image viewer (rich trees and tables).
 
-* :func:`tree` — the graph read backwards from the loss, as backprop reads it:
-  each tensor under the op that made it, each op over its inputs. A tensor
-  used twice is written in full once and then as ``↑ see above``.
+* :func:`tree` — the graph read backwards from the loss, as backprop reads it.
+  A line ``← x`` means "made from x" (a chain stays on one level); an op with
+  several inputs opens a branch per input. A node used twice is written in
+  full once and then marked ``↑ (see above)``.
 * :func:`table` — one row per tensor and op: role, name, shape, dtype, scope,
   and ‖∂L/∂t‖ after backward.
 * :func:`step_table` — ‖∂L/∂h_t‖ per time step of a recurrent layer, with a
@@ -41,7 +42,7 @@ def _style(n: VNode) -> str:
     return KIND_COLOR.get(n.kind, "white")
 
 
-def scene_tree(scene: Scene, max_depth: int = 12, title: str = "graph") -> Tree:
+def scene_tree(scene: Scene, max_depth: int = 40, title: str = "graph") -> Tree:
     """A scene as a rich Tree rooted at its outputs, walking arrows backwards."""
     preds: dict[str, list[str]] = {n: [] for n in scene.nodes}
     has_out: set[str] = set()
@@ -50,16 +51,18 @@ def scene_tree(scene: Scene, max_depth: int = 12, title: str = "graph") -> Tree:
             continue
         preds[d].append(s)
         has_out.add(s)
-    sinks = [n for n, v in scene.nodes.items() if n not in has_out and v.kind != "legend"]
+    sinks = [n for n, v in scene.nodes.items()
+             if n not in has_out and v.kind not in ("legend", "anchor")]
     top = Tree(Text(title, style="bold"))
     shown: set[str] = set()
-    stack: list[tuple[Tree, str, int]] = [(top, s, 0) for s in reversed(sinks)]
+    stack: list[tuple[Tree, str, int, bool]] = [(top, s, 0, False) for s in reversed(sinks)]
     while stack:                         # explicit stack: a 1000-step chain is fine
-        parent, nid, depth = stack.pop()
+        parent, nid, depth, chained = stack.pop()
         node = scene.nodes[nid]
-        label = Text(node.text or node.kind, style=_style(node))
+        label = Text("← " if chained else "", style="dim") + Text(node.text or node.kind,
+                                                                  style=_style(node))
         if nid in shown:
-            parent.add(Text("↑ ", style="dim") + label + Text(" (see above)", style="dim"))
+            parent.add(label + Text(" ↑ (see above)", style="dim"))
             continue
         shown.add(nid)
         branch = parent.add(label)
@@ -67,14 +70,17 @@ def scene_tree(scene: Scene, max_depth: int = 12, title: str = "graph") -> Tree:
             branch.add(Text(f"… {len(preds[nid])} more input(s) (raise max_depth)",
                             style="dim"))
             continue
+        if len(preds[nid]) == 1:         # a chain continues on the same level: ← made from
+            stack.append((parent, preds[nid][0], depth, True))
+            continue
         for p in reversed(preds[nid]):
-            stack.append((branch, p, depth + 1))
+            stack.append((branch, p, depth + 1, False))
     return top
 
 
 def tree(*roots: Any, params: Any = None, model: Module | None = None,
          modules: str | None = None, depth: int = 1, expand: Iterable[str] = (),
-         max_depth: int = 12, show_values: bool = False) -> Tree:
+         max_depth: int = 40, show_values: bool = False) -> Tree:
     """The op graph (or module view) as a rich Tree, from the outputs back to the leaves."""
     graph = as_graph(roots, params, model, "tree")
     scene = graph_scene(graph, modules=modules, depth=depth, expand=expand,
