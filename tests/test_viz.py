@@ -392,3 +392,33 @@ def test_import_is_cheap_and_needs_no_graphviz() -> None:
             "tg.viz.trace; assert 'graphviz' not in sys.modules; tg.viz.draw; "
             "assert 'graphviz' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- tools/render_graph.py
+TOOL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                    "render_graph.py")
+
+
+@needs_dot
+@pytest.mark.parametrize("args", [["mlp"], ["lenet5"], ["rnn", "--steps", "5"],
+                                  ["lstm", "--steps", "5", "--folded"]],
+                         ids=["mlp", "lenet5", "rnn", "lstm-folded"])
+def test_render_graph_tool(tmp_path, args: list) -> None:
+    out = tmp_path / "g.svg"
+    proc = subprocess.run([sys.executable, TOOL, *args, "-o", str(out)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    root = ET.parse(out).getroot()
+    clusters = [t.text for t in root.iter("{http://www.w3.org/2000/svg}title")
+                if t.text and re.fullmatch(r"cluster_t\d+", t.text)]
+    assert clusters == ([f"cluster_t{t}" for t in range(5)] if args[0] == "rnn" else [])
+
+
+def test_render_graph_tool_without_dot(tmp_path) -> None:
+    env = dict(os.environ, PATH=str(tmp_path / "empty"))
+    out = tmp_path / "rnn.svg"
+    proc = subprocess.run([sys.executable, TOOL, "rnn", "--steps", "3", "-o", str(out)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1 and "install Graphviz" in proc.stderr
+    assert (tmp_path / "rnn.gv").read_text().startswith("digraph unrolled")
+    assert not out.exists()

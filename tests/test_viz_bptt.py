@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-import tinygrad_edu.functional as F
 from tinygrad_edu import nn, viz
 
 from conftest import torch_or_skip

@@ -93,7 +93,9 @@ class Add(Function):
         return x + y
 
     def backward(self, g: Any) -> tuple:
-        return _reduce_to(g, self.shapes[0]), _reduce_to(g, self.shapes[1])
+        sx, sy = self.shapes
+        return (g if g.shape == sx else _reduce_to(g, sx)), (g if g.shape == sy else
+                                                             _reduce_to(g, sy))
 
 
 class Sub(Function):
@@ -120,8 +122,15 @@ class Mul(Function):
     def backward(self, g: Any) -> tuple:
         x, y = _values(self)
         px, py = self.parents
-        gx = _reduce_to(g * y, x.shape) if px.requires_grad else None
-        gy = _reduce_to(g * x, y.shape) if py.requires_grad else None
+        gx = gy = None
+        if px.requires_grad:
+            gx = g * y
+            if gx.shape != x.shape:
+                gx = _reduce_to(gx, x.shape)
+        if py.requires_grad:
+            gy = g * x
+            if gy.shape != y.shape:
+                gy = _reduce_to(gy, y.shape)
         return gx, gy
 
 

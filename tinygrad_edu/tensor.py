@@ -344,28 +344,28 @@ class Tensor:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> "Tensor":
-        return _ops.Add.apply(self, self._operand(other))
+        return _add(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __radd__(self, other: Any) -> "Tensor":
-        return _ops.Add.apply(self._operand(other), self)
+        return _add(self._operand(other), self)
 
     def __sub__(self, other: Any) -> "Tensor":
-        return _ops.Sub.apply(self, self._operand(other))
+        return _sub(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rsub__(self, other: Any) -> "Tensor":
-        return _ops.Sub.apply(self._operand(other), self)
+        return _sub(self._operand(other), self)
 
     def __mul__(self, other: Any) -> "Tensor":
-        return _ops.Mul.apply(self, self._operand(other))
+        return _mul(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rmul__(self, other: Any) -> "Tensor":
-        return _ops.Mul.apply(self._operand(other), self)
+        return _mul(self._operand(other), self)
 
     def __truediv__(self, other: Any) -> "Tensor":
-        return _ops.Div.apply(self, self._operand(other))
+        return _div(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rtruediv__(self, other: Any) -> "Tensor":
-        return _ops.Div.apply(self._operand(other), self)
+        return _div(self._operand(other), self)
 
     def __neg__(self) -> "Tensor":
         return _ops.Neg.apply(self)
@@ -1164,3 +1164,6 @@ autograd._make_tensor = Tensor._wrap
 autograd._Tensor = Tensor
 
 from tinygrad_edu import ops as _ops  # noqa: E402  (ops needs the Tensor class defined above)
+
+# the arithmetic operators' primitives, bound once (they run for every op of every step)
+_add, _sub, _mul, _div = _ops.Add.apply, _ops.Sub.apply, _ops.Mul.apply, _ops.Div.apply

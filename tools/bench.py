@@ -395,13 +395,17 @@ HIGHER_IS_BETTER = {"GFLOP/s"}
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS) + [[]])
+    ap.add_argument("workloads", nargs="*", help=f"some of {list(WORKLOADS)} (default: all)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--repeat", type=int, default=7, help="timed runs per row (median shown)")
     ap.add_argument("--threads", type=int, default=1,
                     help="BLAS/PyTorch threads for every library (default 1)")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = ap.parse_args()
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        ap.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
+    args.workloads = args.workloads or list(WORKLOADS)
     console = Console()
     if args.device == "cuda" and not tg.cuda.is_available():
         console.print("[red]--device cuda: CUDA is not available here (no CuPy or no GPU).[/red]")

@@ -35,6 +35,7 @@ A hand-written loop gets the same pictures::
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -367,7 +368,7 @@ def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None =
             scene.add_node(node)
     for (ks, kd), under in edges.items():
         scene.add_edge(ks, kd, **_edge_style(u, ks, kd, under))
-    _time_axis(scene, shown, hidden, [p for p in u.shared() if p in scene.nodes])
+    time_axis(scene, shown, hidden, [p for p in u.shared() if p in scene.nodes])
     if scale is not None and legend:
         _legend(scene, scale)
     for t in shown:
@@ -398,7 +399,7 @@ def _edge_style(u: Unrolled, ks: str, kd: str, under: list) -> dict[str, str]:
     return {}
 
 
-def _time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[str]) -> None:
+def time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[str]) -> None:
     """An invisible row of points, one per step, chained left to right, each above its step.
 
     Graphviz keeps a chain of same-rank nodes in order, and the steps follow
@@ -408,20 +409,23 @@ def _time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[s
     The shared weights sit in the same row, just above the steps they feed.
     """
     row: list[str] = []
+    inner: dict[str, list[str]] = {}         # step cluster -> its nodes (sub-clusters too)
+    for n in scene.nodes.values():
+        m = re.match(r"cluster_t\d+", n.cluster or "")
+        if m:
+            inner.setdefault(m.group(0), []).append(n.id)
     for t in shown:
         if hidden and row and t > hidden[0] and "axis_skip" not in row and "skip" in scene.nodes:
             scene.add_node(VNode("axis_skip", "anchor", "", "",
                                  {"shape": "point", "style": "invis", "width": "0"}))
             scene.add_edge("axis_skip", "skip", style="invis")
             row.append("axis_skip")
-        cid = f"cluster_t{t}"
-        first = next((n.id for n in scene.nodes.values()
-                      if n.cluster == cid or (n.cluster or "").startswith(cid + "_")), None)
-        if first is None:
+        members = inner.get(f"cluster_t{t}", [])
+        if not members:
             continue
         a = scene.add_node(VNode(f"axis_t{t}", "anchor", "", "",
                                  {"shape": "point", "style": "invis", "width": "0"})).id
-        scene.add_edge(a, first, style="invis")
+        scene.add_edge(a, members[0], style="invis")      # the step's first node
         row.append(a)
     for a, b in zip(row, row[1:]):
         scene.add_edge(a, b, style="invis")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from tinygrad_edu.nn.module import Module
+from tinygrad_edu.viz.bptt import Unrolled, unrolled_scene
 from tinygrad_edu.viz.dot import Drawing, to_digraph
 from tinygrad_edu.viz.scene import (MODULE_STYLE, PARAM_EDGE, Scene, VNode, contract, esc,
                                     fmt_norm, fmt_shape, op_node, tensor_node)
@@ -97,10 +98,20 @@ class _Keys:
 def graph_scene(graph: Graph, *, modules: str | None = None, depth: int = 1,
                 expand: Iterable[str] = (), show_values: bool = False, value_limit: int = 16,
                 show_grad: bool = True, show_constants: bool = False, rankdir: str = "TB",
-                title: str | None = None) -> Scene:
-    """The op graph (or module view) of a traced graph as a :class:`Scene`."""
+                title: str | None = None, steps: bool = True) -> Scene:
+    """The op graph (or module view) of a traced graph as a :class:`Scene`.
+
+    With ``steps`` (and no module view) a graph with time steps (scopes ``t=N``) is
+    drawn as :func:`~tinygrad_edu.viz.bptt.draw_unrolled` with ``detail='ops'``:
+    every op, one cluster per step, the steps side by side in time order.
+    """
     if modules not in MODULE_MODES:
         raise ValueError(f"draw: modules must be one of {MODULE_MODES}, got {modules!r}")
+    if steps and modules is None and len(graph.steps()) > 1:
+        # a recurrent graph as one long chain is slow to lay out and hard to read: draw
+        # every op, but one column per time step (draw_unrolled's detail='ops')
+        return unrolled_scene(Unrolled(graph), detail="ops", show_values=show_values,
+                              value_limit=value_limit, show_grad=show_grad, title=title)
     scene = Scene(title or "", rankdir)
     fold = not show_constants
 
@@ -286,7 +297,7 @@ def draw(*roots: Any, params: Any = None, model: Module | None = None,
          modules: str | None = None, depth: int = 1, expand: Iterable[str] = (),
          show_values: bool = False, value_limit: int = 16, show_grad: bool = True,
          show_constants: bool = False, max_nodes: int | None = None, rankdir: str = "TB",
-         title: str | None = None) -> Drawing:
+         title: str | None = None, steps: bool = True) -> Drawing:
     """Draw the computation graph that produced ``roots`` (or a traced Graph).
 
     >>> tg.viz.draw(loss, model=net)                        # every op
@@ -298,12 +309,15 @@ def draw(*roots: Any, params: Any = None, model: Module | None = None,
     ``expand`` modules to keep open); ``show_values`` writes the values of
     tensors with at most ``value_limit`` elements; ``show_grad`` writes
     ‖∂L/∂t‖ on tensors that have a gradient; ``max_nodes`` keeps the boxes
-    nearest the output and folds the rest into one '…' box.
+    nearest the output and folds the rest into one '…' box. ``steps`` draws the ops
+    of each time step of a recurrent graph in a cluster of its own, side by side
+    (the op graph of a 64-step LSTM stays quick to lay out).
     """
     graph = as_graph(roots, params, model, "draw")
     scene = graph_scene(graph, modules=modules, depth=depth, expand=expand,
                         show_values=show_values, value_limit=value_limit, show_grad=show_grad,
-                        show_constants=show_constants, rankdir=rankdir, title=title)
+                        show_constants=show_constants, rankdir=rankdir, title=title,
+                        steps=steps)
     if max_nodes is not None:
         scene.cap(max_nodes)
     return to_digraph(scene)

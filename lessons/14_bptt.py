@@ -1,0 +1,167 @@
+"""Lesson 14: Backpropagation through time. The unrolled graph; shared weights sum their copies."""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np   # only for the hand-written BPTT loop that autograd is compared with
+
+import tinygrad_edu as tg
+from tinygrad_edu import nn
+from tinygrad_edu.lesson import Lesson, run
+
+
+def rnn_loss(xs: list, target: tg.Tensor, W: tg.Tensor, U: tg.Tensor, b: tg.Tensor,
+             V: tg.Tensor, copies: list | None = None) -> tuple[tg.Tensor, list]:
+    """h_t = tanh(W x_t + U h_{t-1} + b), y = V h_T, E = ½‖y − target‖².
+
+    With ``copies`` (one (W, U, b) triple per step) each step uses its own weights:
+    the unrolled net with its weights *untied*.
+    """
+    h = tg.zeros(U.shape[0], dtype=U.dtype)              # (H,) h_{-1} = 0
+    states = []
+    for t, x_t in enumerate(xs):
+        Wt, Ut, bt = copies[t] if copies is not None else (W, U, b)
+        with tg.scope(f"t={t}"):                          # labels the ops with their step
+            h = (Wt @ x_t + Ut @ h + bt).tanh()           # (H,)
+            h.name = "h"
+        states.append(h)
+    y = V @ h                                             # (O,)
+    return 0.5 * ((y - target) ** 2).sum(), states
+
+
+def numpy_bptt(xs: np.ndarray, target: np.ndarray, W: np.ndarray, U: np.ndarray,
+               b: np.ndarray, V: np.ndarray) -> dict:
+    """Backpropagation through time written out: forward loop, then a backward loop.
+
+    δ_t = ∂E/∂h_t. Going back through h_t = tanh(a_t): ∂E/∂a_t = δ_t ⊙ (1 − h_t²);
+    every step adds its share to the shared weights, and δ_{t−1} = Uᵀ ∂E/∂a_t.
+    """
+    T, H = len(xs), U.shape[0]
+    hs = [np.zeros(H)]                                    # hs[t + 1] = h_t
+    for x_t in xs:
+        hs.append(np.tanh(W @ x_t + U @ hs[-1] + b))
+    y = V @ hs[-1]
+    dV = np.outer(y - target, hs[-1])
+    delta = V.T @ (y - target)                            # δ_{T−1} = ∂E/∂h_{T−1}
+    dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
+    deltas = [None] * T
+    for t in range(T - 1, -1, -1):
+        deltas[t] = delta
+        da = delta * (1 - hs[t + 1] ** 2)                 # ∂E/∂a_t
+        dW += np.outer(da, xs[t])                         # step t's share of ∂E/∂W
+        dU += np.outer(da, hs[t])                         # hs[t] is h_{t−1}
+        db += da
+        delta = U.T @ da                                  # δ_{t−1}
+    return {"W": dW, "U": dU, "b": db, "V": dV, "deltas": deltas}
+
+
+def max_diff(a: object, b: object) -> float:
+    """Largest absolute elementwise difference (a Tensor or list of Tensors vs arrays)."""
+    if isinstance(a, (list, tuple)):
+        return max(max_diff(x, y) for x, y in zip(a, b))
+    a = a.detach().numpy() if isinstance(a, tg.Tensor) else np.asarray(a)
+    return float(np.max(np.abs(a - np.asarray(b))))
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    rng = np.random.default_rng(14)
+    L = Lesson(14, "Backpropagation through time")
+    out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lesson14_"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    T = 4 if args.fast else 6
+    I, H, O = 3, 4, 2
+
+    L.step("A recurrent net is a loop; unrolled in time it is a deep feed-forward net")
+    L.say("The same cell runs at every step with the same weights:\n"
+          "    h_t = tanh(W x_t + U h_{t−1} + b)        y = V h_T        E = ½‖y − target‖²\n"
+          f"Write the loop out for T = {T} steps and you get a feed-forward network {T} "
+          "cells deep, in which W, U and b occur T times. Backpropagation through time (BPTT) "
+          "is ordinary backpropagation on that unrolled network.")
+    f64 = tg.float64
+    W = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (H, I)), dtype=f64))
+    U = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (H, H)), dtype=f64))
+    b = nn.Parameter(tg.tensor(rng.normal(0, 0.1, (H,)), dtype=f64))
+    V = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (O, H)), dtype=f64))
+    xs_np = rng.normal(0, 1, (T, I))
+    target_np = np.array([0.5, -0.5])
+    xs = []
+    for t in range(T):
+        x_t = tg.tensor(xs_np[t], dtype=f64)
+        x_t.name = "x"
+        xs.append(x_t)
+    target = tg.tensor(target_np, dtype=f64)
+    E, states = rnn_loss(xs, target, W, U, b, V)
+    with tg.retain_grads():                               # keep ∂E/∂h_t on every state
+        E.backward()
+    L.say(f"E = {E.item():.6f}")
+
+    L.step("The unrolled graph: one cluster per time step")
+    params = {"W": W, "U": U, "b": b, "V": V}
+    graph = tg.viz.trace(E, params=params)
+    drawing = tg.viz.draw_unrolled(graph, title=f"an RNN unrolled over {T} steps")
+    source = drawing.source
+    clusters = re.findall(r"subgraph (cluster_t\d+) \{", source)
+    L.check("one cluster per time step, in time order",
+            [int(c[len("cluster_t"):]) for c in clusters], list(range(T)))
+    arrows = {}
+    for name in ("W", "U", "b"):
+        node = graph.node(params[name]).id
+        arrows[name] = len(re.findall(rf"^\s*{node} -> ", source, flags=re.M))
+        L.check(f"{name} is drawn once, with one arrow into each of the {T} steps",
+                [source.count(f"<B>{name}</B>"), arrows[name]], [1, T])
+    L.say("Each step's cell reads W, U and b: the weights are *shared* by the copies. V is "
+          "used once, after the loop.")
+    svg = out_dir / "14_unrolled_rnn.svg"
+    try:
+        path = drawing.render(svg)
+        L.say(f"Drawing written to {path} (open it in a browser).")
+    except tg.viz.GraphvizNotFoundError as e:
+        L.say(f"[yellow]{e}[/yellow]")
+    L.say("The same picture in the terminal, from E back to the inputs:")
+    L.console.print(tg.viz.tree(E, params=params, modules="collapse", max_depth=8))
+
+    L.step("A shared weight's gradient is the sum over its copies")
+    L.say("Untie the weights: give step t its own copy (W_t, U_t, b_t), all equal to W, U, b. "
+          "The function does not change, so ∂E/∂W_t is step t's share of the gradient, and "
+          "the chain rule for a variable used T times says\n"
+          "    ∂E/∂W = Σ_t ∂E/∂W_t        (the same for U and b)")
+    copies = [tuple(nn.Parameter(p.detach().clone()) for p in (W, U, b)) for _ in range(T)]
+    E_untied, _ = rnn_loss(xs, target, W, U, b, nn.Parameter(V.detach().clone()), copies)
+    E_untied.backward()
+    L.check("the untied net computes the same E", E_untied.item(), E.item(), 1e-15)
+    rows = []
+    for t, (Wt, Ut, bt) in enumerate(copies):
+        rows.append([t, f"{np.linalg.norm(Wt.grad.numpy()):.6f}",
+                     f"{np.linalg.norm(Ut.grad.numpy()):.6f}",
+                     f"{np.linalg.norm(bt.grad.numpy()):.6f}"])
+    L.table(["step t", "‖∂E/∂W_t‖", "‖∂E/∂U_t‖", "‖∂E/∂b_t‖"], rows)
+    for k, name in enumerate(("W", "U", "b")):
+        summed = sum(c[k].grad.numpy() for c in copies)
+        L.check(f"∂E/∂{name} (shared) equals Σ_t ∂E/∂{name}_t: max |difference|",
+                max_diff(params[name].grad, summed), 0.0, 1e-12)
+
+    L.step("BPTT by hand")
+    L.say("Going backwards from the loss, δ_t = ∂E/∂h_t obeys\n"
+          "    δ_{T−1} = Vᵀ (y − target)\n"
+          "    ∂E/∂a_t = δ_t ⊙ (1 − h_t²)            (a_t is the input of tanh)\n"
+          "    δ_{t−1} = Uᵀ ∂E/∂a_t\n"
+          "and each step adds ∂E/∂a_t x_tᵀ to ∂E/∂W, ∂E/∂a_t h_{t−1}ᵀ to ∂E/∂U and ∂E/∂a_t to "
+          "∂E/∂b. A plain NumPy loop does exactly that:")
+    ref = numpy_bptt(xs_np, target_np, W.detach().numpy(), U.detach().numpy(),
+                     b.detach().numpy(), V.detach().numpy())
+    for name in ("W", "U", "b", "V"):
+        L.check(f"NumPy BPTT ∂E/∂{name} equals autograd: max |difference|",
+                max_diff(params[name].grad, ref[name]), 0.0, 1e-12)
+    L.check("δ_t of the NumPy loop equals ∂E/∂h_t kept by tg.retain_grads(): max |difference|",
+            max_diff([s.grad for s in states], ref["deltas"]), 0.0, 1e-12)
+    L.console.print(tg.viz.step_table(graph))
+    L.say("The table shows how much the loss cares about each hidden state. It changes "
+          "from step to step by the factor Uᵀ diag(1 − h_t²): lesson 15 follows that factor.")
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,136 @@
+"""Lesson 15: Vanishing and exploding gradients. ‖∂E/∂h_t‖ per step, on the graph; clipping."""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np   # only to build an orthogonal matrix and to multiply Jacobians by hand
+
+import tinygrad_edu as tg
+from tinygrad_edu import nn
+from tinygrad_edu.lesson import Lesson, run
+
+
+def run_rnn(U: tg.Tensor, W: tg.Tensor, xs: list, activation: str) -> tuple[tg.Tensor, list]:
+    """h_t = act(U h_{t−1} + W x_t), E = ½‖h_{T−1}‖²; returns E and the states."""
+    h = tg.zeros(U.shape[0], dtype=U.dtype)
+    states = []
+    for t, x_t in enumerate(xs):
+        with tg.scope(f"t={t}"):
+            a = U @ h + W @ x_t                                   # (H,)
+            h = a.tanh() if activation == "tanh" else a
+            h.name = "h"
+        states.append(h)
+    return 0.5 * (h * h).sum(), states
+
+
+def main(args) -> None:
+    tg.manual_seed(0)
+    rng = np.random.default_rng(15)
+    L = Lesson(15, "Vanishing and exploding gradients")
+    out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lesson15_"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    T, H, I = (12, 6, 3) if args.fast else (30, 8, 3)
+    f64 = tg.float64
+    Q, _ = np.linalg.qr(rng.normal(size=(H, H)))                 # an orthogonal matrix
+    W = tg.tensor(rng.normal(0, 0.5, (H, I)), dtype=f64)
+    xs = [tg.tensor(x, dtype=f64) for x in rng.normal(0, 1, (T, I))]
+
+    L.step("∂E/∂h_1 is a product of Jacobians")
+    L.say("The loss at the last step reaches an early state only through every state in "
+          "between:\n"
+          "    ∂E/∂h_t = (∂h_{t+1}/∂h_t)ᵀ ∂E/∂h_{t+1} = J_{t+1}ᵀ ··· J_{T−1}ᵀ ∂E/∂h_{T−1}\n"
+          "For h_t = U h_{t−1} + W x_t the Jacobian is simply J = U. Take U = γ·Q with Q "
+          "orthogonal (it keeps lengths), then each step back multiplies the gradient's norm "
+          "by exactly γ:  ‖∂E/∂h_t‖ = γ^(T−1−t) ‖∂E/∂h_{T−1}‖.")
+    rows = {}
+    for gamma in (0.5, 1.0, 1.5):
+        U = tg.tensor(gamma * Q, dtype=f64, requires_grad=True)
+        E, states = run_rnn(U, W, xs, "linear")
+        with tg.retain_grads():
+            E.backward()
+        norms = tg.viz.step_grad_norms(E)
+        rows[gamma] = norms
+        ratio = norms[0] / norms[T - 1]
+        L.check(f"γ = {gamma}: ‖∂E/∂h_0‖ / ‖∂E/∂h_{T - 1}‖ = γ^{T - 1} (relative 1e-9)",
+                ratio / gamma ** (T - 1), 1.0, 1e-9)
+    L.table(["t", "γ = 0.5 (vanishes)", "γ = 1.0", "γ = 1.5 (explodes)"],
+            [[t, f"{rows[0.5][t]:.3e}", f"{rows[1.0][t]:.3e}", f"{rows[1.5][t]:.3e}"]
+             for t in range(T)])
+
+    L.step("With tanh: J_t = diag(1 − h_t²) U")
+    L.say("A squashing unit adds a factor 1 − h_t² ≤ 1 per step, so even with γ = 1 the "
+          "gradient shrinks on its way back: the long-range signal vanishes. Multiply the "
+          "Jacobians by hand and compare with autograd.")
+    U = tg.tensor(1.0 * Q, dtype=f64, requires_grad=True)
+    E, states = run_rnn(U, W, xs, "tanh")
+    with tg.retain_grads():
+        E.backward()
+    Un = U.detach().numpy()
+    hs = [s.detach().numpy() for s in states]
+    g = hs[-1].copy()                                           # ∂E/∂h_{T−1} = h_{T−1}
+    for t in range(T - 1, 0, -1):                               # ∂E/∂h_{t−1} = J_tᵀ ∂E/∂h_t
+        J = np.diag(1 - hs[t] ** 2) @ Un
+        g = J.T @ g
+    L.check("Jᵀ_1 ··· Jᵀ_{T−1} ∂E/∂h_{T−1} equals ∂E/∂h_0 from autograd: max |difference|",
+            float(np.max(np.abs(g - states[0].grad.numpy()))), 0.0, 1e-12)
+    norms = tg.viz.step_grad_norms(E)
+    L.console.print(tg.viz.step_table(E))
+    L.check_true("with tanh the gradient at t = 0 is smaller than at the last step",
+                 norms[0] < norms[T - 1], f"{norms[0]:.2e} < {norms[T - 1]:.2e}")
+
+    L.step("The same numbers, coloured on the unrolled graph")
+    L.say("Each hidden state is filled with the colour of ‖∂E/∂h_t‖ on a log scale: blue "
+          "where the gradient has vanished, red where it is largest; each step's frame "
+          "takes the same colour.")
+    graph = tg.viz.trace(E, params={"U": U})
+    drawing = tg.viz.draw_unrolled(graph, title="‖∂E/∂h_t‖ along the unrolled tanh RNN")
+    scale = tg.viz.ColorScale.from_values(norms.values())
+    src = drawing.source
+    lo, hi = min(norms, key=norms.get), max(norms, key=norms.get)
+    fills = {}
+    for t in (lo, hi):
+        node = graph.node(states[t]).id
+        m = re.search(rf"^\s*{node} \[.*fillcolor=\"(#[0-9a-f]{{6}})\"", src, flags=re.M)
+        fills[t] = m.group(1) if m else None
+    L.check(f"h_{lo} (smallest gradient) is drawn in the coldest colour, h_{hi} in the "
+            "warmest", [fills[lo] == scale(norms[lo]) == "#3b4cc0",
+                        fills[hi] == scale(norms[hi]) == "#b40426"], [1, 1])
+    try:
+        path = drawing.render(out_dir / "15_gradient_norms.svg")
+        L.say(f"Drawing written to {path}.")
+    except tg.viz.GraphvizNotFoundError as e:
+        L.say(f"[yellow]{e}[/yellow]")
+
+    L.step("Clipping bounds an exploding gradient")
+    L.say("An exploding gradient makes one SGD step throw the weights far away. Clipping "
+          "rescales all gradients together when their joint norm exceeds max_norm:\n"
+          "    g ← g · max_norm / ‖g‖        if ‖g‖ > max_norm\n"
+          "The direction is kept, only the length is bounded (PyTorch's "
+          "nn.utils.clip_grad_norm_, which returns the norm before clipping).")
+    U = nn.Parameter(tg.tensor(1.5 * Q, dtype=f64))
+    Wp = nn.Parameter(W.detach().clone())
+    E, _ = run_rnn(U, Wp, xs, "linear")
+    E.backward()
+    before = [p.grad.numpy().copy() for p in (U, Wp)]
+    norm_by_hand = float(np.sqrt(sum((g ** 2).sum() for g in before)))
+    max_norm = 1.0
+    total = nn.utils.clip_grad_norm_([U, Wp], max_norm)
+    after = [p.grad.numpy() for p in (U, Wp)]
+    norm_after = float(np.sqrt(sum((g ** 2).sum() for g in after)))
+    L.table(["", "‖g‖"], [["before clipping", f"{norm_by_hand:.4e}"],
+                          ["after clipping", f"{norm_after:.6f}"]])
+    L.check("clip_grad_norm_ returns the norm before clipping (relative 1e-12)",
+            float(total.item()) / norm_by_hand, 1.0, 1e-12)
+    L.check("after clipping ‖g‖ = max_norm (1e-6)", norm_after, max_norm, 1e-6)
+    cosine = sum((a * b).sum() for a, b in zip(before, after)) / (norm_by_hand * norm_after)
+    L.check("the direction is unchanged: cos(g_before, g_after) = 1", float(cosine), 1.0, 1e-12)
+    lr = 0.1
+    L.say(f"So one SGD step with learning rate {lr} moves the weights by at most "
+          f"lr · max_norm = {lr * max_norm}, instead of lr · {norm_by_hand:.2e}.")
+    L.done()
+
+
+if __name__ == "__main__":
+    run(main)
