@@ -303,7 +303,7 @@ def test_modifying_a_saved_tensor_in_place_makes_backward_raise() -> None:
         h.mul_(10)
     with pytest.raises(RuntimeError, match=r"backward: a tensor of shape \(2,\) saved by op "
                                            r"'mul' for its gradient was modified by an in-place "
-                                           r"operation \(version 0 when saved, now 1\)"):
+                                           r"operation after it was saved \(it is at version 1 now\)"):
         y.sum().backward()
 
 
@@ -329,7 +329,7 @@ def test_modifying_a_saved_output_in_place_makes_backward_raise(op: str) -> None
     with pytest.raises(RuntimeError, match=rf"backward: the output of op '{op}' "
                                            r"\(shape \(2,\)\), which it saved for its gradient, "
                                            r"was modified by an in-place operation "
-                                           r"\(version 0 when saved, now 1\)"):
+                                           r"after it was saved \(it is at version 1 now\)"):
         loss.backward()
 
 
@@ -397,3 +397,18 @@ def test_retain_grads_keeps_every_intermediate_gradient() -> None:
     np.testing.assert_allclose(h.grad.numpy(), [6, 12])
     assert y.grad.item() == 1.0
     np.testing.assert_allclose(x.grad.numpy(), [18, 36])
+
+
+def test_in_place_change_before_saving_is_fine_and_after_is_caught() -> None:
+    """The check compares *when* a tensor changed with when the op saved it."""
+    a = tg.tensor([1.0, 2.0])
+    w = tg.tensor([3.0, 4.0], requires_grad=True)
+    with tg.no_grad():
+        a.add_(1.0)                           # before it is saved: harmless
+    (a * w).sum().backward()
+    assert w.grad.tolist() == [2.0, 3.0]
+    y = (a * w).sum()
+    with tg.no_grad():
+        a.mul_(2.0)                           # after it is saved: the gradient would be wrong
+    with pytest.raises(RuntimeError, match="modified by an in-place operation after it was saved"):
+        y.backward()

@@ -28,13 +28,17 @@ if TYPE_CHECKING:
 
 class _State:
     """Global autograd switches (like PyTorch's thread-global grad mode)."""
-    __slots__ = ("enabled", "scopes", "scope", "retain_all")
+    __slots__ = ("enabled", "scopes", "scope", "retain_all", "epoch")
 
     def __init__(self) -> None:
         self.enabled = True
         self.scopes: list[str] = []
         self.scope: str | None = None      # '/'.join(scopes), cached
         self.retain_all = False
+        # In-place ops counted so far. Each in-place op stamps its tensor's version counter
+        # [version, stamp] with a new epoch; a node records the epoch when it was made, so a
+        # saved tensor was changed after saving exactly when its stamp is newer.
+        self.epoch = 0
 
 
 STATE = _State()
@@ -115,14 +119,13 @@ class Function:
     arrays (fast) and ``backward(self, grad: Tensor) -> tuple`` in Tensor ops
     (so gradients are differentiable). ``apply`` wires the two together.
     """
-    __slots__ = ("parents", "saved", "versions", "scope", "freed", "out_ref", "__weakref__")
+    __slots__ = ("parents", "saved", "epoch", "scope", "freed", "out_vc", "__weakref__")
     name = "op"
 
     def save_for_backward(self, *tensors: "Tensor") -> None:
         """Keep tensors for backward; an in-place change to one later is detected."""
         self.saved = tensors
-        self.versions = tuple(t._vc[0] if t._vc is not None else 0 for t in tensors)
-        # (versions None means "all were 0", the common case that apply records cheaply)
+        self.epoch = STATE.epoch
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -174,7 +177,7 @@ class Function:
         if cls.is_view:
             vc = first._vc
             if vc is None:
-                vc = first._vc = [0]
+                vc = first._vc = [0, 0]
             out._vc = vc
         else:
             out._vc = None
@@ -184,22 +187,13 @@ class Function:
             ctx.parents = inputs
             ctx.scope = STATE.scope
             ctx.freed = False
-            if cls.save_inputs:
-                ctx.saved = inputs
-                versions = None
-                for t in inputs:
-                    if t._vc is not None:
-                        versions = tuple(0 if u._vc is None else u._vc[0] for u in inputs)
-                        break
-                ctx.versions = versions
-            else:
-                ctx.saved = ()
-                ctx.versions = None
+            ctx.epoch = STATE.epoch
+            ctx.saved = inputs if cls.save_inputs else ()
             if cls.save_output:
                 ctx.out = data
                 if out._vc is None:     # so that an in-place change to out is detected
-                    out._vc = [0]
-                ctx.out_vc = (out._vc, out._vc[0])
+                    out._vc = [0, 0]
+                ctx.out_vc = out._vc
         else:
             out.requires_grad = False
             out._ctx = None
@@ -276,21 +270,20 @@ def _check_node(t: "Tensor", ctx: Function) -> None:
             f"backward: trying to backward through the graph a second time: the values saved "
             f"by op '{ctx.name}' were freed after the first backward; pass retain_graph=True "
             f"to the first backward() (or tg.grad) if you need to backward twice")
-    versions = ctx.versions if ctx.versions is not None else (0,) * len(ctx.saved)
-    for s, v in zip(ctx.saved, versions):
-        now = s._vc[0] if s._vc is not None else 0
-        if now != v:
+    for s in ctx.saved:
+        vc = s._vc
+        if vc is not None and vc[1] > ctx.epoch:
             raise RuntimeError(
                 f"backward: a tensor of shape {tuple(s.shape)} saved by op '{ctx.name}' for its "
-                f"gradient was modified by an in-place operation (version {v} when saved, "
-                f"now {now}); use an out-of-place op (x = x + y) or .clone() before modifying")
-    if ctx.save_output:
-        vc, v = ctx.out_vc
-        if vc[0] != v:
-            raise RuntimeError(
-                f"backward: the output of op '{ctx.name}' (shape {tuple(ctx.out.shape)}), which "
-                f"it saved for its gradient, was modified by an in-place operation (version {v} "
-                f"when saved, now {vc[0]}); use an out-of-place op or .clone() before modifying")
+                f"gradient was modified by an in-place operation after it was saved (it is at "
+                f"version {vc[0]} now); use an out-of-place op (x = x + y) or .clone() before "
+                "modifying")
+    if ctx.save_output and ctx.out_vc[1] > ctx.epoch:
+        raise RuntimeError(
+            f"backward: the output of op '{ctx.name}' (shape {tuple(ctx.out.shape)}), which it "
+            f"saved for its gradient, was modified by an in-place operation after it was saved "
+            f"(it is at version {ctx.out_vc[0]} now); use an out-of-place op or .clone() "
+            "before modifying")
 
 
 def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
@@ -331,16 +324,12 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
                 continue
             if ctx.freed:
                 _check_node(t, ctx)
-            versions = ctx.versions          # an in-place change since forward? (rare)
-            if versions is None:             # all saved tensors were at version 0
-                for s in ctx.saved:
-                    if s._vc is not None and s._vc[0]:
-                        _check_node(t, ctx)
-            else:
-                for s, v in zip(ctx.saved, versions):
-                    if (0 if s._vc is None else s._vc[0]) != v:
-                        _check_node(t, ctx)
-            if ctx.save_output and ctx.out_vc[0][0] != ctx.out_vc[1]:   # ... to the output
+            epoch = ctx.epoch                # an in-place change since forward? (rare)
+            for s in ctx.saved:
+                vc = s._vc
+                if vc is not None and vc[1] > epoch:
+                    _check_node(t, ctx)
+            if ctx.save_output and ctx.out_vc[1] > epoch:   # ... to the output it kept
                 _check_node(t, ctx)
             if fast and not ctx.array_backward:     # a user-defined Function: give it Tensors
                 in_grads = ctx.backward(_make_tensor(g, t.device))

@@ -625,7 +625,7 @@ class ToDevice(Function):
     @classmethod
     def apply_move(cls, x: Tensor, device: str) -> Tensor:
         ctx = cls.__new__(cls)
-        ctx.saved, ctx.versions = (), ()
+        ctx.saved, ctx.epoch = (), STATE.epoch
         ctx.src = x.device
         out = _wrap(ctx.forward(x.data, device), device)
         if STATE.enabled and x.requires_grad:

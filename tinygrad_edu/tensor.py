@@ -238,7 +238,7 @@ class Tensor:
         """The same values, cut from the graph (shares memory, like PyTorch)."""
         out = Tensor._wrap(self.data, self.device)
         if self._vc is None:
-            self._vc = [0]
+            self._vc = [0, 0]
         out._vc = self._vc
         return out
 
@@ -849,9 +849,12 @@ class Tensor:
 
     # ------------------------------------------------------------ in-place (no graph)
     def _bump(self) -> None:
-        if self._vc is None:
-            self._vc = [0]
-        self._vc[0] += 1
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = [0, 0]
+        STATE.epoch += 1                    # see autograd._State.epoch
+        vc[0] += 1
+        vc[1] = STATE.epoch
 
     def _check_inplace(self, where: str) -> None:
         if STATE.enabled and self.requires_grad and self._ctx is None:
