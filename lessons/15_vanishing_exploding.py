@@ -46,7 +46,7 @@ def main(args) -> None:
           "by exactly γ:  ‖∂E/∂h_t‖ = γ^(T−1−t) ‖∂E/∂h_{T−1}‖.")
     rows = {}
     for gamma in (0.5, 1.0, 1.5):
-        U = tg.tensor(gamma * Q, dtype=f64, requires_grad=True)
+        U = nn.Parameter(tg.tensor(gamma * Q, dtype=f64))
         E, states = run_rnn(U, W, xs, "linear")
         with tg.retain_grads():
             E.backward()
@@ -63,7 +63,7 @@ def main(args) -> None:
     L.say("A squashing unit adds a factor 1 − h_t² ≤ 1 per step, so even with γ = 1 the "
           "gradient shrinks on its way back: the long-range signal vanishes. Multiply the "
           "Jacobians by hand and compare with autograd.")
-    U = tg.tensor(1.0 * Q, dtype=f64, requires_grad=True)
+    U = nn.Parameter(tg.tensor(1.0 * Q, dtype=f64))
     E, states = run_rnn(U, W, xs, "tanh")
     with tg.retain_grads():
         E.backward()

@@ -287,10 +287,26 @@ def test_64_step_lstm_renders_fast(tmp_path) -> None:
     path = viz.draw_unrolled(loss, model=rnn).render(tmp_path / "lstm64.svg")
     cell_s = time.perf_counter() - start
     start = time.perf_counter()
-    viz.draw_unrolled(loss, model=rnn, detail="ops").render(tmp_path / "lstm64_ops.svg")
+    ops = viz.draw_unrolled(loss, model=rnn, detail="ops").render(tmp_path / "lstm64_ops.svg")
     ops_s = time.perf_counter() - start
-    assert cell_s < 10.0 and ops_s < 10.0, (cell_s, ops_s)
+    start = time.perf_counter()                    # draw(): the full op graph, by step
+    full = viz.draw(loss, model=rnn).render(tmp_path / "lstm64_full.svg")
+    full_s = time.perf_counter() - start
+    assert cell_s < 10.0 and ops_s < 10.0 and full_s < 10.0, (cell_s, ops_s, full_s)
     assert [t for *_, t in svg_cluster_boxes(path)] == list(range(64))
+    assert [t for *_, t in svg_cluster_boxes(full)] == list(range(64))
+    assert [t for *_, t in svg_cluster_boxes(ops)] == list(range(64))
+
+
+@needs_dot
+def test_rendered_loop_steps_run_left_to_right(tmp_path) -> None:
+    loss, params, _, _ = loop_rnn(T=12)
+    with tg.retain_grads():
+        loss.backward()
+    path = viz.draw_unrolled(loss, params=params).render(tmp_path / "l.svg")
+    boxes = svg_cluster_boxes(path)
+    assert [t for *_, t in boxes] == list(range(12))
+    assert all(a[1] < b[0] for a, b in zip(boxes, boxes[1:]))
 
 
 def test_seq2seq_scope_picks_one_layer() -> None:

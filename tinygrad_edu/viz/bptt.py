@@ -102,7 +102,7 @@ class Unrolled:
     def _absorb_param_views(self) -> None:
         g = self.graph
         for op in g.ops.values():
-            if op.id in self.step_of or op.op not in VIEW_OPS or op.output in g.roots:
+            if op.op not in VIEW_OPS or op.output in g.roots:     # W.T, inside a step or not
                 continue
             srcs = {self.absorbed.get(i, i) for i in op.inputs
                     if g.tensors[i].role != "constant"}
@@ -368,7 +368,7 @@ def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None =
             scene.add_node(node)
     for (ks, kd), under in edges.items():
         scene.add_edge(ks, kd, **_edge_style(u, ks, kd, under))
-    time_axis(scene, shown, hidden, [p for p in u.shared() if p in scene.nodes])
+    time_axis(scene, shown, hidden, _feeds_many_steps(scene))
     if scale is not None and legend:
         _legend(scene, scale)
     for t in shown:
@@ -399,6 +399,20 @@ def _edge_style(u: Unrolled, ks: str, kd: str, under: list) -> dict[str, str]:
     return {}
 
 
+def _feeds_many_steps(scene: Scene) -> list[str]:
+    """Leaves outside the steps with arrows into two or more steps: the shared weights."""
+    into: dict[str, set[str]] = {}
+    for (s, d), e in scene.edges.items():
+        src, dst = scene.nodes.get(s), scene.nodes.get(d)
+        if (src is None or dst is None or src.cluster is not None
+                or src.role not in ("parameter", "input")):
+            continue
+        m = re.match(r"cluster_t\d+", dst.cluster or "")
+        if m:
+            into.setdefault(s, set()).add(m.group(0))
+    return [s for s, steps in into.items() if len(steps) > 1]
+
+
 def time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[str]) -> None:
     """An invisible row of points, one per step, chained left to right, each above its step.
 
@@ -407,6 +421,9 @@ def time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[st
     left-to-right layout would put every step on its own ranks and make each
     shared-weight arrow span the whole picture, which is slow to lay out).
     The shared weights sit in the same row, just above the steps they feed.
+    This steers Graphviz's crossing minimisation rather than forcing it: the
+    DOT source always lists the clusters in time order, and the tests check
+    the rendered order for the RNN/LSTM layers and the per-step cell view.
     """
     row: list[str] = []
     inner: dict[str, list[str]] = {}         # step cluster -> its nodes (sub-clusters too)
@@ -425,7 +442,9 @@ def time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[st
             continue
         a = scene.add_node(VNode(f"axis_t{t}", "anchor", "", "",
                                  {"shape": "point", "style": "invis", "width": "0"})).id
-        scene.add_edge(a, members[0], style="invis")      # the step's first node
+        first = next((m for m in members if scene.nodes[m].kind in ("cell", "op")), members[0])
+        for m in dict.fromkeys([members[0], first]):      # the step's first box, cell or op
+            scene.add_edge(a, m, style="invis")
         row.append(a)
     for a, b in zip(row, row[1:]):
         scene.add_edge(a, b, style="invis")
