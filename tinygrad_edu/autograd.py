@@ -239,14 +239,17 @@ class SliceGrad:
         buffer[self.index] += self.values
 
 
-def _toposort(roots: Sequence["Tensor"]) -> list["Tensor"]:
-    """Tensors reachable from ``roots`` that require grad, inputs before outputs.
+def topological_order(roots: Sequence["Tensor"],
+                      only_requiring_grad: bool = True) -> list["Tensor"]:
+    """Tensors reachable from ``roots``, every input before the tensors made from it.
 
-    An explicit stack instead of recursion: deep graphs (long BPTT) are fine.
+    A post-order depth-first walk with an explicit stack instead of recursion, so deep
+    graphs (BPTT over thousands of steps) are fine. Backward follows only tensors that
+    require grad; the graph views follow every input (``only_requiring_grad=False``).
     """
     order: list = []
     visited: set = set()
-    stack: list = [(r, False) for r in roots]
+    stack: list = [(r, False) for r in reversed(roots)]
     while stack:
         t, done = stack.pop()
         if done:
@@ -258,8 +261,8 @@ def _toposort(roots: Sequence["Tensor"]) -> list["Tensor"]:
         stack.append((t, True))
         ctx = t._ctx
         if ctx is not None:
-            for p in ctx.parents:
-                if p.requires_grad and id(p) not in visited:
+            for p in reversed(ctx.parents):
+                if (p.requires_grad or not only_requiring_grad) and id(p) not in visited:
                     stack.append((p, False))
     return order
 
@@ -295,7 +298,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
     (``Tensor.backward``); otherwise they are returned for ``inputs`` only
     (``tg.grad``), keyed by ``id(tensor)``.
     """
-    order = _toposort(roots)
+    order = topological_order(roots)
     # First-order backward runs every formula on raw arrays (fast); with create_graph the
     # same formulas run on Tensors and are recorded.
     fast = not create_graph

@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
+from tinygrad_edu.autograd import topological_order
 from tinygrad_edu.nn.module import Module, Parameter
 from tinygrad_edu.tensor import Tensor
 
@@ -248,24 +249,7 @@ def trace(*roots: Tensor, params: Any = None, model: Module | None = None) -> Gr
             raise TypeError(f"trace: root {i} must be a Tensor, got {type(r).__name__}")
     names = _param_names(params, model)
     root_ids = {id(r) for r in roots}
-    # post-order DFS: inputs before the tensor that uses them
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
-        ctx = t._ctx
-        if ctx is not None:
-            for p in reversed(ctx.parents):
-                if id(p) not in visited:
-                    stack.append((p, False))
+    order: list[Tensor] = topological_order(roots, only_requiring_grad=False)
     # earliest first: sort by the longest distance to a root (still inputs before outputs:
     # a parent is always at least one step further from the roots than its child)
     dist: dict[int, int] = {}
