@@ -76,6 +76,19 @@ def _const(arr: Any, like: Any) -> Any:
     return _wrap(arr, like.device) if isinstance(like, Tensor) else arr
 
 
+_CONSTANTS: dict = {}
+
+
+def _k(value: float, like: Any) -> Any:
+    """``value`` as a scalar of ``like``'s dtype (cached): on small arrays a matching scalar
+    makes a ufunc noticeably cheaper than a Python number, which NumPy must convert."""
+    key = (value, like.dtype)
+    k = _CONSTANTS.get(key)
+    if k is None:
+        k = _CONSTANTS[key] = like.dtype.type(value)
+    return k
+
+
 def _values(ctx: Function) -> tuple:
     """The saved inputs: Tensors when the backward is being recorded, else their arrays."""
     if STATE.enabled:
@@ -246,7 +259,7 @@ class Tanh(_Unary):
 
     def backward(self, g: Any) -> Any:
         z = self._out()
-        return g * (1 - z * z)
+        return g * (_k(1, g) - z * z)
 
 
 class Sigmoid(_Unary):
@@ -255,15 +268,18 @@ class Sigmoid(_Unary):
     name = "sigmoid"
 
     def forward(self, x: Any) -> Any:
-        xp = backend.module_of(x)
-        return (xp.tanh(x * 0.5) + 1) * 0.5
+        half = _k(0.5, x)
+        z = backend.module_of(x).tanh(x * half)
+        z *= half                                # in place: one buffer, no temporaries
+        z += half
+        return z
 
     def recompute(self, x: Tensor) -> Tensor:
         return x.sigmoid()
 
     def backward(self, g: Any) -> Any:
         z = self._out()
-        return g * (z * (1 - z))
+        return g * (z * (_k(1, g) - z))
 
 
 class Relu(_Unary):
