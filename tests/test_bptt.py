@@ -13,7 +13,7 @@ import tinygrad_edu.functional as F
 from tinygrad_edu import nn
 from tinygrad_edu import recurrent as R
 from tinygrad_edu.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from tests.conftest import torch_or_skip
+from conftest import torch_or_skip
 
 
 def _t(arr, grad=False):

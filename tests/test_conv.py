@@ -11,7 +11,7 @@ import pytest
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn
-from tests.conftest import torch_or_skip
+from conftest import torch_or_skip
 
 # name, input shape, weight shape, kwargs
 CONV2D_CASES = [

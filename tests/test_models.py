@@ -10,7 +10,7 @@ import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn, optim
 from tinygrad_edu.models import LENET5_C3_TABLE, KerasCNN, LeNet5, PartialConv2d, Subsampling2d
-from tests.conftest import torch_or_skip
+from conftest import torch_or_skip
 
 # LeCun et al. (1998), Table I: rows are S2 maps, columns C3 maps, X = connected.
 PAPER_TABLE_I = [

@@ -11,7 +11,7 @@ import tinygrad_edu.functional as F
 from tinygrad_edu import nn, optim
 from tinygrad_edu.optim.lr_scheduler import CosineAnnealingLR, StepLR
 
-from tests.conftest import torch_or_skip
+from conftest import torch_or_skip
 
 
 def _param(values, dtype=tg.float64) -> nn.Parameter:

@@ -8,7 +8,7 @@ import pytest
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn
-from tests.conftest import torch_or_skip
+from conftest import torch_or_skip
 
 # name, function name, input shape, positional args, kwargs
 POOL_CASES = [

@@ -11,7 +11,7 @@ import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn
 from tinygrad_edu import recurrent as R
-from tests.conftest import torch_or_skip
+from conftest import torch_or_skip
 
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 

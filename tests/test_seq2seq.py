@@ -7,7 +7,7 @@ import pytest
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu.models import Seq2Seq
-from tests.conftest import torch_or_skip
+from conftest import torch_or_skip
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])

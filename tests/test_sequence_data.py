@@ -8,7 +8,7 @@ import tinygrad_edu as tg
 from tinygrad_edu.data import CharStream, batchify, bptt_batches
 from tinygrad_edu.nn.utils.rnn import (PackedSequence, pack_padded_sequence, pack_sequence,
                                        pad_packed_sequence, pad_sequence)
-from tests.conftest import torch_or_skip
+from conftest import torch_or_skip
 
 
 def test_batchify_makes_contiguous_rows():
