@@ -56,7 +56,7 @@ def main(args) -> None:
     fast = args.fast
     lo, hi = (3, 5) if fast else (3, 7)
     hidden = 64 if fast else 128
-    train_steps = 250 if fast else 1500
+    train_steps = 250 if fast else 2500
     batch, lr = 64, (1e-2 if fast else 5e-3)
 
     # ------------------------------------------------------------------ the idea
