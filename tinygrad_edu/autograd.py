@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 class _State:
     """Global autograd switches (like PyTorch's thread-global grad mode)."""
-    __slots__ = ("enabled", "scopes", "scope", "retain_all", "epoch")
+    __slots__ = ("enabled", "scopes", "scope", "retain_all", "epoch", "seq")
 
     def __init__(self) -> None:
         self.enabled = True
@@ -39,6 +39,9 @@ class _State:
         # [version, stamp] with a new epoch; a node records the epoch when it was made, so a
         # saved tensor was changed after saving exactly when its stamp is newer.
         self.epoch = 0
+        # Recorded nodes so far: a node's number is larger than its inputs' nodes', so
+        # sorting by it gives the backward order without a post-order walk.
+        self.seq = 0
 
 
 STATE = _State()
@@ -119,7 +122,8 @@ class Function:
     arrays (fast) and ``backward(self, grad: Tensor) -> tuple`` in Tensor ops
     (so gradients are differentiable). ``apply`` wires the two together.
     """
-    __slots__ = ("parents", "saved", "epoch", "scope", "freed", "out_vc", "__weakref__")
+    __slots__ = ("parents", "saved", "epoch", "seq", "scope", "freed", "out_vc",
+                 "__weakref__")
     name = "op"
 
     def save_for_backward(self, *tensors: "Tensor") -> None:
@@ -188,6 +192,7 @@ class Function:
             ctx.scope = STATE.scope
             ctx.freed = False
             ctx.epoch = STATE.epoch
+            ctx.seq = STATE.seq = STATE.seq + 1
             ctx.saved = inputs if cls.save_inputs else ()
             if cls.save_output:
                 ctx.out = data
@@ -267,6 +272,31 @@ def topological_order(roots: Sequence["Tensor"],
     return order
 
 
+def _node_seq(t: "Tensor") -> int:
+    return t._ctx.seq if t._ctx is not None else -1
+
+
+def _backward_order(roots: Sequence["Tensor"]) -> list["Tensor"]:
+    """Tensors that require grad reachable from ``roots``, outputs first (the order
+    backward needs): one stack walk to collect them, then a sort by node number."""
+    seen: set = set()
+    stack = list(roots)
+    nodes = []
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        nodes.append(t)
+        ctx = t._ctx
+        if ctx is not None:
+            for p in ctx.parents:
+                if p.requires_grad and id(p) not in seen:
+                    stack.append(p)
+    nodes.sort(key=_node_seq, reverse=True)
+    return nodes
+
+
 def _check_node(t: "Tensor", ctx: Function) -> None:
     if ctx.freed:
         raise RuntimeError(
@@ -298,7 +328,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
     (``Tensor.backward``); otherwise they are returned for ``inputs`` only
     (``tg.grad``), keyed by ``id(tensor)``.
     """
-    order = topological_order(roots)
+    order = _backward_order(roots)
     # First-order backward runs every formula on raw arrays (fast); with create_graph the
     # same formulas run on Tensors and are recorded.
     fast = not create_graph
@@ -313,7 +343,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
     prev = STATE.enabled
     STATE.enabled = create_graph
     try:
-        for t in reversed(order):
+        for t in order:
             g = grads.pop(id(t), None)
             if g is None:
                 continue

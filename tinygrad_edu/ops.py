@@ -648,6 +648,7 @@ class ToDevice(Function):
             out.requires_grad = True
             out._ctx = ctx
             ctx.parents = (x,)
+            ctx.seq = STATE.seq = STATE.seq + 1
             ctx.scope = STATE.scope
             ctx.freed = False
         return out
