@@ -36,8 +36,15 @@ if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
   if [ "${TG_WITH_TORCH:-0}" = "1" ]; then
     "$VPY" -m pip install -q torch
   else
-    # a local wheel only (pip's find-links); quietly nothing on a machine without one
-    "$VPY" -m pip install -q --no-index "torch==2.13.0" >/dev/null 2>&1 || true
+    # Only when pip's configuration offers a local torch wheel (find-links): install that
+    # file, with its small dependencies from the index. Quietly nothing elsewhere.
+    WHEELS="$(mktemp -d)"
+    if "$VPY" -m pip download -q --no-index --no-deps --only-binary=:all: "torch==2.13.0" \
+         -d "$WHEELS" >/dev/null 2>&1; then
+      "$VPY" -m pip install -q "$WHEELS"/torch-*.whl 2>&1 \
+        | grep -v "is neither a file nor a directory" || true
+    fi
+    rm -rf "$WHEELS"
   fi
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
