@@ -200,13 +200,13 @@ def test_packed_sequence_parity_with_torch(mode):
                                    atol=1e-10, err_msg=name)
 
 
-def test_unbind_steps_equals_slicing_in_values_and_gradients():
+def test_unbind_equals_slicing_in_values_and_gradients():
     rng = np.random.default_rng(4)
     for n in (1, 3, 4, 5, 17):
         x_np = rng.standard_normal((n, 2, 3))
         w = rng.standard_normal((n, 2, 3))
         a = _t(x_np, True)
-        pieces = R.unbind_steps(a)
+        pieces = a.unbind(0)
         assert len(pieces) == n
         for t, p in enumerate(pieces):
             np.testing.assert_array_equal(p.detach().numpy(), x_np[t])

@@ -220,24 +220,7 @@ def peephole_lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: 
                               w_ci, w_cf, w_co)
 
 
-# ---------------------------------------------------------------- slicing a sequence into steps
-def unbind_steps(x: Tensor) -> list[Tensor]:
-    """``[x[0], x[1], ..., x[T-1]]`` for a (T, ...) tensor, with a cheap backward.
-
-    The gradient of one slice ``x[t]`` is a zero array of x's *full* shape with
-    one slab filled in, so slicing a (T, B, 4H) projection T times directly
-    costs O(T² · B · 4H) in backward. Halving recursively (x[:T/2], x[T/2:], ...)
-    gives the same slices with O(T log T · B · 4H): every level of the
-    recursion touches each element once. Same values, same gradients.
-    """
-    n = x.shape[0]
-    if n <= 4:
-        return [x[t] for t in range(n)]
-    m = n // 2
-    return unbind_steps(x[:m]) + unbind_steps(x[m:])
-
-
 __all__ = [
     "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "peephole_lstm_cell",
-    "rnn_step", "lstm_step", "gru_step", "peephole_lstm_step", "unbind_steps",
+    "rnn_step", "lstm_step", "gru_step", "peephole_lstm_step",
 ]

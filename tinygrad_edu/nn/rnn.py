@@ -398,8 +398,8 @@ class RNNBase(Module):
             proj = R._input_projection(flat, w_ih, b_ih)                  # (T·B, 3H)
         else:
             proj = R._input_projection(flat, w_ih, b_ih, b_hh)            # (T·B, G·H)
-        xws = R.unbind_steps(proj.reshape(steps, batch, proj.shape[-1]))  # T × (B, G·H)
-        ms = R.unbind_steps(mask) if mask is not None else None          # T × (B, 1)
+        xws = proj.reshape(steps, batch, proj.shape[-1]).unbind(0)        # T × (B, G·H)
+        ms = mask.unbind(0) if mask is not None else None                # T × (B, 1)
         w_hh_t = w_hh.T                                                   # (H, G·H)
         nonlin = "relu" if mode == "RNN_RELU" else "tanh"
         outs: list = [None] * steps
