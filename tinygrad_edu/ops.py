@@ -380,9 +380,9 @@ class Max(Function):
         self.in_shape = x.shape
         self.dims = dims
         m = x.max(axis=dims, keepdims=True)
-        hit = (x == m)
-        self.mask = hit / hit.sum(axis=dims, keepdims=True).astype(x.dtype)
-        self.mask = self.mask.astype(x.dtype)
+        mask = (x == m).astype(x.dtype)                   # 1 at the maxima
+        mask /= mask.sum(axis=dims, keepdims=True)        # ties share the gradient
+        self.mask = mask
         self.keep_shape = m.shape
         return m if keepdim else xp.squeeze(m, axis=dims)
 
