@@ -10,6 +10,7 @@ import pytest
 from hypothesis import settings
 
 import tinygrad_edu as tg
+from tinygrad_edu import backend
 
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
 settings.load_profile("ci")
@@ -30,3 +31,21 @@ def torch_or_skip():
 def device() -> str:
     """The device the tests run on ('cpu' unless TG_DEVICE says otherwise)."""
     return DEVICE
+
+
+@pytest.fixture
+def fake_cuda():
+    """The CuPy stand-in (tests/fake_cupy.py) as the 'cuda' array module, restored after.
+
+    It raises where CuPy raises (a host array in a device op, an implicit conversion to
+    NumPy), so code that runs under it keeps to the tensor's own array module.
+    """
+    from fake_cupy import module   # noqa: PLC0415 - test helper beside this file
+    fake = module()
+    previous = backend.set_cuda_module(fake)
+    backend._generators.pop("cuda", None)
+    try:
+        yield fake
+    finally:
+        backend.set_cuda_module(previous)
+        backend._generators.pop("cuda", None)

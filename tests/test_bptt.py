@@ -11,7 +11,6 @@ import pytest
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn
-from tinygrad_edu import recurrent as R
 from tinygrad_edu.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from conftest import torch_or_skip
 

@@ -5,22 +5,9 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu import backend
 from tinygrad_edu.data import (DataLoader, Dataset, Subset, TensorDataset, default_collate,
                                digits_dataset, load_mnist, mnist1d_dataset, mnist_dataset,
                                random_split)
-
-
-@pytest.fixture
-def fake_cuda_module():
-    """The CuPy stand-in of tests/fake_cupy.py as the 'cuda' module (restored after)."""
-    from fake_cupy import module   # noqa: PLC0415 - test helper beside this file
-    previous = backend.set_cuda_module(module())
-    try:
-        yield
-    finally:
-        backend.set_cuda_module(previous)
-        backend._generators.pop("cuda", None)
 
 
 def _ds(n: int = 10) -> TensorDataset:
@@ -185,7 +172,7 @@ def test_small_dataset_helpers() -> None:
     assert m.tensors[0].shape == (1000, 40) and m.tensors[1].dtype == tg.int64
 
 
-def test_cuda_tensors_and_device_batches(fake_cuda_module) -> None:
+def test_cuda_tensors_and_device_batches(fake_cuda) -> None:
     ds = TensorDataset(tg.tensor(np.arange(12.0).reshape(6, 2), device="cuda"),
                        tg.tensor(np.arange(6), device="cuda"))
     xs = [x for x, _ in DataLoader(ds, batch_size=4, shuffle=True, seed=0)]

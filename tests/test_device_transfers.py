@@ -8,22 +8,22 @@ counter itself is shown to work). On a real GPU, tests/test_gpu.py repeats this 
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from fake_cupy import FakeDeviceArray, module
+from fake_cupy import FakeDeviceArray
 
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
-from tinygrad_edu import backend, nn, optim
+from tinygrad_edu import nn, optim
 from tinygrad_edu.models import LeNet5
 
 TRANSFERS = ("get", "__bool__", "__float__", "__int__")
 
 
 @pytest.fixture
-def counted_cuda(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
-    """The CuPy stand-in as 'cuda', with every device -> host transfer logged."""
+def counted_cuda(monkeypatch: pytest.MonkeyPatch, fake_cuda: Any) -> list:
+    """The CuPy stand-in as 'cuda' (conftest's fake_cuda), every device -> host copy logged."""
     log: list = []
     for name in TRANSFERS:
         original = getattr(FakeDeviceArray, name)
@@ -39,13 +39,7 @@ def counted_cuda(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
             log.append(name)
         return original_getattr(self, name)
     monkeypatch.setattr(FakeDeviceArray, "__getattr__", getattr_counting)
-    previous = backend.set_cuda_module(module())
-    backend._generators.pop("cuda", None)
-    try:
-        yield log
-    finally:
-        backend.set_cuda_module(previous)
-        backend._generators.pop("cuda", None)
+    return log
 
 
 def _step(model: nn.Module, opt: optim.Optimizer, x: tg.Tensor, y: tg.Tensor) -> tg.Tensor:

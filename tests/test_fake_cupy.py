@@ -7,7 +7,7 @@ engine never touches NumPy behind the tensor's back.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -15,20 +15,7 @@ from fake_cupy import IMPLICIT_MSG, FakeDeviceArray, module
 
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
-from tinygrad_edu import backend, nn
-
-
-@pytest.fixture
-def fake_cuda() -> Iterator[Any]:
-    """Install the stand-in as the 'cuda' array module; restore the previous one after."""
-    fake = module()
-    previous = backend.set_cuda_module(fake)
-    backend._generators.pop("cuda", None)
-    try:
-        yield fake
-    finally:
-        backend.set_cuda_module(previous)
-        backend._generators.pop("cuda", None)
+from tinygrad_edu import nn
 
 
 # ---------------------------------------------------------------- the stand-in itself

@@ -239,18 +239,6 @@ def test_clip_inside_training_bounds_the_step():
 
 
 # ---------------------------------------------------------------- the 'cuda' path, without a GPU
-@pytest.fixture
-def fake_cuda():
-    """The CuPy stand-in of tests/fake_cupy.py as the 'cuda' module (restored afterwards)."""
-    from fake_cupy import module
-    from tinygrad_edu import backend
-    previous = backend.set_cuda_module(module())
-    backend._generators.pop("cuda", None)
-    try:
-        yield
-    finally:
-        backend.set_cuda_module(previous)
-        backend._generators.pop("cuda", None)
 
 
 def test_layers_losses_clipping_and_checkpoints_on_device(fake_cuda, tmp_path):

@@ -27,11 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import fake_cupy
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from conftest import torch_or_skip
-from tinygrad_edu import backend
 
 # ---------------------------------------------------------------- namespaces
 # Row functions take a namespace ``m`` first so one lambda runs on both libraries.
@@ -792,18 +790,6 @@ def test_torch_parity(op: OpInfo, data: st.DataObject) -> None:
         want = np.zeros(g.shape) if tgd is None else tgd.numpy()
         np.testing.assert_allclose(g.numpy(), want, rtol=1e-9, atol=1e-12,
                                    err_msg=f"{op.name}: gradient of input {i}")
-
-
-@pytest.fixture
-def fake_cuda() -> Any:
-    """The CuPy stand-in (tests/fake_cupy.py) as the 'cuda' array module, restored after."""
-    fake = fake_cupy.module()
-    previous = backend.set_cuda_module(fake)
-    try:
-        yield fake
-    finally:
-        backend.set_cuda_module(previous)
-        backend._generators.pop("cuda", None)
 
 
 @pytest.mark.parametrize("op", OPS, ids=IDS)

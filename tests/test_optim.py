@@ -407,17 +407,6 @@ def test_schedulers_match_pytorch(kind: str) -> None:
 
 
 # ---------------------------------------------------------------- the 'cuda' path (stand-in)
-@pytest.fixture
-def fake_cuda():
-    """The CuPy stand-in of tests/fake_cupy.py as the 'cuda' module (restored after)."""
-    from fake_cupy import module   # noqa: PLC0415 - test helper beside this file
-    from tinygrad_edu import backend
-    previous = backend.set_cuda_module(module())
-    try:
-        yield
-    finally:
-        backend.set_cuda_module(previous)
-        backend._generators.pop("cuda", None)
 
 
 @pytest.mark.parametrize("make", [

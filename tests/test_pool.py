@@ -181,21 +181,6 @@ def test_pool_errors():
         F.adaptive_avg_pool2d(tg.zeros(4), 2)
 
 
-@pytest.fixture
-def fake_cuda():
-    """The CuPy stand-in of tests/fake_cupy.py as the 'cuda' module (raises where CuPy
-    would if host NumPy arrays leaked into device code)."""
-    from fake_cupy import module  # noqa: PLC0415 - only needed here
-    from tinygrad_edu import backend  # noqa: PLC0415
-    previous = backend.set_cuda_module(module())
-    backend._generators.pop("cuda", None)
-    try:
-        yield
-    finally:
-        backend.set_cuda_module(previous)
-        backend._generators.pop("cuda", None)
-
-
 def test_pools_and_lenet_run_on_the_device_path(fake_cuda):
     """Every pooling variant (padding divisors, ceil_mode, indices, adaptive matrices) and
     the classic LeNet-5 (index-table C3) keep to the tensor's array module."""

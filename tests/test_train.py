@@ -141,20 +141,7 @@ def test_fit_max_steps_scheduler_and_errors() -> None:
         fit(model, bad, opt, F.cross_entropy, progress=False)
 
 
-@pytest.fixture
-def fake_cuda_module():
-    """The CuPy stand-in of tests/fake_cupy.py as the 'cuda' module (restored after)."""
-    from fake_cupy import module   # noqa: PLC0415 - test helper beside this file
-    from tinygrad_edu import backend
-    previous = backend.set_cuda_module(module())
-    try:
-        yield
-    finally:
-        backend.set_cuda_module(previous)
-        backend._generators.pop("cuda", None)
-
-
-def test_fit_on_cuda_matches_cpu(fake_cuda_module) -> None:
+def test_fit_on_cuda_matches_cpu(fake_cuda) -> None:
     results = []
     for dev in ("cpu", "cuda"):
         tg.manual_seed(0)
