@@ -72,7 +72,7 @@ def main(args) -> None:
     L.check_true(f"test accuracy on 1000 unseen digits ≥ {bar:.0%}", acc >= bar, f"{acc:.1%}")
 
     L.step("First-layer filters, seen as pictures")
-    conv1, conv2 = model[0], model[3]
+    conv1 = model[0]
     w1 = conv1.weight.detach()[:, 0]                                  # (8, 5, 5)
     L.say("A first-layer filter is a 5×5 grid of weights that is multiplied with 5×5 patches "
           "of the image, so it can be drawn as a tiny image itself: a full block ██ where the "

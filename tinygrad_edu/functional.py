@@ -10,7 +10,6 @@ Names, signatures and defaults follow ``torch.nn.functional``.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 from tinygrad_edu import backend

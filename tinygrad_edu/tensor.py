@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections import namedtuple
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from tinygrad_edu import autograd, backend
 from tinygrad_edu.autograd import STATE

@@ -36,7 +36,7 @@ import platform
 import statistics
 import time
 import tracemalloc
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from rich.console import Console
