@@ -272,29 +272,30 @@ def topological_order(roots: Sequence["Tensor"],
     return order
 
 
-def _node_seq(t: "Tensor") -> int:
-    return t._ctx.seq if t._ctx is not None else -1
-
-
 def _backward_order(roots: Sequence["Tensor"]) -> list["Tensor"]:
     """Tensors that require grad reachable from ``roots``, outputs first (the order
-    backward needs): one stack walk to collect them, then a sort by node number."""
-    seen: set = set()
+    backward needs): one stack walk to collect them, then the ops sorted by node number
+    (``ctx.seq`` grows as ops run, so a larger number is later in the forward), then the
+    leaves, which have no inputs and so may go last in any order."""
+    inner: dict = {}           # ctx.seq -> tensor made by that op
+    leaves: list = []
+    seen_leaves: set = set()
     stack = list(roots)
-    nodes = []
     while stack:
         t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        nodes.append(t)
         ctx = t._ctx
-        if ctx is not None:
+        if ctx is None:
+            if id(t) not in seen_leaves:
+                seen_leaves.add(id(t))
+                leaves.append(t)
+        elif ctx.seq not in inner:
+            inner[ctx.seq] = t
             for p in ctx.parents:
-                if p.requires_grad and id(p) not in seen:
+                if p.requires_grad:
                     stack.append(p)
-    nodes.sort(key=_node_seq, reverse=True)
-    return nodes
+    order = [inner[s] for s in sorted(inner, reverse=True)]
+    order += leaves
+    return order
 
 
 def _check_node(t: "Tensor", ctx: Function) -> None:
@@ -340,6 +341,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
     owned: set = set()     # keys whose gradient array was allocated here (safe to add into)
     found: dict[int, Any] = {}
     retain_all = STATE.retain_all
+    epoch_now = STATE.epoch
     prev = STATE.enabled
     STATE.enabled = create_graph
     try:
@@ -357,13 +359,14 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
                 continue
             if ctx.freed:
                 _check_node(t, ctx)
-            epoch = ctx.epoch                # an in-place change since forward? (rare)
-            for s in ctx.saved:
-                vc = s._vc
-                if vc is not None and vc[1] > epoch:
+            epoch = ctx.epoch     # any in-place op since this node was made? (rare: if the
+            if epoch != epoch_now:  # global counter has not moved, nothing it saved changed)
+                for s in ctx.saved:
+                    vc = s._vc
+                    if vc is not None and vc[1] > epoch:
+                        _check_node(t, ctx)
+                if ctx.save_output and ctx.out_vc[1] > epoch:   # ... to the output it kept
                     _check_node(t, ctx)
-            if ctx.save_output and ctx.out_vc[1] > epoch:   # ... to the output it kept
-                _check_node(t, ctx)
             if fast and not ctx.array_backward:     # a user-defined Function: give it Tensors
                 in_grads = ctx.backward(_make_tensor(g, t.device))
                 in_grads = tuple(None if x is None else x.data for x in (

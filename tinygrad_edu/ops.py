@@ -80,20 +80,24 @@ _CONSTANTS: dict = {}
 
 
 def _k(value: float, like: Any) -> Any:
-    """``value`` as a scalar of ``like``'s dtype (cached): on small arrays a matching scalar
-    makes a ufunc noticeably cheaper than a Python number, which NumPy must convert."""
-    key = (value, like.dtype)
+    """``value`` as a constant of ``like``'s dtype and kind (cached): on small arrays a
+    matching constant makes a ufunc noticeably cheaper than a Python number, which NumPy
+    must convert on every call (see ``backend.constant_like``)."""
+    key = (value, like.dtype, type(like))
     k = _CONSTANTS.get(key)
     if k is None:
-        k = _CONSTANTS[key] = like.dtype.type(value)
+        k = _CONSTANTS[key] = backend.constant_like(value, like)
     return k
 
 
 def _values(ctx: Function) -> tuple:
     """The saved inputs: Tensors when the backward is being recorded, else their arrays."""
+    saved = ctx.saved
     if STATE.enabled:
-        return ctx.saved
-    return tuple(t.data for t in ctx.saved)
+        return saved
+    if len(saved) == 2:                      # the common case, without a loop
+        return saved[0].data, saved[1].data
+    return [t.data for t in saved]
 
 
 # ---------------------------------------------------------------- elementwise
@@ -269,9 +273,13 @@ class Sigmoid(_Unary):
 
     def forward(self, x: Any) -> Any:
         half = _k(0.5, x)
-        z = backend.module_of(x).tanh(x * half)
-        z *= half                                # in place: one buffer, no temporaries
-        z += half
+        z = x * half
+        if not z.ndim:                           # 0-d: NumPy gives a scalar, no out=
+            return backend.module_of(x).tanh(z) * half + half
+        xp = backend.module_of(z)
+        xp.tanh(z, out=z)                        # in place: one buffer, no temporaries
+        xp.multiply(z, half, out=z)              # (ufunc(out=) is cheaper than z *= half)
+        xp.add(z, half, out=z)
         return z
 
     def recompute(self, x: Tensor) -> Tensor:
