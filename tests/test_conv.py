@@ -320,6 +320,8 @@ def _naive_fold(g, in_shape, axes, size, stride, dilation):
     ((2, 2, 9, 9), (2, 3), (2, 3), (1, 2), (2, 1)),      # dilation
     ((1, 2, 8, 9), (2, 3), (2, 2), (1, 3), (6, 2)),      # row dilation > OH: rows no tap reaches
     ((3, 4, 5), (1, 2), (3, 2), (1, 1), (1, 1)),         # 3-D input, last two axes
+    ((2, 3, 5, 5), (2, 3), (5, 5), (1, 1), (1, 1)),      # one window, the whole map (C5)
+    ((2, 3, 6, 5), (2, 3), (5, 5), (1, 3), (1, 1)),      # one window across, two down
     ((2, 3, 8, 8), (2, 3), (2, 2), (2, 2), (1, 1)),      # disjoint tiles (2x2 pooling)
     ((2, 3, 9, 7), (2, 3), (2, 3), (2, 3), (1, 1)),      # disjoint tiles with a remainder
     ((2, 3, 10), (2,), (3,), (2,), (1,)),                # 1-D, generic loop

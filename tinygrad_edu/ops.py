@@ -578,14 +578,18 @@ class WindowFold(Function):
         self.geom = (axes, size, stride, dilation)
         counts = _window_geometry(in_shape, axes, size, stride, dilation)
         nd = len(in_shape)
-        if len(axes) == 2 and tuple(axes) == (nd - 2, nd - 1) and stride[0] == 1:
-            return _fold_rows_first(xp, g, in_shape, size, counts, stride[1], dilation)
-        # Windows that never overlap (stride >= span: 2x2 pooling) read every cell at most
-        # once, so each tap's slab can be written instead of added (2x faster); if they
-        # tile the input exactly, no cell is left for zeros either.
-        disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(size, stride, dilation))
-        tiled = disjoint and all(s == k and d == 1 and n * k == in_shape[a]
+        # Windows that never overlap (stride >= span, as in 2x2 pooling, or a single
+        # window) read every cell at most once, so each tap's slab can be written instead
+        # of added (2x faster); if they tile the input exactly, no cell is left for zeros.
+        disjoint = all(n == 1 or s >= d * (k - 1) + 1
+                       for k, s, d, n in zip(size, stride, dilation, counts))
+        tiled = disjoint and all((n == 1 or s == k) and d == 1 and n * k == in_shape[a]
                                  for a, n, k, s, d in zip(axes, counts, size, stride, dilation))
+        if tiled and all(n == 1 for n in counts) and tuple(axes) == tuple(range(nd - len(axes), nd)):
+            return g.reshape(in_shape)      # one window = the whole trailing block (LeNet's C5)
+        if (not disjoint and len(axes) == 2 and tuple(axes) == (nd - 2, nd - 1)
+                and stride[0] == 1):
+            return _fold_rows_first(xp, g, in_shape, size, counts, stride[1], dilation)
         out = xp.empty(in_shape, dtype=g.dtype) if tiled else xp.zeros(in_shape, dtype=g.dtype)
         for taps in itertools.product(*[range(k) for k in size]):
             index = [slice(None)] * nd
