@@ -322,6 +322,7 @@ def _naive_fold(g, in_shape, axes, size, stride, dilation):
     ((3, 4, 5), (1, 2), (3, 2), (1, 1), (1, 1)),         # 3-D input, last two axes
     ((2, 3, 5, 5), (2, 3), (5, 5), (1, 1), (1, 1)),      # one window, the whole map (C5)
     ((2, 3, 6, 5), (2, 3), (5, 5), (1, 3), (1, 1)),      # one window across, two down
+    ((7, 6), (0, 1), (3, 2), (1, 1), (1, 1)),            # a 2-D input, no leading axis
     ((2, 3, 8, 8), (2, 3), (2, 2), (2, 2), (1, 1)),      # disjoint tiles (2x2 pooling)
     ((2, 3, 9, 7), (2, 3), (2, 3), (2, 3), (1, 1)),      # disjoint tiles with a remainder
     ((2, 3, 10), (2,), (3,), (2,), (1,)),                # 1-D, generic loop
@@ -336,4 +337,21 @@ def test_window_fold_equals_the_definition(in_shape, axes, size, stride, dilatio
     win.backward(tg.tensor(g))
     np.testing.assert_allclose(x.grad.numpy(),
                                _naive_fold(g, in_shape, axes, size, stride, dilation),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [(1, 1), (1, 2)])
+def test_window_fold_in_chunks_equals_the_definition(monkeypatch, stride):
+    """The stride-1-rows fold works on a few leading items at a time (to stay in cache);
+    with a tiny scratch budget every item is its own chunk, and the sums must not change."""
+    from tinygrad_edu import ops
+    monkeypatch.setattr(ops, "_FOLD_SCRATCH_BYTES", 1)
+    rng = np.random.default_rng(9)
+    in_shape, size, dilation = (3, 2, 7, 8), (3, 2), (1, 2)
+    x = tg.tensor(rng.standard_normal(in_shape), requires_grad=True)
+    win = tg.sliding_window(x, (2, 3), size, stride, dilation)
+    g = rng.standard_normal(win.shape)
+    win.backward(tg.tensor(g))
+    np.testing.assert_allclose(x.grad.numpy(),
+                               _naive_fold(g, in_shape, (2, 3), size, stride, dilation),
                                rtol=1e-12, atol=1e-12)
