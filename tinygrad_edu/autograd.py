@@ -122,9 +122,9 @@ class Function:
     arrays (fast) and ``backward(self, grad: Tensor) -> tuple`` in Tensor ops
     (so gradients are differentiable). ``apply`` wires the two together.
     """
-    __slots__ = ("parents", "saved", "epoch", "seq", "scope", "freed", "out_vc",
-                 "__weakref__")
+    __slots__ = ("parents", "saved", "epoch", "seq", "out_vc", "__weakref__")
     name = "op"
+    scope: str | None = None   # the tg.scope() the op ran under (set only when there is one)
 
     def save_for_backward(self, *tensors: "Tensor") -> None:
         """Keep tensors for backward; an in-place change to one later is detected."""
@@ -189,8 +189,8 @@ class Function:
             out.requires_grad = True
             out._ctx = ctx
             ctx.parents = inputs
-            ctx.scope = STATE.scope
-            ctx.freed = False
+            if STATE.scope is not None:
+                ctx.scope = STATE.scope
             ctx.epoch = STATE.epoch
             ctx.seq = STATE.seq = STATE.seq + 1
             ctx.saved = inputs if cls.save_inputs else ()
@@ -299,7 +299,7 @@ def _backward_order(roots: Sequence["Tensor"]) -> list["Tensor"]:
 
 
 def _check_node(t: "Tensor", ctx: Function) -> None:
-    if ctx.freed:
+    if ctx.saved is None:
         raise RuntimeError(
             f"backward: trying to backward through the graph a second time: the values saved "
             f"by op '{ctx.name}' were freed after the first backward; pass retain_graph=True "
@@ -357,7 +357,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
                 _accumulate(t, g, fast)
             if ctx is None:
                 continue
-            if ctx.freed:
+            if ctx.saved is None:            # freed by an earlier backward
                 _check_node(t, ctx)
             epoch = ctx.epoch     # any in-place op since this node was made? (rare: if the
             if epoch != epoch_now:  # global counter has not moved, nothing it saved changed)
@@ -395,8 +395,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"],
                     if fast:
                         owned.add(key)
             if not retain_graph:
-                ctx.freed = True
-                ctx.saved = ()
+                ctx.saved = None             # freed: a second backward raises
     finally:
         STATE.enabled = prev
     return found

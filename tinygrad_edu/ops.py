@@ -76,18 +76,19 @@ def _const(arr: Any, like: Any) -> Any:
     return _wrap(arr, like.device) if isinstance(like, Tensor) else arr
 
 
-_CONSTANTS: dict = {}
+_CONSTANTS: dict = {}   # type of array -> dtype -> value -> constant
 
 
 def _k(value: float, like: Any) -> Any:
     """``value`` as a constant of ``like``'s dtype and kind (cached): on small arrays a
     matching constant makes a ufunc noticeably cheaper than a Python number, which NumPy
     must convert on every call (see ``backend.constant_like``)."""
-    key = (value, like.dtype, type(like))
-    k = _CONSTANTS.get(key)
-    if k is None:
-        k = _CONSTANTS[key] = backend.constant_like(value, like)
-    return k
+    try:
+        return _CONSTANTS[type(like)][like.dtype][value]
+    except KeyError:
+        k = backend.constant_like(value, like)
+        _CONSTANTS.setdefault(type(like), {}).setdefault(like.dtype, {})[value] = k
+        return k
 
 
 def _values(ctx: Function) -> tuple:
@@ -726,8 +727,8 @@ class ToDevice(Function):
             out._ctx = ctx
             ctx.parents = (x,)
             ctx.seq = STATE.seq = STATE.seq + 1
-            ctx.scope = STATE.scope
-            ctx.freed = False
+            if STATE.scope is not None:
+                ctx.scope = STATE.scope
         return out
 
 
