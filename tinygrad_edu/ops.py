@@ -25,7 +25,7 @@ Primitive list:
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Sequence
 
 from tinygrad_edu import backend
 from tinygrad_edu.autograd import STATE, Function, SliceGrad
@@ -91,7 +91,7 @@ def _k(value: float, like: Any) -> Any:
         return k
 
 
-def _values(ctx: Function) -> tuple:
+def _values(ctx: Function) -> Sequence:
     """The saved inputs: Tensors when the backward is being recorded, else their arrays."""
     saved = ctx.saved
     if STATE.enabled:
@@ -632,7 +632,7 @@ def _fold_rows_first(xp: Any, g: Any, in_shape: tuple, size: tuple, counts: list
     per_item = h * ow * g.dtype.itemsize
     for d in in_shape[1:-2]:
         per_item *= d
-    step = max(1, _FOLD_SCRATCH_BYTES // per_item)
+    step = max(1, _FOLD_SCRATCH_BYTES // max(per_item, 1))
     for i in range(0, in_shape[0], step):
         gi, oi = g[i:i + step], out[i:i + step]              # a few leading items
         lead = oi.shape[:-2]
