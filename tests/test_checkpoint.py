@@ -240,15 +240,29 @@ def test_save_refuses_unknown_objects(tmp_path):
 def test_wrong_keys_and_shapes_name_the_key(tmp_path):
     path = tmp_path / "m.npz"
     tg.save(nn.Linear(3, 2).state_dict(), path)
-    with pytest.raises(ValueError, match=r"weight: shape \(2, 3\) in the state dict, but the "
-                                         r"model expects \(4, 3\)"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for weight: shape \(2, 3\) in the "
+                                           r"state dict, but the model expects \(4, 3\)"):
         nn.Linear(3, 4).load_state_dict(tg.load(path))
-    with pytest.raises(KeyError, match=r"missing keys \['0.weight', '0.bias'\]; unexpected "
-                                       r"keys \['weight', 'bias'\]"):
+    with pytest.raises(RuntimeError, match=r"for Sequential:\n\tMissing key\(s\) in state_dict: "
+                                           r"\['0.weight', '0.bias'\]\n\tUnexpected key\(s\) "
+                                           r"in state_dict: \['weight', 'bias'\]"):
         nn.Sequential(nn.Linear(3, 2)).load_state_dict(tg.load(path))
     result = nn.Sequential(nn.Linear(3, 2)).load_state_dict(tg.load(path), strict=False)
     assert result.missing_keys == ["0.weight", "0.bias"]
     assert result.unexpected_keys == ["weight", "bias"]
+
+
+def test_a_bad_state_dict_loads_nothing(tmp_path):
+    """Every problem is reported at once, and no parameter is touched before the error
+    (PyTorch copies the keys that fit, then raises)."""
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    bad = {k: tg.ones(*v.shape) for k, v in model.state_dict().items()}
+    bad["1.bias"] = tg.ones(5)
+    with pytest.raises(RuntimeError, match=r"size mismatch for 1.bias: shape \(5,\)"):
+        model.load_state_dict(bad)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), before[k])
 
 
 def _write(path, arrays):

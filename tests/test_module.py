@@ -110,13 +110,15 @@ def test_load_state_dict_errors_name_the_keys():
     sd = m.state_dict()
     bad = dict(sd)
     bad["0.weight"] = tg.zeros(4, 2)
-    with pytest.raises(ValueError, match=r"0\.weight: shape \(4, 2\) in the state dict, but "
-                                         r"the model expects \(3, 2\)"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for 0\.weight: shape \(4, 2\) in the "
+                                           r"state dict, but the model expects \(3, 2\)"):
         m.load_state_dict(bad)
-    with pytest.raises(KeyError, match=r"missing keys \['0\.bias'\]"):
+    with pytest.raises(RuntimeError, match=r"Missing key\(s\) in state_dict: \['0\.bias'\]"):
         m.load_state_dict({"0.weight": sd["0.weight"]})
-    with pytest.raises(KeyError, match=r"unexpected keys \['extra'\]"):
+    with pytest.raises(RuntimeError, match=r"Unexpected key\(s\) in state_dict: \['extra'\]"):
         m.load_state_dict({**sd, "extra": tg.zeros(1)})
+    with pytest.raises(RuntimeError, match="size mismatch"):      # even when not strict
+        m.load_state_dict(bad, strict=False)
     keys = m.load_state_dict({"0.weight": sd["0.weight"]}, strict=False)
     assert keys.missing_keys == ["0.bias"] and keys.unexpected_keys == []
 

@@ -262,20 +262,21 @@ class Module:
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:
         """Copy values into this module's parameters and buffers, by key.
 
-        With ``strict=True`` (default) the keys must match exactly; any shape
-        mismatch is an error naming the key. Values may be Tensors, NumPy
-        arrays or anything array-like (a torch tensor works too).
+        With ``strict=True`` (default) the keys must match exactly; a shape mismatch is
+        an error even with ``strict=False``. As in PyTorch, every problem is listed in one
+        ``RuntimeError``; unlike PyTorch, nothing is copied unless everything fits (the
+        model is never left half loaded). Values may be Tensors, NumPy arrays or anything
+        array-like (a torch tensor works too).
         """
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        if strict and (missing or unexpected):
-            parts = []
-            if missing:
-                parts.append(f"missing keys {missing}")
-            if unexpected:
-                parts.append(f"unexpected keys {unexpected}")
-            raise KeyError(f"load_state_dict: {type(self).__name__}: " + "; ".join(parts))
+        errors = []
+        if strict and missing:
+            errors.append(f"Missing key(s) in state_dict: {missing}")
+        if strict and unexpected:
+            errors.append(f"Unexpected key(s) in state_dict: {unexpected}")
+        values = {}
         for key, target in own.items():
             if key not in state_dict:
                 continue
@@ -285,8 +286,14 @@ class Module:
                     value = value.detach().cpu().numpy()
                 value = Tensor(value, device="cpu")
             if tuple(value.shape) != tuple(target.shape):
-                raise ValueError(f"load_state_dict: {key}: shape {tuple(value.shape)} in the "
-                                 f"state dict, but the model expects {tuple(target.shape)}")
+                errors.append(f"size mismatch for {key}: shape {tuple(value.shape)} in the "
+                              f"state dict, but the model expects {tuple(target.shape)}")
+            values[key] = value
+        if errors:
+            raise RuntimeError(f"load_state_dict: error(s) in loading state_dict for "
+                               f"{type(self).__name__}:\n\t" + "\n\t".join(errors))
+        for key, value in values.items():
+            target = own[key]
             arr = backend.to_device(value.data, target.device).astype(target.dtype)
             with autograd.no_grad():
                 target.data[...] = arr
