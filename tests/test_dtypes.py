@@ -135,3 +135,46 @@ def test_cast_to_int_stops_the_gradient() -> None:
 def test_bad_dtype_names_what_was_given() -> None:
     with pytest.raises(TypeError, match=r"dtype: unknown dtype name 'float128x'"):
         tg.zeros(2, dtype="float128x")
+
+
+# (expression, expected dtype) — PyTorch's promotion rules, written out by hand.
+MIXED = [
+    ("i * 0.5", "float32"), ("0.5 * i", "float32"), ("i + 0.5", "float32"),
+    ("0.5 - i", "float32"), ("i - 0.5", "float32"), ("i / 2", "float32"), ("2 / i", "float32"),
+    ("i / i", "float32"), ("i * f", "float32"), ("f / i", "float32"), ("b * f", "float32"),
+    ("i * d", "float64"), ("f * d", "float64"), ("i + 1", "int64"), ("i * i", "int64"),
+    ("f * 2", "float32"), ("d / 2", "float64"),
+]
+
+
+@pytest.mark.parametrize("expr,expected", MIXED, ids=[e for e, _ in MIXED])
+def test_integer_meets_float_like_pytorch(expr: str, expected: str) -> None:
+    """An integer (or bool) tensor meeting a float takes the float's dtype, and int / int is
+    float32, as in PyTorch (NumPy alone would give float64 for most of these)."""
+    env = {"i": tg.tensor([1, 2, 3]), "f": tg.tensor([1.0, 2.0, 4.0]),
+           "d": tg.tensor([1.0, 2.0, 4.0], dtype=tg.float64), "b": tg.tensor([True, False, True])}
+    assert str(eval(expr, {}, env).dtype) == expected
+
+
+def test_integer_meets_float_values_and_gradient() -> None:
+    i = tg.tensor([1, 2, 3])
+    f = tg.tensor([0.5, 1.0, 2.0], requires_grad=True)
+    y = f * i / 2
+    np.testing.assert_allclose(y.detach().numpy(), [0.25, 1.0, 3.0])
+    np.testing.assert_allclose((i / 2).numpy(), [0.5, 1.0, 1.5])
+    y.sum().backward()
+    assert f.grad.dtype == tg.float32
+    np.testing.assert_allclose(f.grad.numpy(), [0.5, 1.0, 1.5])
+
+
+@pytest.mark.parametrize("expr", [e for e, _ in MIXED])
+def test_mixed_dtypes_match_torch(expr: str) -> None:
+    torch = torch_or_skip()
+    ours = {"i": tg.tensor([1, 2, 3]), "f": tg.tensor([1.0, 2.0, 4.0]),
+            "d": tg.tensor([1.0, 2.0, 4.0], dtype=tg.float64), "b": tg.tensor([True, False, True])}
+    theirs = {"i": torch.tensor([1, 2, 3]), "f": torch.tensor([1.0, 2.0, 4.0]),
+              "d": torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64),
+              "b": torch.tensor([True, False, True])}
+    a, t = eval(expr, {}, ours), eval(expr, {}, theirs)
+    assert str(a.dtype) == str(t.dtype).replace("torch.", "")
+    np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-6)

@@ -343,29 +343,43 @@ class Tensor:
         return Tensor(other, device=self.device)
 
     # ------------------------------------------------------------ arithmetic
+    # A binary op on two different dtypes goes through _promote first (integer meets
+    # float: the float's dtype, as in PyTorch). Same dtypes, the common case, skip it.
     def __add__(self, other: Any) -> "Tensor":
-        return _add(self, other if isinstance(other, Tensor) else self._operand(other))
+        o = other if isinstance(other, Tensor) else self._operand(other)
+        if o.data.dtype is not self.data.dtype:
+            return _add(*_promote(self, o))
+        return _add(self, o)
 
     def __radd__(self, other: Any) -> "Tensor":
-        return _add(self._operand(other), self)
+        return _add(*_promote(self._operand(other), self))
 
     def __sub__(self, other: Any) -> "Tensor":
-        return _sub(self, other if isinstance(other, Tensor) else self._operand(other))
+        o = other if isinstance(other, Tensor) else self._operand(other)
+        if o.data.dtype is not self.data.dtype:
+            return _sub(*_promote(self, o))
+        return _sub(self, o)
 
     def __rsub__(self, other: Any) -> "Tensor":
-        return _sub(self._operand(other), self)
+        return _sub(*_promote(self._operand(other), self))
 
     def __mul__(self, other: Any) -> "Tensor":
-        return _mul(self, other if isinstance(other, Tensor) else self._operand(other))
+        o = other if isinstance(other, Tensor) else self._operand(other)
+        if o.data.dtype is not self.data.dtype:
+            return _mul(*_promote(self, o))
+        return _mul(self, o)
 
     def __rmul__(self, other: Any) -> "Tensor":
-        return _mul(self._operand(other), self)
+        return _mul(*_promote(self._operand(other), self))
 
     def __truediv__(self, other: Any) -> "Tensor":
-        return _div(self, other if isinstance(other, Tensor) else self._operand(other))
+        o = other if isinstance(other, Tensor) else self._operand(other)
+        if o.data.dtype is not self.data.dtype or self.data.dtype.kind != "f":
+            return _div(*_promote(self, o, true_division=True))
+        return _div(self, o)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
-        return _div(self._operand(other), self)
+        return _div(*_promote(self._operand(other), self, true_division=True))
 
     def __neg__(self) -> "Tensor":
         return _ops.Neg.apply(self)
@@ -1170,3 +1184,22 @@ from tinygrad_edu import ops as _ops  # noqa: E402  (ops needs the Tensor class 
 
 # the arithmetic operators' primitives, bound once (they run for every op of every step)
 _add, _sub, _mul, _div = _ops.Add.apply, _ops.Sub.apply, _ops.Mul.apply, _ops.Div.apply
+
+
+def _promote(a: Tensor, b: Tensor, true_division: bool = False) -> tuple:
+    """The operands of an arithmetic op, cast to a common dtype as PyTorch does.
+
+    An integer (or bool) tensor meeting a floating one takes the floating dtype:
+    ``int64 * float32 -> float32``, where NumPy would give float64. True division of
+    two integer tensors gives the default float, float32 (NumPy: float64). Two
+    floating dtypes follow NumPy (float32 with float64 gives float64, as in PyTorch).
+    """
+    fa, fb = backend.is_floating(a.dtype), backend.is_floating(b.dtype)
+    if fa and not fb:
+        b = _ops.Cast.apply(b, dtype=a.dtype)
+    elif fb and not fa:
+        a = _ops.Cast.apply(a, dtype=b.dtype)
+    elif true_division and not fa:
+        a = _ops.Cast.apply(a, dtype=backend.DEFAULT_FLOAT)
+        b = _ops.Cast.apply(b, dtype=backend.DEFAULT_FLOAT)
+    return a, b
