@@ -352,7 +352,10 @@ class Tensor:
         return _add(self, o)
 
     def __radd__(self, other: Any) -> "Tensor":
-        return _add(*_promote(self._operand(other), self))
+        o = self._operand(other)
+        if o.data.dtype is not self.data.dtype:
+            return _add(*_promote(o, self))
+        return _add(o, self)
 
     def __sub__(self, other: Any) -> "Tensor":
         o = other if isinstance(other, Tensor) else self._operand(other)
@@ -361,7 +364,10 @@ class Tensor:
         return _sub(self, o)
 
     def __rsub__(self, other: Any) -> "Tensor":
-        return _sub(*_promote(self._operand(other), self))
+        o = self._operand(other)
+        if o.data.dtype is not self.data.dtype:
+            return _sub(*_promote(o, self))
+        return _sub(o, self)
 
     def __mul__(self, other: Any) -> "Tensor":
         o = other if isinstance(other, Tensor) else self._operand(other)
@@ -370,7 +376,10 @@ class Tensor:
         return _mul(self, o)
 
     def __rmul__(self, other: Any) -> "Tensor":
-        return _mul(*_promote(self._operand(other), self))
+        o = self._operand(other)
+        if o.data.dtype is not self.data.dtype:
+            return _mul(*_promote(o, self))
+        return _mul(o, self)
 
     def __truediv__(self, other: Any) -> "Tensor":
         o = other if isinstance(other, Tensor) else self._operand(other)
@@ -379,7 +388,10 @@ class Tensor:
         return _div(self, o)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
-        return _div(*_promote(self._operand(other), self, true_division=True))
+        o = self._operand(other)
+        if o.data.dtype is not self.data.dtype or self.data.dtype.kind != "f":
+            return _div(*_promote(o, self, true_division=True))
+        return _div(o, self)
 
     def __neg__(self) -> "Tensor":
         return _ops.Neg.apply(self)
