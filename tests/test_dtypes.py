@@ -178,3 +178,27 @@ def test_mixed_dtypes_match_torch(expr: str) -> None:
     a, t = eval(expr, {}, ours), eval(expr, {}, theirs)
     assert str(a.dtype) == str(t.dtype).replace("torch.", "")
     np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", [lambda t: t.add_(0.5), lambda t: t.sub_(tg.tensor([0.5])),
+                                lambda t: t.mul_(1.5), lambda t: t.div_(2)],
+                         ids=["add_", "sub_", "mul_", "div_"])
+def test_in_place_float_into_an_integer_tensor_is_an_error(op: Callable) -> None:
+    """PyTorch refuses to write a float result into an integer tensor; NumPy's unsafe cast
+    would silently truncate (1 + 0.5 -> 1). The message names the op and both types."""
+    t = tg.tensor([1, 2, 3])
+    with pytest.raises(RuntimeError, match=r"_: result type float can't be cast to the "
+                                           r"desired output type int64"):
+        op(t)
+    np.testing.assert_array_equal(t.numpy(), [1, 2, 3])       # untouched
+
+
+def test_in_place_keeps_the_tensor_dtype_when_it_can() -> None:
+    i = tg.tensor([1, 2, 3])
+    i += 2
+    i.mul_(tg.tensor([2, 2, 2]))
+    assert i.dtype == tg.int64 and i.tolist() == [6, 8, 10]
+    f = tg.tensor([1.0, 2.0])
+    f += tg.tensor([1, 2])                                    # int into float: fine
+    f.div_(tg.tensor([2.0, 2.0], dtype=tg.float64))
+    assert f.dtype == tg.float32 and f.tolist() == [1.0, 2.0]

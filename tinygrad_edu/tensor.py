@@ -896,6 +896,13 @@ class Tensor:
         o = self._operand(other)
         if o.device != self.device:
             autograd._device_mismatch(where, (self, o))
+        mine, theirs = self.data.dtype.kind, o.data.dtype.kind
+        if mine != "f" and (theirs == "f" or fn == "divide") or mine == "b" and theirs != "b":
+            result = "float" if theirs == "f" or fn == "divide" else str(o.dtype)
+            raise RuntimeError(f"{where}: result type {result} can't be cast to the desired "
+                               f"output type {self.dtype} (an in-place op keeps the tensor's "
+                               f"dtype); use the out-of-place form (x = x + y) or convert "
+                               f"first (x = x.float())")
         getattr(self.xp, fn)(self.data, o.data, out=self.data, casting="unsafe")
         self._bump()
         return self
