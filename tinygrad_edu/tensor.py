@@ -673,10 +673,37 @@ class Tensor:
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
     def prod(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        """Product of elements, as exp(Σ log|x|) with the sign restored (no zeros allowed)."""
-        sign = Tensor._wrap(self.xp.prod(self.xp.sign(self.data), axis=dim, keepdims=keepdim),
-                            self.device)
-        return self.abs().log().sum(dim, keepdim).exp() * sign
+        """Product of the elements along ``dim`` (of all of them when ``dim`` is None).
+
+        Built as a tree of pairwise products, x[0::2] * x[1::2] until one is left:
+        log2(n) multiplications, each with its own gradient, so ∂/∂x_i is exactly the
+        product of the other elements, zeros included. An integer tensor keeps its
+        dtype (and has no gradient), as in PyTorch.
+
+        >>> tg.tensor([[1., 2.], [3., 4.]]).prod(1)
+        tensor([ 2., 12.])
+        """
+        if not backend.is_floating(self.dtype):
+            return Tensor._wrap(self.xp.prod(self.data, axis=dim, keepdims=keepdim,
+                                             dtype=backend.int64), self.device)
+        if dim is None:
+            out = self.reshape(-1).prod(0)
+            return out.reshape((1,) * self.ndim) if keepdim else out
+        d = _normalize_dims(dim, self.ndim, "prod")[0]
+        if self.ndim:                                                 # (n, ...the rest)
+            x = self.permute((d,) + tuple(i for i in range(self.ndim) if i != d))
+        else:
+            x = self.reshape(1)
+        if x.shape[0] == 0:
+            out = x.sum(0) * 0 + 1                                    # empty product
+        else:
+            while x.shape[0] > 1:
+                if x.shape[0] % 2:                                    # odd: carry the last one
+                    x = cat([x[:-1:2] * x[1::2], x[-1:]], 0)
+                else:
+                    x = x[0::2] * x[1::2]
+            out = x[0]
+        return out.unsqueeze(d) if keepdim and self.ndim else out
 
     def softmax(self, dim: int) -> "Tensor":
         from tinygrad_edu import functional  # noqa: PLC0415 - functional sits above tensor
