@@ -143,7 +143,8 @@ MIXED = [
     ("0.5 - i", "float32"), ("i - 0.5", "float32"), ("i / 2", "float32"), ("2 / i", "float32"),
     ("i / i", "float32"), ("i * f", "float32"), ("f / i", "float32"), ("b * f", "float32"),
     ("i * d", "float64"), ("f * d", "float64"), ("i + 1", "int64"), ("i * i", "int64"),
-    ("f * 2", "float32"), ("d / 2", "float64"),
+    ("f * 2", "float32"), ("d / 2", "float64"), ("b + 1", "int64"), ("2 * b", "int64"),
+    ("b * True", "bool"),
 ]
 
 
@@ -191,6 +192,12 @@ def test_in_place_float_into_an_integer_tensor_is_an_error(op: Callable) -> None
                                            r"desired output type int64"):
         op(t)
     np.testing.assert_array_equal(t.numpy(), [1, 2, 3])       # untouched
+
+
+def test_in_place_int_into_a_bool_tensor_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="add_: result type int64 can't be cast to the "
+                                           "desired output type bool"):
+        tg.tensor([True, False]).add_(1)
 
 
 def test_in_place_keeps_the_tensor_dtype_when_it_can() -> None:

@@ -335,6 +335,8 @@ class Tensor:
             dtype = self.dtype      # also NumPy scalars: x32 * np.int64(3) stays float32
             if not backend.is_floating(dtype) and not isinstance(other, numbers.Integral):
                 dtype = backend.DEFAULT_FLOAT
+            elif dtype.kind == "b" and not isinstance(other, bool):
+                dtype = backend.int64                # bool tensor + 1 -> int64, as in PyTorch
             return Tensor._wrap(self.xp.asarray(other, dtype=dtype), self.device)
         if backend.is_array(other) and backend.device_of_array(other) != self.device:
             raise RuntimeError(f"expected all tensors on the same device, got a tensor on "
