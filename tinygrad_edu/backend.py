@@ -192,6 +192,8 @@ def device_of_array(arr: Any) -> str:
 
 def module_of(arr: Any) -> Any:
     """The array module that owns ``arr`` (numpy for host arrays and scalars, else cupy)."""
+    if type(arr) is np.ndarray:             # the common case first: twice as fast as isinstance
+        return np
     if isinstance(arr, (np.ndarray, np.generic)):
         return np
     if _cuda_module is not None and isinstance(arr, _cuda_module.ndarray):
