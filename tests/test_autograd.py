@@ -412,3 +412,14 @@ def test_in_place_change_before_saving_is_fine_and_after_is_caught() -> None:
         a.mul_(2.0)                           # after it is saved: the gradient would be wrong
     with pytest.raises(RuntimeError, match="modified by an in-place operation after it was saved"):
         y.backward()
+
+
+def test_contiguous_copies_only_a_strided_tensor() -> None:
+    x = tg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.contiguous() is x
+    t = x.T                                     # a transposed view
+    c = t.contiguous()
+    assert c is not t and c.data.flags.c_contiguous
+    np.testing.assert_array_equal(c.detach().numpy(), np.arange(6.0).reshape(2, 3).T)
+    (c * tg.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]])

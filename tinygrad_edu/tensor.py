@@ -247,7 +247,11 @@ class Tensor:
         return _ops.Clone.apply(self)
 
     def contiguous(self) -> "Tensor":
-        return self
+        """This tensor if its memory is already in row-major order, else a row-major copy
+        (gradients flow through the copy), as in PyTorch."""
+        if getattr(self.data, "flags", None) is None or self.data.flags.c_contiguous:
+            return self
+        return self.clone()
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Mark a leaf as needing gradients (in place)."""
