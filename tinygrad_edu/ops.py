@@ -673,7 +673,8 @@ class MatMul(Function):
             if a.ndim < g.ndim or a.shape[:-2] != g.shape[:-2]:
                 # A broadcast over a batch (a conv's filters against each image's patches):
                 # Σ_batch (B @ Gᵀ)ᵀ is the same sum, and NumPy's batched GEMM runs it
-                # 1.1-1.8x faster than Σ_batch G @ Bᵀ on conv shapes (measured).
+                # 1.1-1.8x faster than Σ_batch G @ Bᵀ on four of six conv shapes measured
+                # (LeNet's C3, 64->64 3x3, ...) and within 4% on the other two.
                 ga = _reduce_to((b @ g.swapaxes(-1, -2)).swapaxes(-1, -2), a.shape)
             else:
                 ga = g @ b.swapaxes(-1, -2)
