@@ -55,15 +55,14 @@ def _run_tg(fn, x, w, b, kw):
     return xt, wt, bt, y
 
 
-@pytest.mark.filterwarnings("ignore:Using padding=.same.")
-@pytest.mark.parametrize("name,xs,ws,kw", CONV2D_CASES, ids=[c[0] for c in CONV2D_CASES])
-def test_conv2d_matches_torch(name, xs, ws, kw):
+def _check_against_torch(ours_fn, torch_name, xs, ws, kw, seed):
+    """Forward and the gradients of input, weight and bias, against torch on the same data."""
     torch = torch_or_skip()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-    xt, wt, bt, y = _run_tg(F.conv2d, x, w, b, kw)
+    xt, wt, bt, y = _run_tg(ours_fn, x, w, b, kw)
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    ty = torch.nn.functional.conv2d(tx, tw, tb, **kw)
+    ty = getattr(torch.nn.functional, torch_name)(tx, tw, tb, **kw)
     assert y.shape == tuple(ty.shape)
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
     up = rng.standard_normal(y.shape)
@@ -72,24 +71,17 @@ def test_conv2d_matches_torch(name, xs, ws, kw):
     for ours, theirs in ((xt, tx), (wt, tw), (bt, tb)):
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10,
                                    atol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding=.same.")
+@pytest.mark.parametrize("name,xs,ws,kw", CONV2D_CASES, ids=[c[0] for c in CONV2D_CASES])
+def test_conv2d_matches_torch(name, xs, ws, kw):
+    _check_against_torch(F.conv2d, "conv2d", xs, ws, kw, seed=0)
 
 
 @pytest.mark.parametrize("name,xs,ws,kw", CONV1D_CASES, ids=[c[0] for c in CONV1D_CASES])
 def test_conv1d_matches_torch(name, xs, ws, kw):
-    torch = torch_or_skip()
-    rng = np.random.default_rng(1)
-    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-    xt, wt, bt, y = _run_tg(F.conv1d, x, w, b, kw)
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    ty = torch.nn.functional.conv1d(tx, tw, tb, **kw)
-    assert y.shape == tuple(ty.shape)
-    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
-    up = rng.standard_normal(y.shape)
-    (y * tg.tensor(up)).sum().backward()
-    (ty * torch.tensor(up)).sum().backward()
-    for ours, theirs in ((xt, tx), (wt, tw), (bt, tb)):
-        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10,
-                                   atol=1e-10)
+    _check_against_torch(F.conv1d, "conv1d", xs, ws, kw, seed=1)
 
 
 def _numpy_conv2d(x, w, b, stride, pad, dil, groups):
