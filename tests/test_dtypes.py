@@ -144,7 +144,8 @@ MIXED = [
     ("i / i", "float32"), ("i * f", "float32"), ("f / i", "float32"), ("b * f", "float32"),
     ("i * d", "float64"), ("f * d", "float64"), ("i + 1", "int64"), ("i * i", "int64"),
     ("f * 2", "float32"), ("d / 2", "float64"), ("b + 1", "int64"), ("2 * b", "int64"),
-    ("b * True", "bool"),
+    ("b * True", "bool"), ("i.maximum(f)", "float32"), ("f.minimum(i)", "float32"),
+    ("m.where(b, i, f)", "float32"), ("m.where(b, i, 0.5)", "float32"),
 ]
 
 
@@ -152,7 +153,7 @@ MIXED = [
 def test_integer_meets_float_like_pytorch(expr: str, expected: str) -> None:
     """An integer (or bool) tensor meeting a float takes the float's dtype, and int / int is
     float32, as in PyTorch (NumPy alone would give float64 for most of these)."""
-    env = {"i": tg.tensor([1, 2, 3]), "f": tg.tensor([1.0, 2.0, 4.0]),
+    env = {"i": tg.tensor([1, 2, 3]), "f": tg.tensor([1.0, 2.0, 4.0]), "m": tg,
            "d": tg.tensor([1.0, 2.0, 4.0], dtype=tg.float64), "b": tg.tensor([True, False, True])}
     assert str(eval(expr, {}, env).dtype) == expected
 
@@ -171,9 +172,9 @@ def test_integer_meets_float_values_and_gradient() -> None:
 @pytest.mark.parametrize("expr", [e for e, _ in MIXED])
 def test_mixed_dtypes_match_torch(expr: str) -> None:
     torch = torch_or_skip()
-    ours = {"i": tg.tensor([1, 2, 3]), "f": tg.tensor([1.0, 2.0, 4.0]),
+    ours = {"i": tg.tensor([1, 2, 3]), "f": tg.tensor([1.0, 2.0, 4.0]), "m": tg,
             "d": tg.tensor([1.0, 2.0, 4.0], dtype=tg.float64), "b": tg.tensor([True, False, True])}
-    theirs = {"i": torch.tensor([1, 2, 3]), "f": torch.tensor([1.0, 2.0, 4.0]),
+    theirs = {"i": torch.tensor([1, 2, 3]), "f": torch.tensor([1.0, 2.0, 4.0]), "m": torch,
               "d": torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64),
               "b": torch.tensor([True, False, True])}
     a, t = eval(expr, {}, ours), eval(expr, {}, theirs)
