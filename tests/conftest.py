@@ -10,7 +10,7 @@ import pytest
 from hypothesis import settings
 
 import tinygrad_edu as tg
-from tinygrad_edu import backend
+from tinygrad_edu.engine import backend
 
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
 settings.load_profile("ci")

@@ -223,12 +223,14 @@ _FUNCTIONS = [
     "array_equal", "allclose", "cumsum", "sort", "argsort", "take", "take_along_axis",
     "ascontiguousarray", "copy", "tile", "repeat", "diag", "tril", "triu", "outer", "floor",
     "ceil", "round", "square", "power", "bincount", "unique", "split", "array_split",
-    "multiply", "divide", "subtract", "negative", "true_divide",
+    "multiply", "divide", "subtract", "negative", "true_divide", "nan_to_num", "trunc",
+    "floor_divide", "remainder", "logical_xor", "invert",
 ]
 _UFUNCS = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "exp", "log",
            "tanh", "sqrt", "abs", "negative", "equal", "not_equal", "less", "less_equal",
            "greater", "greater_equal", "logical_and", "logical_or", "logical_not", "sign",
-           "sin", "cos", "power", "square", "true_divide", "isnan", "isfinite"]
+           "sin", "cos", "power", "square", "true_divide", "isnan", "isfinite", "isinf",
+           "logical_xor", "invert", "floor_divide", "remainder"]
 
 
 def module() -> types.ModuleType:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu import backend
+from tinygrad_edu.engine import backend
 
 PACKAGE = Path(tg.__file__).resolve().parent
 ARRAY_LIBS = {"numpy", "cupy", "cupyx"}
@@ -22,7 +22,7 @@ ARRAY_LIBS = {"numpy", "cupy", "cupyx"}
 
 def _allowed(path: Path) -> bool:
     rel = path.relative_to(PACKAGE).as_posix()
-    return rel == "backend.py" or rel.startswith("data/")
+    return rel == "engine/backend.py" or rel.startswith("data/")
 
 
 def array_imports(source: str) -> list[tuple[int, str]]:
@@ -62,7 +62,7 @@ def test_only_the_backend_imports_numpy_or_cupy() -> None:
             continue
         for line, mod in array_imports(path.read_text(encoding="utf-8")):
             offenders.append(f"{path.relative_to(PACKAGE)}:{line} imports {mod}")
-    assert not offenders, ("only tinygrad_edu/backend.py (and data/ readers) may import "
+    assert not offenders, ("only tinygrad_edu/engine/backend.py (and data/ readers) may import "
                            "numpy/cupy; use `t.xp` instead:\n" + "\n".join(offenders))
 
 

@@ -336,8 +336,8 @@ def test_window_fold_equals_the_definition(in_shape, axes, size, stride, dilatio
 def test_window_fold_in_chunks_equals_the_definition(monkeypatch, stride):
     """The stride-1-rows fold works on a few leading items at a time (to stay in cache);
     with a tiny scratch budget every item is its own chunk, and the sums must not change."""
-    from tinygrad_edu import ops
-    monkeypatch.setattr(ops, "_FOLD_SCRATCH_BYTES", 1)
+    from tinygrad_edu.fastlane import fold
+    monkeypatch.setattr(fold, "SCRATCH_BYTES", 1)
     rng = np.random.default_rng(9)
     in_shape, size, dilation = (3, 2, 7, 8), (3, 2), (1, 2)
     x = tg.tensor(rng.standard_normal(in_shape), requires_grad=True)

@@ -10,7 +10,7 @@ import pytest
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn
-from tinygrad_edu import recurrent as R
+from tinygrad_edu.functional import recurrent_cells as R
 from conftest import torch_or_skip
 
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]

@@ -5,7 +5,7 @@ False
 """
 from __future__ import annotations
 
-from tinygrad_edu import backend
+from tinygrad_edu.engine import backend
 
 
 def is_available() -> bool:

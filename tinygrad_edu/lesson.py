@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu import Tensor
 
 
 class LessonCheckError(AssertionError):

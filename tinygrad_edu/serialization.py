@@ -18,15 +18,20 @@ with plain NumPy too: ``np.load(path)['fc1.weight']``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import warnings
+import zipfile
+import zlib
 from collections import OrderedDict
 from typing import Any
 
-from tinygrad_edu import backend
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.engine import backend
+from tinygrad_edu.engine.tensor import Tensor
 
 META_KEY = "__tg_meta__"
+MAX_BYTES = 2**30           # 1 GiB unpacked: far above this course's checkpoints
 _FORMAT = "tinygrad_edu.checkpoint"
 _VERSION = 1
 
@@ -48,7 +53,7 @@ class _Encoder:
     def encode(self, obj: Any, path: str) -> Any:
         if isinstance(obj, Tensor):
             key = self._key(path)
-            self.arrays[key] = backend.to_host(obj.data)
+            self.arrays[key] = obj.detach().numpy()
             return {"tensor": key}
         if isinstance(obj, bool) or obj is None or isinstance(obj, (int, float, str)):
             return {"value": obj}
@@ -84,8 +89,8 @@ def save(obj: Any, f: Any) -> None:
     meta = {"format": _FORMAT, "version": _VERSION, "root": tree}
     text = json.dumps(meta, allow_nan=True).encode("utf-8")
     arrays = dict(enc.arrays)
-    arrays[META_KEY] = backend.numpy_module.frombuffer(text, dtype=backend.uint8)
-    backend.save_npz(os.fspath(f), arrays)
+    arrays[META_KEY] = backend.host_array(list(text), dtype=backend.uint8)
+    write_npz(os.fspath(f), arrays)
 
 
 def _decode(node: Any, arrays: dict, used: set, device: str, where: str) -> Any:
@@ -111,19 +116,23 @@ def _decode(node: Any, arrays: dict, used: set, device: str, where: str) -> Any:
     raise ValueError(f"load: {where}: unknown metadata node kind {kind!r}")
 
 
-def load(f: Any, map_location: Any = None, weights_only: bool = True) -> Any:
+def load(f: Any, map_location: Any = None, weights_only: bool = True,
+         max_bytes: int = MAX_BYTES) -> Any:
     """Read a checkpoint written by :func:`save`; Tensors land on ``map_location`` ('cpu').
 
     A plain ``.npz`` (e.g. from ``np.savez``) loads as an OrderedDict of Tensors.
     The archive is read with ``allow_pickle=False``: a pickle, an object array or
-    a truncated file is refused with a ValueError naming the file.
+    a truncated file is refused with a ValueError naming the file. An archive that
+    would expand beyond ``max_bytes`` (1 GiB unless raised) is refused before it is
+    unpacked, with its compression ratio (a small file that unpacks to gigabytes is
+    a "zip bomb").
     """
     if not weights_only:
         raise ValueError("load: weights_only=False would mean unpickling, which can run code; "
                          "tinygrad_edu checkpoints never need it")
     device = backend.normalize_device(map_location) if map_location is not None else "cpu"
     path = os.fspath(f)
-    arrays = backend.load_npz(path)
+    arrays = read_npz(path, max_bytes)
     if META_KEY not in arrays:
         return OrderedDict((k, Tensor(a, device=device)) for k, a in arrays.items())
     raw = arrays.pop(META_KEY)
@@ -145,6 +154,120 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True) -> Any:
         raise ValueError(f"load: {path!r}: arrays {extra} are not described by the metadata "
                          "(edited file?)")
     return obj
+
+
+# ---------------------------------------------------------------- the archive (.npz)
+def _leftovers(path: str) -> list:
+    """Temporary files of earlier saves to ``path`` whose process is gone (a kill -9)."""
+    folder, base = os.path.split(os.path.abspath(path))
+    stale = []
+    for name in os.listdir(folder or "."):
+        pid = name[len(base) + 5:] if name.startswith(base + ".tmp-") else ""
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                stale.append(os.path.join(folder, name))
+            except PermissionError:
+                pass                                  # alive, someone else's
+    return stale
+
+
+def write_npz(path: str, arrays: dict) -> None:
+    """Write ``{name: host array}`` as an uncompressed .npz archive, atomically.
+
+    The archive goes to ``path + '.tmp-<pid>'`` in the same folder, is flushed and
+    fsync'ed, then renamed over ``path`` (``os.replace``): a crash leaves either the
+    old file or the new one, never half a file. A temporary file left by a save whose
+    process was killed is removed here, with a warning naming it.
+    """
+    for name, a in arrays.items():
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"save: array {name!r} has dtype {a.dtype}; a checkpoint holds "
+                            "only numeric and bool arrays")
+    stale = _leftovers(path)
+    for old in stale:
+        with contextlib.suppress(OSError):
+            os.remove(old)
+    if stale:
+        warnings.warn(f"save: removed {len(stale)} temporary file(s) left by an interrupted "
+                      f"save to {path!r}: {stale}", stacklevel=3)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED,
+                                 allowZip64=True) as zf:
+                for name, a in arrays.items():
+                    with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                        backend.write_array(member, a)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    with contextlib.suppress(OSError):      # make the rename itself durable (POSIX)
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read_npz(path: str, max_bytes: int = MAX_BYTES) -> dict:
+    """Read a .npz archive into ``{name: host array}``; nothing in the file is executed.
+
+    A pickle, a truncated or corrupt archive, an entry that is not a .npy array, an
+    object array, or an archive expanding beyond ``max_bytes`` gives a ValueError naming
+    the file (and the entry).
+    """
+    with open(path, "rb") as f:            # FileNotFoundError speaks for itself
+        head = f.read(8)
+    if not head.startswith(b"PK"):
+        what = ("it holds a Python pickle, which could run code when loaded; refused"
+                if head[:1] == b"\x80" else "it is a single .npy array, not an .npz archive"
+                if head.startswith(b"\x93NUMPY") else "the file is empty" if not head
+                else "it is not a zip archive")
+        raise ValueError(f"load: {path!r} is not an .npz checkpoint: {what}")
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            packed = max(1, sum(i.compress_size for i in infos))
+            if total > max_bytes:
+                raise ValueError(f"load: {path!r} would expand from {packed:,} to {total:,} "
+                                 f"bytes (ratio {total / packed:,.0f}:1), beyond max_bytes="
+                                 f"{max_bytes:,}; pass a larger max_bytes if you trust it")
+            for info in infos:
+                name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                with zf.open(info) as member:
+                    data = member.read(info.file_size + 1)
+                if not info.filename.endswith(".npy") or not data.startswith(b"\x93NUMPY"):
+                    raise ValueError(f"load: {path!r}: entry {name!r} is not a NumPy array "
+                                     "(is this a torch .pt file or another zip archive?); "
+                                     "refused")
+                if len(data) > info.file_size:
+                    raise ValueError(f"load: {path!r}: entry {name!r} is longer than its "
+                                     "declared size; refused")
+                try:
+                    arr = backend.read_array(data)
+                except ValueError as e:
+                    if "pickle" in str(e) or "Object arrays" in str(e):
+                        raise ValueError(f"load: {path!r}: entry {name!r} holds Python objects "
+                                         "(pickled data), which could run code when loaded; "
+                                         "refused: a checkpoint holds plain numeric arrays") \
+                            from None
+                    raise ValueError(f"load: {path!r}: entry {name!r} is corrupt ({e})") from e
+                if arr.dtype.kind not in "biuf":
+                    raise ValueError(f"load: {path!r}: entry {name!r} has dtype {arr.dtype}; "
+                                     "only numeric and bool arrays are accepted")
+                out[name] = arr
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
+        raise ValueError(f"load: {path!r} is truncated or corrupt, not a readable .npz "
+                         f"archive ({type(e).__name__}: {e})") from e
+    return out
 
 
 __all__ = ["save", "load"]

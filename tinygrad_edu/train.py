@@ -35,8 +35,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 
-from tinygrad_edu import autograd, backend
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.engine.tensor import Tensor
 
 __all__ = ["fit", "evaluate", "History", "sparkline", "count_correct"]
 
@@ -143,7 +143,7 @@ def count_correct(output: Tensor, target: Tensor) -> int | None:
     if output.ndim != 2 or target.ndim != 1 or backend.is_floating(target.dtype) \
             or target.shape[0] != output.shape[0]:
         return None
-    return int((output.data.argmax(axis=1) == target.data).sum())
+    return int((output.detach().argmax(1) == target).sum().item())
 
 
 def _split_batch(batch: Any) -> tuple[Any, Any]:
@@ -157,7 +157,7 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
 def _move(x: Any, device: str | None) -> Any:
     if device is None or not isinstance(x, Tensor) or x.device == device:
         return x
-    return Tensor(x.data, device=device)
+    return x.to(device)
 
 
 def _batch_len(x: Any) -> int:
@@ -184,7 +184,7 @@ def evaluate(model: Any, loader: Iterable, loss_fn: Callable | None = None,
         model.eval()
     total_loss, correct, n, acc_ok = 0.0, 0, 0, True
     try:
-        with autograd.no_grad():
+        with graph.no_grad():
             for batch in loader:
                 x, y = _split_batch(batch)
                 x, y = _move(x, dev), _move(y, dev)

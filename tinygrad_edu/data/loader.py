@@ -23,16 +23,16 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterator, Sequence
 
-from tinygrad_edu import backend
+from tinygrad_edu.engine import backend, graph
 from tinygrad_edu.data.datasets import load_digits, load_fashion_mnist, load_mnist, load_mnist1d
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.tensor_methods import stack
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "DataLoader", "random_split", "default_collate",
     "mnist_dataset", "fashion_mnist_dataset", "digits_dataset", "mnist1d_dataset",
 ]
 
-_host = backend.numpy_module     # index arrays live on the host, like a Python list would
 
 
 class Dataset:
@@ -73,20 +73,16 @@ class TensorDataset(Dataset):
         self.tensors = tuple(tensors)
 
     def __getitem__(self, index: int) -> tuple:
-        return tuple(Tensor._wrap(t.data[index], t.device) for t in self.tensors)
+        return tuple(t[index] for t in self.tensors)
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
     def _get_batch(self, index: Any) -> list:
         """All tensors indexed at once by a host index array (or a slice): one batch."""
-        out = []
-        for t in self.tensors:
-            idx = index
-            if not isinstance(index, slice) and t.device != "cpu":
-                idx = backend.to_device(index, t.device)
-            out.append(Tensor._wrap(t.data[idx], t.device))
-        return out
+        if isinstance(index, slice):
+            return [t[index] for t in self.tensors]
+        return [t[Tensor(index, device=t.device)] for t in self.tensors]
 
 
 class Subset(Dataset):
@@ -96,7 +92,7 @@ class Subset(Dataset):
         self.dataset = dataset
         self.indices = indices
         host = indices.numpy() if isinstance(indices, Tensor) else indices
-        self._index = _host.asarray(host, dtype=backend.int64).reshape(-1)
+        self._index = backend.host_array(host, dtype=backend.int64).reshape(-1)
 
     def __getitem__(self, index: int) -> Any:
         return self.dataset[int(self._index[index])]
@@ -158,15 +154,16 @@ def default_collate(samples: list) -> Any:
                 raise RuntimeError(f"default_collate: sample {i} is {got}, but sample 0 has "
                                    f"shape {tuple(first.shape)} on '{first.device}'; samples "
                                    f"of a batch must match (pad them, or pass a collate_fn)")
-        return Tensor._wrap(first.xp.stack([s.data for s in samples]), first.device)
+        with graph.no_grad():
+            return stack([s.detach() for s in samples])
     if backend.is_array(first):
         return Tensor(backend.module_of(first).stack(samples))
     if isinstance(first, bool):
-        return Tensor(_host.asarray(samples, dtype=backend.bool_))
+        return Tensor(samples, dtype=backend.bool_)
     if isinstance(first, int):
-        return Tensor(_host.asarray(samples, dtype=backend.int64))
+        return Tensor(samples, dtype=backend.int64)
     if isinstance(first, float):
-        return Tensor(_host.asarray(samples, dtype=backend.float64))
+        return Tensor(samples, dtype=backend.float64)
     if isinstance(first, str):
         return list(samples)
     if isinstance(first, dict):
@@ -177,7 +174,7 @@ def default_collate(samples: list) -> Any:
                                f"number of fields; sample 0 has {len(first)}")
         return [default_collate(list(field)) for field in zip(*samples)]
     if hasattr(first, "dtype") and hasattr(first, "shape"):     # NumPy scalars
-        return Tensor(_host.asarray(samples))
+        return Tensor(backend.host_array(samples))
     raise TypeError(f"default_collate: don't know how to batch samples of type "
                     f"{type(first).__name__}; pass collate_fn=... to the DataLoader")
 
@@ -192,7 +189,7 @@ def _make_generator(generator: Any, seed: int | None) -> Any:
                             f"numpy.random.default_rng(0)), got {type(generator).__name__}")
         return generator
     if seed is not None:
-        return _host.random.default_rng(seed)
+        return backend.host_generator(seed)
     return None
 
 
@@ -202,7 +199,7 @@ def _permutation(n: int, generator: Any) -> Any:
         perm = backend.random_permutation(n, "cpu")
     else:
         perm = generator.permutation(n)
-    return _host.asarray(perm, dtype=backend.int64)
+    return backend.host_array(perm, dtype=backend.int64)
 
 
 def _fetch(dataset: Any, index: Any) -> list:
@@ -217,7 +214,7 @@ def _fetch(dataset: Any, index: Any) -> list:
 
 def _to_device(batch: Any, device: str) -> Any:
     if isinstance(batch, Tensor):
-        return batch if batch.device == device else Tensor(batch.data, device=device)
+        return batch.to(device)
     if isinstance(batch, (list, tuple)):
         return type(batch)(_to_device(b, device) for b in batch)
     if isinstance(batch, dict):

@@ -39,7 +39,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.engine.tensor import Tensor
 
 
 def _as_ids(ids: Any, where: str) -> np.ndarray:

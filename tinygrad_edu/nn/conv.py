@@ -16,10 +16,11 @@ import math
 from typing import Any
 
 from tinygrad_edu import functional as F
-from tinygrad_edu.convolution import _tuple
+from tinygrad_edu.functional.convolution import int_tuple
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
-from tinygrad_edu.tensor import Tensor, empty
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.creation import empty
 
 
 class _ConvNd(Module):
@@ -42,8 +43,8 @@ class _ConvNd(Module):
                                       "only 'zeros'")
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _tuple(kernel_size, nd, "kernel_size", name)
-        self.stride = _tuple(stride, nd, "stride", name)
+        self.kernel_size = int_tuple(kernel_size, nd, "kernel_size", name)
+        self.stride = int_tuple(stride, nd, "stride", name)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', "
@@ -53,8 +54,8 @@ class _ConvNd(Module):
                                  f"convolutions (stride={self.stride})")
             self.padding = padding
         else:
-            self.padding = _tuple(padding, nd, "padding", name)
-        self.dilation = _tuple(dilation, nd, "dilation", name)
+            self.padding = int_tuple(padding, nd, "padding", name)
+        self.dilation = int_tuple(dilation, nd, "dilation", name)
         self.groups = groups
         self.padding_mode = padding_mode
         self.weight = Parameter(empty((out_channels, in_channels // groups) + self.kernel_size,

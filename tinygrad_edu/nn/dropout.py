@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tinygrad_edu import functional as F
 from tinygrad_edu.nn.module import Module
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.engine.tensor import Tensor
 
 
 class Dropout(Module):

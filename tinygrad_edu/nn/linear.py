@@ -7,7 +7,8 @@ from typing import Any
 from tinygrad_edu import functional as F
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
-from tinygrad_edu.tensor import Tensor, empty
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.creation import empty
 
 
 class Linear(Module):

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable, Iterator
 
-from tinygrad_edu import autograd, backend
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.nn.summary import summary
 
 
 class Parameter(Tensor):
@@ -26,11 +27,8 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
-            data = backend.array_module("cpu").zeros(0, dtype=backend.float32)
-        if isinstance(data, Tensor):
-            super().__init__(data.data, device=data.device)
-        else:
-            super().__init__(data)
+            data = Tensor([], dtype=backend.float32)
+        super().__init__(data, device=data.device if isinstance(data, Tensor) else None)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -202,7 +200,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad = Tensor._wrap(p.xp.zeros_like(p.grad.data), p.device)
+                p.grad = p.grad.detach() * 0
 
     def to(self, *args: Any, **kwargs: Any) -> "Module":
         """Move (and/or cast) every parameter and buffer in place: ``model.to('cuda')``.
@@ -217,15 +215,12 @@ class Module:
                 dtype = a
         dev = backend.normalize_device(device) if device is not None else None
         dt = backend.as_dtype(dtype) if dtype is not None else None
-        for t in list(self.parameters()) + list(self.buffers()):
-            arr = t.data
-            if dev is not None and dev != t.device:
-                arr = backend.to_device(arr, dev)
-                t.device = dev
-            if dt is not None and backend.is_floating(t.dtype):
-                arr = arr.astype(dt)
-            t.data = arr
-            if t.grad is not None:
+        with graph.no_grad():
+            for t in list(self.parameters()) + list(self.buffers()):
+                moved = t.detach().to(device=dev, dtype=dt if backend.is_floating(t.dtype)
+                                      else None)
+                if moved is not t:
+                    t.set_(moved)
                 t.grad = None
         return self
 
@@ -288,16 +283,17 @@ class Module:
             if tuple(value.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: shape {tuple(value.shape)} in the "
                               f"state dict, but the model expects {tuple(target.shape)}")
-            values[key] = value
+                continue
+            try:                                   # convert everything before copying anything
+                values[key] = value.detach().to(target.device).to(target.dtype)
+            except (TypeError, ValueError) as e:
+                errors.append(f"can't convert {key} ({value.dtype}) to {target.dtype}: {e}")
         if errors:
             raise RuntimeError(f"load_state_dict: error(s) in loading state_dict for "
                                f"{type(self).__name__}:\n\t" + "\n\t".join(errors))
-        for key, value in values.items():
-            target = own[key]
-            arr = backend.to_device(value.data, target.device).astype(target.dtype)
-            with autograd.no_grad():
-                target.data[...] = arr
-                target._bump()
+        with graph.no_grad():
+            for key, value in values.items():
+                own[key].copy_(value)
         return _IncompatibleKeys(missing, unexpected)
 
     def summary(self, input_shape: Any, **kwargs: Any) -> Any:
@@ -307,7 +303,6 @@ class Module:
         Prints the table and returns an ``nn.Summary`` (rows and totals); see
         ``tinygrad_edu.nn.summary.summary`` for the options.
         """
-        from tinygrad_edu.nn.summary import summary  # noqa: PLC0415 - summary imports Module
         return summary(self, input_shape, **kwargs)
 
     # ------------------------------------------------------------ calling
@@ -315,7 +310,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: forward() is not implemented")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with autograd.scope(self._scope_name):
+        with graph.scope(self._scope_name):
             return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------ printing

@@ -27,14 +27,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tinygrad_edu import autograd
+from tinygrad_edu.engine import graph
 from tinygrad_edu import functional as F
-from tinygrad_edu import fused
-from tinygrad_edu import recurrent as R
+from tinygrad_edu.functional import recurrent_cells as R
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
 from tinygrad_edu.nn.utils.rnn import PackedSequence, _packed_rows, pad_packed_sequence
-from tinygrad_edu.tensor import Tensor, cat, empty, stack, zeros
+from tinygrad_edu.engine.tensor import Tensor, cat, tensor
+from tinygrad_edu.functional.creation import arange, empty, zeros
+from tinygrad_edu.functional.tensor_methods import stack
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -299,7 +300,7 @@ class RNNBase(Module):
                 k = layer * dirs + d
                 weights = [getattr(self, n) for n in self._flat_weights_names[
                     k * (4 if self.bias else 2):(k + 1) * (4 if self.bias else 2)]]
-                with autograd.scope(f"l{layer}" + ("_reverse" if d else "")):
+                with graph.scope(f"l{layer}" + ("_reverse" if d else "")):
                     out, h, c = self._direction(layer_input, weights, h0[k],
                                                 c0[k] if is_lstm else None, bool(d), mask)
                 outs.append(out)
@@ -315,8 +316,8 @@ class RNNBase(Module):
 
         if packed:
             times, rows = _packed_rows(sizes)
-            xp = output.xp
-            output = PackedSequence(output[xp.asarray(times), xp.asarray(rows)],
+            index = (tensor(times, device=output.device), tensor(rows, device=output.device))
+            output = PackedSequence(output[index],
                                     batch_sizes, sorted_idx, unsorted_idx)
             if unsorted_idx is not None:
                 idx = unsorted_idx.to(hn.device)
@@ -378,9 +379,9 @@ class RNNBase(Module):
     @staticmethod
     def _mask(sizes: list[int], x: Tensor) -> Tensor:
         """(T, B, 1) float mask: 1 where sequence b (sorted longest first) has step t."""
-        xp = x.xp
-        m = xp.arange(x.shape[1])[None, :] < xp.asarray(sizes)[:, None]     # (T, B)
-        return Tensor._wrap(m.astype(x.dtype)[:, :, None], x.device)
+        steps = arange(x.shape[1], device=x.device).reshape(1, -1)          # (1, B)
+        lengths = tensor(sizes, device=x.device).reshape(-1, 1)             # (T, 1)
+        return (steps < lengths).to(x.dtype).unsqueeze(-1)                  # (T, B, 1)
 
     def _direction(self, x: Tensor, weights: list, h: Tensor, c: Tensor | None,
                    reverse: bool, mask: Tensor | None) -> tuple[Tensor, Tensor, Any]:
@@ -405,10 +406,10 @@ class RNNBase(Module):
         outs: list = [None] * steps
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         for t in order:
-            with autograd.scope(f"t={t}"):
+            with graph.scope(f"t={t}"):
                 xw = xws[t]
                 if mode == "LSTM":
-                    h_new, c_new = fused.lstm_step(xw, h, c, w_hh_t)   # = R.lstm_step
+                    h_new, c_new = R.lstm_step(xw, h, c, w_hh_t)
                 elif mode == "GRU":
                     h_new = R.gru_step(xw, h, w_hh_t, b_hh)
                 else:

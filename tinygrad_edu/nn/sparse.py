@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinygrad_edu import autograd
+from tinygrad_edu.engine import graph
 from tinygrad_edu import functional as F
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
-from tinygrad_edu.tensor import Tensor, empty
+from tinygrad_edu.engine.tensor import Tensor, where
+from tinygrad_edu.functional.creation import empty
 
 
 class Embedding(Module):
@@ -64,7 +65,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            with autograd.no_grad():
+            with graph.no_grad():
                 self.weight[self.padding_idx] = 0.0
 
     @classmethod
@@ -81,14 +82,11 @@ class Embedding(Module):
 
     def _renorm(self, input: Tensor) -> None:
         """Rescale (in place, no gradient) each looked-up row whose norm exceeds max_norm."""
-        xp = self.weight.xp
-        rows = xp.unique(input.data.reshape(-1))
-        with autograd.no_grad():
-            w = self.weight.data
-            norms = (xp.abs(w[rows]) ** self.norm_type).sum(-1) ** (1.0 / self.norm_type)
-            scale = xp.where(norms > self.max_norm, self.max_norm / (norms + 1e-7), 1.0)
-            w[rows] = w[rows] * scale[:, None].astype(w.dtype)
-            self.weight._bump()
+        with graph.no_grad():
+            rows = self.weight[input.reshape(-1)]                         # (n, dim)
+            norms = rows.norm(self.norm_type, dim=-1, keepdim=True)      # (n, 1)
+            scale = where(norms > self.max_norm, self.max_norm / (norms + 1e-7), 1.0)
+            self.weight[input.reshape(-1)] = rows * scale
 
     def forward(self, input: Tensor) -> Tensor:
         if self.max_norm is not None and input.numel():

@@ -42,9 +42,9 @@ from typing import Any, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from tinygrad_edu import autograd, backend
-from tinygrad_edu.nn.module import Module
-from tinygrad_edu.tensor import Tensor, get_default_device, zeros
+from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.engine.tensor import Tensor, get_default_device
+from tinygrad_edu.functional.creation import zeros
 
 
 @dataclass
@@ -124,7 +124,7 @@ def _is_shape(x: Any) -> bool:
     return isinstance(x, (tuple, list)) and all(isinstance(d, int) for d in x)
 
 
-def summary(model: Module, input_shape: Sequence[int] | Sequence[Sequence[int]],
+def summary(model: Any, input_shape: Sequence[int] | Sequence[Sequence[int]],
             batch_size: int | None = None, dtypes: Any = None, device: Any = None,
             print_summary: bool = True, console: Console | None = None) -> Summary:
     """Run ``model`` on zeros and tabulate each layer's output shape and parameters.
@@ -137,7 +137,7 @@ def summary(model: Module, input_shape: Sequence[int] | Sequence[Sequence[int]],
     The model runs twice, on a batch of 1 and a batch of 2: a dim of an output
     that changes between the two is the batch dim.
     """
-    if not isinstance(model, Module):
+    if not callable(getattr(model, "named_modules", None)):
         raise TypeError(f"summary: expected an nn.Module, got {type(model).__name__}")
     if _is_shape(input_shape):
         shapes = [tuple(input_shape)]
@@ -161,7 +161,7 @@ def summary(model: Module, input_shape: Sequence[int] | Sequence[Sequence[int]],
     runs: list = []          # per probe: id(module) -> [path, module, raw shape], call order
     patched: list = []       # (module, previous instance 'forward' or None)
 
-    def wrap(path: str, m: Module) -> None:
+    def wrap(path: str, m: Any) -> None:
         bound = m.forward
 
         def forward(*args: Any, **kwargs: Any) -> Any:
@@ -186,7 +186,7 @@ def summary(model: Module, input_shape: Sequence[int] | Sequence[Sequence[int]],
             runs.append({})
             inputs = [zeros((n,) + s, dtype=backend.as_dtype(dt) if dt is not None else None,
                             device=device) for s, dt in zip(shapes, dtypes)]
-            with autograd.no_grad():
+            with graph.no_grad():
                 try:
                     model(*inputs)
                 except Exception as e:

@@ -45,8 +45,6 @@ class Adam(Optimizer):
             if p.grad is None:
                 continue
             g = self._grad(p, group["maximize"])
-            w = p.data
-            xp = p.xp
             state = self.state.setdefault(p, {})
             if not state:
                 state["step"] = _step_tensor()
@@ -54,25 +52,19 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = _zeros_state(p)
                 if amsgrad:
                     state["max_exp_avg_sq"] = _zeros_state(p)
-            state["step"].data += 1
-            t = float(state["step"].data)
+            t = state["step"].add_(1).item()
             if wd != 0:
                 if decoupled:
-                    w *= 1 - lr * wd
+                    p.mul_(1 - lr * wd)                     # AdamW: w·(1 - η·λ)
                 else:
-                    g = g + wd * w
-            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-            m += (1 - beta1) * (g - m)                 # m = β1·m + (1-β1)·g  (PyTorch's lerp)
-            v *= beta2
-            v += (1 - beta2) * (g * g)
+                    g = g + p * wd                          # Adam: g + λ·w
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            m.add_((g - m) * (1 - beta1))                   # m = β1·m + (1-β1)·g  (a lerp)
+            v.mul_(beta2).add_(g * g * (1 - beta2))
             if amsgrad:
-                vmax = state["max_exp_avg_sq"].data
-                xp.maximum(vmax, v, out=vmax)
-                v = vmax
-            step_size = lr / (1 - beta1 ** t)
-            denom = xp.sqrt(v) / (1 - beta2 ** t) ** 0.5 + eps
-            w -= step_size * m / denom
-            p._bump()
+                v = state["max_exp_avg_sq"].copy_(state["max_exp_avg_sq"].maximum(v))
+            denom = v.sqrt() / (1 - beta2 ** t) ** 0.5 + eps
+            p.sub_(m / denom * (lr / (1 - beta1 ** t)))
 
 
 class AdamW(Adam):

@@ -24,16 +24,17 @@ A training step is always the same three lines::
     {'state': {0: {'momentum_buffer': tensor(...)}, ...},
      'param_groups': [{'lr': 0.1, 'momentum': 0.9, ..., 'params': [0, 1, 2, 3]}]}
 
-Updates work on the raw arrays (``p.data``) in place, so a step records no graph and
-allocates little; each updated parameter's in-place version counter is bumped once.
+Updates are written with in-place tensor ops (``p.add_(...)``) under ``no_grad``, as
+PyTorch's reference optimizers are, so a step records no graph.
 """
 from __future__ import annotations
 
 import copy
 from typing import Any, Callable
 
-from tinygrad_edu import autograd, backend
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.creation import zeros_like
 
 
 def _state_value(value: Any, param: Tensor, key: Any) -> Any:
@@ -49,12 +50,19 @@ def _state_value(value: Any, param: Tensor, key: Any) -> Any:
         value = Tensor(value)                                  # a NumPy (or CuPy) array
     if not isinstance(value, Tensor):
         return copy.deepcopy(value)
+    value = value.detach()
     if key == "step":
-        return Tensor(backend.to_host(value.data).astype(backend.float32).copy())
-    arr = backend.to_device(value.data, param.device)
-    if backend.is_floating(arr.dtype):
-        arr = arr.astype(param.dtype)
-    return Tensor._wrap(arr.copy(), param.device)
+        return value.to("cpu", backend.float32).clone()
+    value = value.to(param.device)
+    if backend.is_floating(value.dtype):
+        value = value.to(param.dtype)
+    return value.clone()
+
+
+def keep_host_allocator() -> bool:
+    """The reference for the fast lane's ``host_allocator`` override: leave the process's
+    memory allocator as it is."""
+    return False
 
 
 class Optimizer:
@@ -146,7 +154,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data.fill(0)
+                    p.grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given.
@@ -154,11 +162,12 @@ class Optimizer:
         ``closure`` re-evaluates the model and returns the loss (needed by rules that
         look at the loss several times per step; accepted here for PyTorch parity).
         """
+        graph.lane("host_allocator", keep_host_allocator)()   # the fast lane tunes it, once
         loss = None
         if closure is not None:
-            with autograd.enable_grad():
+            with graph.enable_grad():
                 loss = closure()
-        with autograd.no_grad():
+        with graph.no_grad():
             for group in self.param_groups:
                 self._update(group)
         return loss
@@ -167,13 +176,13 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__}: _update(group) is not implemented")
 
     @staticmethod
-    def _grad(p: Tensor, maximize: bool) -> Any:
-        """The gradient array of ``p`` (negated for ``maximize``), checked against ``p``."""
+    def _grad(p: Tensor, maximize: bool) -> Tensor:
+        """The gradient of ``p`` (negated for ``maximize``), checked against ``p``."""
         g = p.grad
         if g.device != p.device or g.shape != p.shape:
             raise RuntimeError(f"optimizer: parameter of shape {tuple(p.shape)} on '{p.device}' "
                                f"has a gradient of shape {tuple(g.shape)} on '{g.device}'")
-        return -g.data if maximize else g.data
+        return -g if maximize else g
 
     # ------------------------------------------------------------ saving and loading
     def state_dict(self) -> dict[str, Any]:
@@ -255,7 +264,7 @@ class Optimizer:
 
 def _zeros_state(p: Tensor) -> Tensor:
     """A zero buffer shaped, typed and placed like ``p``."""
-    return Tensor._wrap(p.xp.zeros_like(p.data), p.device)
+    return zeros_like(p)
 
 
 def _step_tensor() -> Tensor:

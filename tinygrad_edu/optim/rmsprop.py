@@ -43,8 +43,6 @@ class RMSprop(Optimizer):
             if p.grad is None:
                 continue
             g = self._grad(p, group["maximize"])
-            w = p.data
-            xp = p.xp
             state = self.state.setdefault(p, {})
             if not state:
                 state["step"] = _step_tensor()
@@ -53,24 +51,18 @@ class RMSprop(Optimizer):
                     state["momentum_buffer"] = _zeros_state(p)
                 if centered:
                     state["grad_avg"] = _zeros_state(p)
-            state["step"].data += 1
+            state["step"].add_(1)
             if wd != 0:
-                g = g + wd * w
-            s = state["square_avg"].data
-            s *= alpha
-            s += (1 - alpha) * (g * g)
+                g = g + p * wd
+            s = state["square_avg"].mul_(alpha).add_(g * g * (1 - alpha))
             if centered:
-                ga = state["grad_avg"].data
-                ga += (1 - alpha) * (g - ga)
-                avg = xp.sqrt(s - ga * ga)
+                ga = state["grad_avg"]
+                ga.add_((g - ga) * (1 - alpha))
+                avg = (s - ga * ga).sqrt() + eps
             else:
-                avg = xp.sqrt(s)
-            avg += eps
+                avg = s.sqrt() + eps
             if mu > 0:
-                b = state["momentum_buffer"].data
-                b *= mu
-                b += g / avg
-                w -= lr * b
+                b = state["momentum_buffer"].mul_(mu).add_(g / avg)
+                p.sub_(b * lr)
             else:
-                w -= lr * g / avg
-            p._bump()
+                p.sub_(g / avg * lr)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_edu.optim.optimizer import Optimizer, _check_arg
-from tinygrad_edu.tensor import Tensor
 
 
 class SGD(Optimizer):
@@ -51,19 +50,14 @@ class SGD(Optimizer):
             if p.grad is None:
                 continue
             g = self._grad(p, maximize)
-            w = p.data
             if wd != 0:
-                g = g + wd * w
+                g = g + p * wd                                      # g + λ·w
             if mu != 0:
                 state = self.state.setdefault(p, {})
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = Tensor._wrap(g.copy(), p.device)          # b_1 = g
-                    state["momentum_buffer"] = buf
+                    buf = state["momentum_buffer"] = g.clone()      # b_1 = g
                 else:
-                    b = buf.data
-                    b *= mu                                          # b = μ·b + (1-τ)·g
-                    b += g if damp == 0 else (1 - damp) * g
-                g = g + mu * buf.data if nesterov else buf.data
-            w -= lr * g
-            p._bump()
+                    buf.mul_(mu).add_(g if damp == 0 else g * (1 - damp))   # μ·b + (1-τ)·g
+                g = g + buf * mu if nesterov else buf
+            p.sub_(g * lr)                                          # w - η·g

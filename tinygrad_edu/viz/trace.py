@@ -34,9 +34,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-from tinygrad_edu.autograd import topological_order
+import math
+
+from tinygrad_edu.engine.graph import Ghost, forward_order
+from tinygrad_edu.engine.tensor import Tensor
 from tinygrad_edu.nn.module import Module, Parameter
-from tinygrad_edu.tensor import Tensor
 
 ROLES = ("input", "parameter", "constant", "intermediate", "output")
 _STEP = re.compile(r"^t=(-?\d+)$")
@@ -90,12 +92,12 @@ class TensorNode:
         """The values as text when the tensor has at most ``limit`` elements, else None."""
         if self.numel > limit:
             return None
-        return format_values(self.tensor.detach().tolist())
+        return format_values(self.tensor.tolist())
 
 
 @dataclass
 class OpNode:
-    """One recorded op (a :class:`~tinygrad_edu.autograd.Function`)."""
+    """One recorded op (a :class:`~tinygrad_edu.graph.Function`)."""
     id: str
     op: str                  # the op's name: 'matmul', 'tanh', 'window', ...
     scope: str | None
@@ -195,12 +197,19 @@ def format_values(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def _grad_norm(t: Tensor) -> float | None:
-    g = t.grad
+def _live(t: Any) -> Any:
+    """The tensor itself, or for a ghost the tensor if the user still holds it."""
+    if isinstance(t, Ghost):
+        live = t.tensor()
+        return t if live is None else live
+    return t
+
+
+def _grad_norm(t: Any) -> float | None:
+    g = _live(t).grad
     if g is None:
         return None
-    xp = g.xp
-    return float(xp.sqrt(xp.sum(xp.square(g.data.astype(xp.float64)))))
+    return float(g.detach().double().norm().item())
 
 
 def _param_names(params: Any, model: Module | None) -> dict[int, str]:
@@ -249,14 +258,14 @@ def trace(*roots: Tensor, params: Any = None, model: Module | None = None) -> Gr
             raise TypeError(f"trace: root {i} must be a Tensor, got {type(r).__name__}")
     names = _param_names(params, model)
     root_ids = {id(r) for r in roots}
-    order: list[Tensor] = topological_order(roots, only_requiring_grad=False)
+    order: list = forward_order(roots)
     # earliest first: sort by the longest distance to a root (still inputs before outputs:
     # a parent is always at least one step further from the roots than its child)
     dist: dict[int, int] = {}
     for t in reversed(order):
         d = dist.setdefault(id(t), 0)
-        if t._ctx is not None:
-            for p in t._ctx.parents:
+        if t.grad_fn is not None:
+            for p in t.grad_fn.inputs:
                 if dist.get(id(p), -1) < d + 1:
                     dist[id(p)] = d + 1
     order.sort(key=lambda t: -dist[id(t)])
@@ -266,31 +275,32 @@ def trace(*roots: Tensor, params: Any = None, model: Module | None = None) -> Gr
     for t in order:
         tid = f"t{len(tensors)}"
         tid_of[id(t)] = tid
-        ctx = t._ctx
+        ctx = t.grad_fn
         op_id = None
         scope = step = layer = None
         if ctx is not None:
             op_id = f"op{len(ops)}"
             scope = ctx.scope
             step, layer = parse_step(scope)
-            ops[op_id] = OpNode(op_id, ctx.name, scope, [tid_of[id(p)] for p in ctx.parents],
+            ops[op_id] = OpNode(op_id, ctx.name, scope, [tid_of[id(p)] for p in ctx.inputs],
                                 tid, step, layer)
         role, label = _role_and_label(t, names, id(t) in root_ids)
-        tensors[tid] = TensorNode(tid, t, role, label, tuple(t.shape), str(t.dtype),
+        tensors[tid] = TensorNode(tid, _live(t), role, label, tuple(t.shape), str(t.dtype),
                                   bool(t.requires_grad), _grad_norm(t), op_id, scope, step,
                                   layer)
     return Graph(tensors, ops, [tid_of[id(r)] for r in roots], _module_scopes(model))
 
 
-def _role_and_label(t: Tensor, names: dict[int, str], is_root: bool) -> tuple[str, str]:
-    pname = names.get(id(t))
+def _role_and_label(t: Any, names: dict[int, str], is_root: bool) -> tuple[str, str]:
+    live = _live(t)
+    pname = names.get(id(live))
     if is_root:
-        return "output", pname or t.name or ("loss" if t.data.size == 1 else "output")
-    if t._ctx is not None:
+        return "output", pname or t.name or ("loss" if math.prod(t.shape) == 1 else "output")
+    if t.grad_fn is not None:
         return "intermediate", pname or t.name or ""
-    if isinstance(t, Parameter) or pname is not None:
+    if isinstance(live, Parameter) or pname is not None:
         return "parameter", pname or t.name or "parameter"
-    if t.name is None and not t.requires_grad and t.data.size == 1:
+    if t.name is None and not t.requires_grad and math.prod(t.shape) == 1:
         return "constant", ""
     return "input", t.name or "input"
 

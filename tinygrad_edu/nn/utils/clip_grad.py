@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from tinygrad_edu import autograd
-from tinygrad_edu.tensor import Tensor, stack, tensor
+from tinygrad_edu.engine import graph
+from tinygrad_edu.engine.tensor import Tensor, tensor
+from tinygrad_edu.functional.tensor_methods import stack
 
 
 def _grads(parameters: Tensor | Iterable[Tensor], where: str) -> list[Tensor]:
@@ -47,7 +48,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     if not grads:
         return tensor(0.0)
     device = grads[0].device
-    with autograd.no_grad():
+    with graph.no_grad():
         if norm_type == math.inf:
             norms = [g.abs().amax().to(device) for g in grads]
             total = stack(norms).amax()
@@ -72,5 +73,5 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for g in _grads(parameters, "clip_grad_value_"):
-        with autograd.no_grad():
+        with graph.no_grad():
             g.clamp_(-clip_value, clip_value)

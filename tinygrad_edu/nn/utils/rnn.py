@@ -28,8 +28,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Sequence
 
-from tinygrad_edu import backend
-from tinygrad_edu.tensor import Tensor, cat, full, stack
+from tinygrad_edu.engine import backend
+from tinygrad_edu.engine.tensor import Tensor, cat
+from tinygrad_edu.functional.creation import full
+from tinygrad_edu.functional.tensor_methods import stack
 
 
 class PackedSequence(NamedTuple):
@@ -118,7 +120,6 @@ def pack_padded_sequence(input: Tensor, lengths: Any, batch_first: bool = False,
     if any(n <= 0 for n in lens) or max(lens) > x.shape[0]:
         raise ValueError(f"pack_padded_sequence: lengths must be in 1..{x.shape[0]} (the "
                          f"padded length), got {lens}")
-    cpu = backend.array_module("cpu")
     if enforce_sorted:
         if any(a < b for a, b in zip(lens, lens[1:])):
             raise RuntimeError(f"pack_padded_sequence: lengths {lens} must be sorted in "
@@ -131,14 +132,13 @@ def pack_padded_sequence(input: Tensor, lengths: Any, batch_first: bool = False,
         inverse = [0] * len(order)
         for pos, b in enumerate(order):
             inverse[b] = pos
-        sorted_t = Tensor(cpu.asarray(order, dtype=backend.int64))
-        unsorted_t = Tensor(cpu.asarray(inverse, dtype=backend.int64))
+        sorted_t = Tensor(order, dtype=backend.int64, device="cpu")
+        unsorted_t = Tensor(inverse, dtype=backend.int64, device="cpu")
     sizes = _batch_sizes([lens[b] for b in order])
     times, rows = _packed_rows(sizes)
-    xp = x.xp
-    batch_idx = xp.asarray([order[r] for r in rows], dtype=backend.int64)
-    data = x[xp.asarray(times, dtype=backend.int64), batch_idx]     # (Σ lengths, *)
-    return PackedSequence(data, Tensor(cpu.asarray(sizes, dtype=backend.int64)), sorted_t,
+    batch_idx = Tensor([order[r] for r in rows], dtype=backend.int64, device=x.device)
+    data = x[Tensor(times, dtype=backend.int64, device=x.device), batch_idx]   # (Σ lengths, *)
+    return PackedSequence(data, Tensor(sizes, dtype=backend.int64, device="cpu"), sorted_t,
                           unsorted_t)
 
 
@@ -168,11 +168,10 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
               for b in range(batch)] for t in range(steps)]
     pad_row = full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.dtype,
                    device=data.device)
-    padded = cat([data, pad_row], 0)[data.xp.asarray(index, dtype=backend.int64)]  # (T, B, *)
+    padded = cat([data, pad_row], 0)[Tensor(index, dtype=backend.int64, device=data.device)]
     sorted_lengths = [sum(1 for n in sizes if n > j) for j in range(batch)]
     lengths = [sorted_lengths[inverse[b]] for b in range(batch)]
-    cpu = backend.array_module("cpu")
-    lengths_t = Tensor(cpu.asarray(lengths, dtype=backend.int64))
+    lengths_t = Tensor(lengths, dtype=backend.int64, device="cpu")
     return (padded.transpose(0, 1) if batch_first else padded), lengths_t
 
 

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.engine.graph import lane
+from tinygrad_edu.engine.tensor import Tensor
 
 
 def _input_projection(input: Tensor, w_ih: Tensor, b_ih: Tensor | None,
@@ -72,30 +73,35 @@ def rnn_step(xw: Tensor, h: Tensor, w_hh_t: Tensor, nonlinearity: str = "tanh") 
     return h
 
 
-def lstm_step(xw: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM step from a precomputed input projection (Hochreiter & Schmidhuber 1997).
+def lstm_gates(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """The LSTM's gates (Hochreiter & Schmidhuber 1997), from the pre-activations
+    gates = [a_i, a_f, a_g, a_o] (B, 4H) and the cell c_{t-1} (B, H):
 
-        [a_i, a_f, a_g, a_o] = xw_t + h_{t-1} W_hhᵀ        four (B, H) blocks
         i = σ(a_i)    input gate:  how much new content to write
         f = σ(a_f)    forget gate: how much of the old cell to keep
         g = tanh(a_g) candidate content
         o = σ(a_o)    output gate: how much of the cell to show
-        c_t = f ⊙ c_{t-1} + i ⊙ g        the cell: a "conveyor belt" changed only by ⊙ and +
+        c_t = f ⊙ c_{t-1} + i ⊙ g        the cell: changed only by ⊙ and +
         h_t = o ⊙ tanh(c_t)
 
-    Because c_t depends on c_{t-1} through a product with f (not through a
-    squashing matmul), ∂c_t/∂c_{t-1} = f, and the gradient can survive many steps.
-    xw (B, 4H) holds x_t W_ihᵀ + b_ih + b_hh; ``w_hh_t`` is W_hhᵀ (H, 4H).
+    Because c_t depends on c_{t-1} through a product with f (not through a squashing
+    matmul), ∂c_t/∂c_{t-1} = f, and the gradient can survive many steps.
     """
-    hidden = h.shape[-1]
-    gates = xw + h @ w_hh_t                                 # (B, 4H)
+    hidden = c.shape[-1]
     s = gates.sigmoid()                                     # one σ for the three σ-gates
-    i = s[..., :hidden]                                     # (B, H)
-    f = s[..., hidden:2 * hidden]
-    o = s[..., 3 * hidden:]
+    i, f, o = s[..., :hidden], s[..., hidden:2 * hidden], s[..., 3 * hidden:]    # (B, H)
     g = gates[..., 2 * hidden:3 * hidden].tanh()
     c = f * c + i * g
-    h = o * c.tanh()
+    return o * c.tanh(), c
+
+
+def lstm_step(xw: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor) -> tuple[Tensor, Tensor]:
+    """One LSTM step from a precomputed input projection xw (B, 4H) = x_t W_ihᵀ + b:
+    gates = xw + h_{t-1} W_hhᵀ, then :func:`lstm_gates` (which the fast lane fuses into
+    one node; ``tg.fast(False)`` shows every σ, tanh and ⊙). ``w_hh_t`` is W_hhᵀ (H, 4H).
+    """
+    gates = xw + h @ w_hh_t                                 # (B, 4H)
+    h, c = lane("lstm_gates", lstm_gates)(gates, c)
     h.name, c.name = "h", "c"
     return h, c
 
@@ -222,5 +228,5 @@ def peephole_lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: 
 
 __all__ = [
     "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "peephole_lstm_cell",
-    "rnn_step", "lstm_step", "gru_step", "peephole_lstm_step",
+    "rnn_step", "lstm_step", "lstm_gates", "gru_step", "peephole_lstm_step",
 ]

@@ -25,10 +25,10 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from tinygrad_edu import backend
-from tinygrad_edu.autograd import no_grad
-from tinygrad_edu.convolution import _check_positive, _tuple
-from tinygrad_edu.tensor import Tensor, sliding_window
+from tinygrad_edu.engine import backend
+from tinygrad_edu.functional.convolution import check_positive, int_tuple
+from tinygrad_edu.functional.creation import arange, ones, tensor
+from tinygrad_edu.engine.tensor import Tensor, sliding_window
 
 IntOrTuple = Any  # int | tuple[int, ...]
 
@@ -66,14 +66,14 @@ def _prepare(input: Tensor, kernel_size: IntOrTuple, stride: Any, padding: IntOr
     if input.ndim != nd + 2:
         raise ValueError(f"{where}: expected a {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
                          f"input, got shape {tuple(input.shape)}")
-    k = _tuple(kernel_size, nd, "kernel_size", where)
+    k = int_tuple(kernel_size, nd, "kernel_size", where)
     s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        _tuple(stride, nd, "stride", where)
-    p = _tuple(padding, nd, "padding", where)
-    d = _tuple(dilation, nd, "dilation", where)
-    _check_positive(k, "kernel_size", where)
-    _check_positive(s, "stride", where)
-    _check_positive(d, "dilation", where)
+        int_tuple(stride, nd, "stride", where)
+    p = int_tuple(padding, nd, "padding", where)
+    d = int_tuple(dilation, nd, "dilation", where)
+    check_positive(k, "kernel_size", where)
+    check_positive(s, "stride", where)
+    check_positive(d, "dilation", where)
     if any(v < 0 for v in p):
         raise ValueError(f"{where}: padding must be non-negative, got {p}")
     _, extra = _pool_geometry(tuple(input.shape[2:]), k, s, p, d, ceil_mode, where)
@@ -114,19 +114,18 @@ def _max_pool(input: Tensor, kernel_size: IntOrTuple, stride: Any, padding: IntO
 def _argmax_indices(taps: Tensor, spatial: tuple, k: tuple, s: tuple, p: tuple,
                     d: tuple) -> Tensor:
     """Flat input index (into H·W, or L) of each window's maximum, as PyTorch returns it."""
-    xp = taps.xp
     nd = len(k)
     out_sp = taps.shape[3:]
-    tap = xp.argmax(taps.data, axis=0)                           # (N, C, *out) tap number
-    per_axis = xp.unravel_index(tap, k)                          # per axis: u (and v)
-    index = xp.zeros(tap.shape, dtype=backend.int64)
+    tap = taps.argmax(0)                                         # (N, C, *out): which tap
+    index = tap * 0
     for ax in range(nd):
+        inner = math.prod(k[ax + 1:])
+        u = (tap // inner) % k[ax]                               # the tap's offset on axis
         shape = [1] * (2 + nd)
         shape[2 + ax] = out_sp[ax]
-        start = (xp.arange(out_sp[ax]) * s[ax] - p[ax]).reshape(shape)
-        pos = start + per_axis[ax] * d[ax]                       # input coordinate on axis
-        index = index * spatial[ax] + pos
-    return Tensor._wrap(index.astype(backend.int64), taps.device)
+        start = (arange(out_sp[ax], device=taps.device) * s[ax] - p[ax]).reshape(shape)
+        index = index * spatial[ax] + start + u * d[ax]          # input coordinate on axis
+    return index
 
 
 def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
@@ -159,24 +158,20 @@ def max_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None
 
 
 def _divisor(x: Tensor, k: tuple, s: tuple, p: tuple, extra: tuple,
-             count_include_pad: bool) -> Any:
-    """How many cells each window averages over: a constant array of the output's shape.
+             count_include_pad: bool) -> Tensor:
+    """How many cells each window averages over, as a constant of the output's shape.
 
     count_include_pad=True counts the zero padding but never ceil_mode's overhang;
     False counts only real input cells (PyTorch's two rules).
     """
-    xp = x.xp
     nd = len(k)
-    spatial = tuple(x.shape[2:])
-    ones = xp.ones(spatial, dtype=x.dtype)
+    cells = ones(tuple(x.shape[2:]), dtype=x.dtype, device=x.device)
     if count_include_pad:
-        ones = xp.pad(ones, tuple((a, a) for a in p), constant_values=1)
-        ones = xp.pad(ones, tuple((0, e) for e in extra))
+        cells = cells.pad(tuple((a, a) for a in p), 1.0).pad(tuple((0, e) for e in extra))
     else:
-        ones = xp.pad(ones, tuple((a, a + e) for a, e in zip(p, extra)))
-    with no_grad():
-        win = sliding_window(Tensor._wrap(ones, x.device), tuple(range(nd)), k, s, (1,) * nd)
-        return win.data.sum(axis=tuple(range(nd, 2 * nd)))      # (*out)
+        cells = cells.pad(tuple((a, a + e) for a, e in zip(p, extra)))
+    win = sliding_window(cells, tuple(range(nd)), k, s, (1,) * nd)
+    return win.sum(tuple(range(nd, 2 * nd)))                     # (*out)
 
 
 def _avg_pool(input: Tensor, kernel_size: IntOrTuple, stride: Any, padding: IntOrTuple,
@@ -193,7 +188,7 @@ def _avg_pool(input: Tensor, kernel_size: IntOrTuple, stride: Any, padding: IntO
         out = total * (1.0 / math.prod(k))                      # every window is full
     else:
         div = _divisor(x, k, s, p, extra, count_include_pad)     # (*out)
-        out = total * Tensor._wrap((1.0 / div).astype(x.dtype), x.device)
+        out = total / div
     return out.squeeze(0) if unbatched else out
 
 
@@ -228,7 +223,7 @@ def _lp_pool(input: Tensor, norm_type: float, kernel_size: IntOrTuple, stride: A
              ceil_mode: bool, nd: int, where: str) -> Tensor:
     if norm_type <= 0:
         raise ValueError(f"{where}: norm_type must be positive, got {norm_type}")
-    k = _tuple(kernel_size, nd, "kernel_size", where)
+    k = int_tuple(kernel_size, nd, "kernel_size", where)
     pow_x = input * input if norm_type == 2 else input ** norm_type
     mean = _avg_pool(pow_x, k, stride, 0, ceil_mode, True, None, nd, where)
     total = mean * float(math.prod(k))                           # Σ xᵖ over the window
@@ -257,15 +252,14 @@ def lp_pool1d(input: Tensor, norm_type: float, kernel_size: int, stride: int | N
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1, "lp_pool1d")
 
 
-def _adaptive_matrix(xp: Any, size: int, out: int, dtype: Any) -> Any:
+def _adaptive_matrix(size: int, out: int, like: Tensor) -> Tensor:
     """(out, size) averaging matrix: row i averages the cells
     floor(i·size/out) .. ceil((i+1)·size/out) - 1."""
-    m = xp.zeros((out, size), dtype=dtype)
+    rows = []
     for i in range(out):
-        start = (i * size) // out
-        end = -(-((i + 1) * size) // out)
-        m[i, start:end] = 1.0 / (end - start)
-    return m
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        rows.append([1.0 / (end - start) if start <= j < end else 0.0 for j in range(size)])
+    return tensor(rows, dtype=like.dtype, device=like.device).reshape(out, size)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
@@ -296,9 +290,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
                          f"{output_size!r}")
     if oh == 1 and ow == 1:
         return input.mean((-2, -1), keepdim=True)                 # global average pooling
-    xp = input.xp
-    a_h = Tensor._wrap(_adaptive_matrix(xp, h, oh, input.dtype), input.device)   # (OH, H)
-    a_w = Tensor._wrap(_adaptive_matrix(xp, w, ow, input.dtype), input.device)   # (OW, W)
+    a_h = _adaptive_matrix(h, oh, input)                          # (OH, H)
+    a_w = _adaptive_matrix(w, ow, input)                          # (OW, W)
     return (a_h @ input) @ a_w.T                                 # (..., OH, W) -> (..., OH, OW)
 
 
@@ -307,8 +300,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:
     if not isinstance(input, Tensor) or input.ndim not in (2, 3):
         raise ValueError(f"adaptive_avg_pool1d: expected a 2-D or 3-D input tensor, got "
                          f"{getattr(input, 'shape', type(input).__name__)}")
-    a = Tensor._wrap(_adaptive_matrix(input.xp, input.shape[-1], int(output_size), input.dtype),
-                     input.device)                                # (O, L)
+    a = _adaptive_matrix(input.shape[-1], int(output_size), input)   # (O, L)
     return input @ a.T                                           # (..., O)
 
 

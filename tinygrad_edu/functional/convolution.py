@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from tinygrad_edu.tensor import Tensor, sliding_window
+from tinygrad_edu.engine.tensor import Tensor, sliding_window
 
 IntOrTuple = Any  # int | tuple[int, ...]
 
@@ -43,7 +43,7 @@ IntOrTuple = Any  # int | tuple[int, ...]
 _SMALL_MAP = 16
 
 
-def _tuple(value: IntOrTuple, n: int, name: str, where: str) -> tuple:
+def int_tuple(value: IntOrTuple, n: int, name: str, where: str) -> tuple:
     """``3`` -> ``(3, 3)``; ``(1, 2)`` stays; anything else is a clear error."""
     if isinstance(value, bool):
         raise TypeError(f"{where}: {name} must be an int or a tuple of {n} ints, got {value!r}")
@@ -83,13 +83,13 @@ def _padding_pairs(padding: Any, ksize: tuple, stride: tuple, dilation: tuple,
             return tuple(pairs)
         raise ValueError(f"{where}: padding must be an int, a tuple, 'same' or 'valid', "
                          f"got {padding!r}")
-    pad = _tuple(padding, n, "padding", where)
+    pad = int_tuple(padding, n, "padding", where)
     if any(p < 0 for p in pad):
         raise ValueError(f"{where}: padding must be non-negative, got {padding!r}")
     return tuple((p, p) for p in pad)
 
 
-def _check_positive(values: tuple, name: str, where: str) -> None:
+def check_positive(values: tuple, name: str, where: str) -> None:
     if any(v < 1 for v in values):
         raise ValueError(f"{where}: {name} must be positive, got {values}")
 
@@ -126,10 +126,10 @@ def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: IntOrTuple
     if bias is not None and tuple(bias.shape) != (o,):
         raise RuntimeError(f"{where}: bias must have shape ({o},) for {o} filters, got "
                            f"{tuple(bias.shape)}")
-    stride_t = _tuple(stride, nd, "stride", where)
-    dil = _tuple(dilation, nd, "dilation", where)
-    _check_positive(stride_t, "stride", where)
-    _check_positive(dil, "dilation", where)
+    stride_t = int_tuple(stride, nd, "stride", where)
+    dil = int_tuple(dilation, nd, "dilation", where)
+    check_positive(stride_t, "stride", where)
+    check_positive(dil, "dilation", where)
     pads = _padding_pairs(padding, ksize, stride_t, dil, where)
     spatial = tuple(input.shape[2:])
     padded = tuple(s + a + b for s, (a, b) in zip(spatial, pads))

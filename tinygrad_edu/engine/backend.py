@@ -1,0 +1,257 @@
+"""The backend: the one place that knows NumPy from CuPy.
+
+A device string names where a tensor's numbers live::
+
+    'cpu'  -> NumPy arrays in host memory
+    'cuda' -> CuPy arrays in GPU memory ('cuda:0' means the same)
+
+Every other file reaches arrays through this module: ``array_module(device)``
+gives the array module ``xp`` (numpy or cupy) and each op asks its inputs for
+theirs (``module_of``), so the same code runs on both devices. CuPy is imported
+the first time 'cuda' is asked for, never at package import.
+
+Nothing moves between host and device implicitly: ``to_host`` and
+``to_device`` are the only transfers.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+# ---------------------------------------------------------------- dtypes
+float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
+int8, int16, int32, int64 = np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("int64")
+uint8, bool_ = np.dtype("uint8"), np.dtype("bool")
+DEFAULT_FLOAT, DEFAULT_INT = float32, int64
+_NAMES = {"float16": float16, "half": float16, "float32": float32, "float": float32,
+          "float64": float64, "double": float64, "int8": int8, "int16": int16, "int32": int32,
+          "int": int32, "int64": int64, "long": int64, "uint8": uint8, "bool": bool_}
+_KINDS = "biuf"          # bool, int, unsigned, float: the numbers a tensor may hold
+
+
+def as_dtype(dtype: Any) -> Any:
+    """``tg.float32``, ``'float64'``, ``float``, ``int`` or ``bool`` -> a dtype (None stays None)."""
+    if dtype is None:
+        return None
+    if dtype is float or dtype is int or dtype is bool:
+        return {float: DEFAULT_FLOAT, int: DEFAULT_INT, bool: bool_}[dtype]
+    if isinstance(dtype, str):
+        if dtype not in _NAMES:
+            raise TypeError(f"dtype: unknown dtype name {dtype!r}; expected one of "
+                            f"{sorted(_NAMES)}")
+        return _NAMES[dtype]
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: cannot interpret {dtype!r} as a dtype") from None
+    if dt.kind not in _KINDS:
+        raise TypeError(f"dtype: tensors hold numbers (bool, int, float), not {dt}")
+    return dt
+
+
+def is_floating(dtype: Any) -> bool:
+    """True for float16/32/64: only those carry gradients."""
+    return dtype.kind == "f"
+
+
+def promote_types(a: Any, b: Any) -> Any:
+    """The smallest dtype both ``a`` and ``b`` convert to without loss (int32, int64 -> int64)."""
+    return np.promote_types(a, b)
+
+
+# ---------------------------------------------------------------- devices
+_cuda: Any = None           # CuPy (or a test stand-in) once loaded
+_cuda_checked = False
+
+
+def normalize_device(device: Any) -> str:
+    """'cpu', 'cuda', 'cuda:0' or an object with ``.type`` -> 'cpu' or 'cuda'."""
+    dev = "cpu" if device is None else str(getattr(device, "type", device))
+    if dev == "cpu" or dev == "cuda":
+        return dev
+    if dev.startswith("cuda:"):
+        return "cuda"
+    raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+
+
+def is_device_like(obj: Any) -> bool:
+    """True for 'cpu', 'cuda', 'cuda:N', or a device object with a string ``.type``."""
+    if isinstance(obj, str):
+        return obj in ("cpu", "cuda") or obj.startswith("cuda:")
+    return isinstance(getattr(obj, "type", None), str) and not isinstance(obj, np.dtype)
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy imports and a GPU answers. Never raises, never prints."""
+    global _cuda, _cuda_checked
+    if not _cuda_checked:
+        _cuda_checked = True
+        try:
+            import cupy  # noqa: PLC0415 - optional: loaded on first use only
+            _cuda = cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
+        except Exception:  # no CuPy, no driver, no GPU: CUDA is simply unavailable
+            _cuda = None
+    return _cuda is not None
+
+
+def set_cuda_module(module: Any) -> Any:
+    """Use ``module`` as the 'cuda' array module (tests use a CuPy stand-in); returns the old one.
+
+    ``None`` forgets it, so CuPy is looked for again on next use.
+    """
+    global _cuda, _cuda_checked
+    previous, _cuda, _cuda_checked = _cuda, module, module is not None
+    _generators.pop("cuda", None)
+    return previous
+
+
+def array_module(device: str) -> Any:
+    """The array module ``xp`` of a device: numpy for 'cpu', cupy for 'cuda'."""
+    if device == "cpu":
+        return np
+    if not cuda_is_available():
+        raise RuntimeError("device 'cuda' requested but CUDA is not available (CuPy is not "
+                           "installed or no GPU was found); install the 'gpu' extra on a "
+                           "machine with a GPU, or use 'cpu'")
+    return _cuda
+
+
+def is_array(obj: Any) -> bool:
+    """True for a NumPy array or scalar, or a (loaded) CuPy array."""
+    return type(obj) is np.ndarray or isinstance(obj, (np.ndarray, np.generic)) or (
+        _cuda is not None and isinstance(obj, _cuda.ndarray))
+
+
+def module_of(arr: Any) -> Any:
+    """The array module that owns ``arr``."""
+    return np if isinstance(arr, (np.ndarray, np.generic)) else _cuda
+
+
+def device_of(arr: Any) -> str:
+    """'cpu' for a NumPy array, 'cuda' for a CuPy array."""
+    return "cpu" if isinstance(arr, (np.ndarray, np.generic)) else "cuda"
+
+
+def asarray(data: Any, dtype: Any, device: str) -> Any:
+    """An array on ``device`` from Python data or an array already there.
+
+    Python floats become float32 (PyTorch's default), ints int64. Anything that is not
+    numbers (strings, objects) is refused.
+    """
+    arr = array_module(device).asarray(data, dtype=dtype)
+    if arr.dtype.kind not in _KINDS:
+        raise TypeError(f"tensor: expected numbers (bool, int or float), got {arr.dtype} "
+                        f"from {type(data).__name__}")
+    if dtype is None and arr.dtype == float64 and not is_array(data):
+        arr = arr.astype(DEFAULT_FLOAT)
+    return arr
+
+
+def full(shape: tuple, value: Any, dtype: Any, device: str) -> Any:
+    """A new array of ``shape`` filled with ``value``."""
+    return array_module(device).full(shape, value, dtype=dtype)
+
+
+def arange(start: Any, end: Any, step: Any, dtype: Any, device: str) -> Any:
+    """start, start + step, ... up to (not including) end."""
+    return array_module(device).arange(start, end, step, dtype=dtype)
+
+
+def to_host(arr: Any) -> Any:
+    """The explicit device -> host copy (``Tensor.numpy()``); a host array is returned as is."""
+    return np.asarray(arr) if isinstance(arr, (np.ndarray, np.generic)) else arr.get()
+
+
+def to_device(arr: Any, device: str) -> Any:
+    """The explicit copy of an array to ``device`` (none if it is already there)."""
+    if device_of(arr) == device:
+        return arr
+    return to_host(arr) if device == "cpu" else array_module(device).asarray(arr)
+
+
+def array_to_string(arr: Any, prefix: str) -> str:
+    """The values as NumPy prints them (a GPU array is copied to the host first)."""
+    return np.array2string(to_host(arr), separator=", ", prefix=prefix)
+
+
+def windows(arr: Any, shape: tuple, strides: tuple) -> Any:
+    """A strided view of ``arr`` (read it, never write it): the sliding-window primitive."""
+    return module_of(arr).lib.stride_tricks.as_strided(arr, shape, strides)
+
+
+def scatter_add(target: Any, index: Any, values: Any) -> None:
+    """``target[index] += values`` where a repeated index adds every time (np.add.at)."""
+    xp = module_of(target)
+    if xp is not np and getattr(xp, "__name__", "") == "cupy":
+        import cupyx  # noqa: PLC0415 - only reached with CuPy loaded
+        cupyx.scatter_add(target, index, values)
+    else:
+        xp.add.at(target, index, values)
+
+
+# ---------------------------------------------------------------- host arrays and files
+def host_array(data: Any, dtype: Any = None) -> Any:
+    """A NumPy array (host memory), for code that builds index lists or reads files."""
+    return np.asarray(data, dtype=dtype)
+
+
+def host_generator(seed: int) -> Any:
+    """A random generator of its own (host memory), e.g. for a data loader's shuffling."""
+    return np.random.default_rng(seed)
+
+
+def write_array(f: Any, arr: Any) -> None:
+    """Write one host array to a binary file object in NumPy's .npy format (no pickles)."""
+    np.lib.format.write_array(f, np.asarray(arr), allow_pickle=False)
+
+
+def read_array(data: bytes) -> Any:
+    """Read one .npy array from bytes; Python objects (pickles) are refused with ValueError."""
+    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+
+
+# ---------------------------------------------------------------- random numbers
+_generators: dict = {}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the random generator of every device (``torch.manual_seed``)."""
+    _generators.clear()
+    _generators["cpu"] = np.random.default_rng(seed)
+    if _cuda is not None:
+        _generators["cuda"] = _cuda.random.RandomState(seed)
+
+
+def _generator(device: str) -> Any:
+    if device not in _generators:
+        xp = array_module(device)
+        _generators[device] = np.random.default_rng(0) if xp is np else xp.random.RandomState(0)
+    return _generators[device]
+
+
+def random_normal(shape: tuple, dtype: Any, device: str) -> Any:
+    """Samples of N(0, 1)."""
+    return _generator(device).standard_normal(shape).astype(dtype, copy=False)
+
+
+def random_uniform(shape: tuple, dtype: Any, device: str, low: float = 0.0,
+                   high: float = 1.0) -> Any:
+    """Samples of U[low, high): U[0, 1) drawn in the target float dtype, then scaled."""
+    gen = _generator(device)
+    if device != "cpu" or dtype not in (float32, float64):
+        return gen.uniform(low, high, shape).astype(dtype, copy=False)
+    return gen.random(shape, dtype=dtype) * dtype.type(high - low) + dtype.type(low)
+
+
+def random_integers(low: int, high: int, shape: tuple, device: str) -> Any:
+    """int64 samples from [low, high)."""
+    gen = _generator(device)
+    fn = gen.integers if device == "cpu" else gen.randint
+    return fn(low, high, shape).astype(int64, copy=False)
+
+
+def random_permutation(n: int, device: str) -> Any:
+    """A random order of 0 .. n-1 (int64)."""
+    return _generator(device).permutation(n).astype(int64, copy=False)

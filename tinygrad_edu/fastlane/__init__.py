@@ -1,0 +1,34 @@
+"""The fast lane: every speed trick, as a named override of one reference function.
+
+The reading core (``tinygrad_edu/engine``) and the composites hold only the plain
+version of each computation. Each entry below replaces one of them with a faster
+equivalent while the lane is on: the engine's primitives by a subclass (same formula,
+faster arrays), a composite by the name it asks for (``graph.lane(name, reference)``).
+
+The lane is on by default. ``TG_FAST=0`` in the environment starts it off;
+``tg.fast(False)`` turns it off, and ``with tg.fast(False):`` only inside the block,
+so a lesson can draw the plain graph and a reader can time the plain engine.
+``tests/test_fast_lane.py`` proves every override equal to its reference (values,
+first and second derivatives) and that each one is called with the lane on and never
+with it off. Nothing here changes the process at import.
+"""
+from __future__ import annotations
+
+from tinygrad_edu.engine import ops
+from tinygrad_edu.engine.graph import fast, is_fast, override, set_fast
+from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, scatter
+
+#: reference -> override; a primitive class, or the name a composite asks for.
+OVERRIDES = {
+    ops.WindowFold: fold.FoldPaths,                       # col2im by cheaper routes
+    ops.MatMul: gemm.BatchedFilterGrad,                   # the filter gradient's GEMM order
+    ops.Sigmoid: elementwise.InplaceSigmoid,              # in place, cached constants
+    ops.Tanh: elementwise.CachedConstantTanh,             # cached constant
+    ops.IndexAdd: scatter.SortedRowsIndexAdd,             # scatter-add by sorted rows
+    "lstm_gates": lstm.fused_lstm_gates,                  # one node for an LSTM step's gates
+    "host_allocator": allocator.tune_host_allocator,      # on the first Optimizer.step()
+}
+for _reference, _fast in OVERRIDES.items():
+    override(_reference, _fast)
+
+__all__ = ["OVERRIDES", "fast", "is_fast", "set_fast"]
