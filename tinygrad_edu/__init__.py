@@ -19,16 +19,15 @@ The layers, bottom up (an import only points down): ``engine`` (the reading core
 from tinygrad_edu import cuda, data, fastlane, functional, models, nn, optim, viz
 from tinygrad_edu.engine.backend import (bool_, float16, float32, float64, int8, int16, int32,
                                          int64, uint8)
-from tinygrad_edu.engine.graph import (enable_grad, is_grad_enabled, no_grad, retain_grads,
-                                       scope, set_grad_enabled)
-from tinygrad_edu.engine.tensor import (Tensor, backward, cat, get_default_device, grad,
-                                        set_default_device, sliding_window, tensor, where)
+from tinygrad_edu.engine.tensor import Tensor, get_default_device, set_default_device
 from tinygrad_edu.fastlane import fast, is_fast
 from tinygrad_edu.functional.creation import (arange, empty, empty_like, eye, from_numpy, full,
                                               full_like, linspace, manual_seed, ones, ones_like,
                                               rand, rand_like, randint, randn, randn_like,
-                                              randperm, zeros, zeros_like)
-from tinygrad_edu.functional.tensor_methods import stack
+                                              randperm, tensor, zeros, zeros_like)
+from tinygrad_edu.functional.gradients import (backward, enable_grad, grad, is_grad_enabled,
+                                               no_grad, retain_grads, scope, set_grad_enabled)
+from tinygrad_edu.functional.tensor_methods import cat, sliding_window, stack, where
 from tinygrad_edu.gradcheck import gradcheck, gradgradcheck
 from tinygrad_edu.serialization import load, save
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from tinygrad_edu.engine import backend
-from tinygrad_edu.engine.graph import no_grad
-from tinygrad_edu.engine.tensor import Tensor, grad
+from tinygrad_edu.engine.tensor import Tensor
 from tinygrad_edu.functional.creation import zeros
+from tinygrad_edu.functional.gradients import grad, no_grad
 
 
 def _outputs(fn: Callable, inputs: Sequence[Tensor]) -> list[Tensor]:

@@ -36,6 +36,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 from rich.table import Table
 
 from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.functional import gradients
 from tinygrad_edu.engine.tensor import Tensor
 
 __all__ = ["fit", "evaluate", "History", "sparkline", "count_correct"]
@@ -184,7 +185,7 @@ def evaluate(model: Any, loader: Iterable, loss_fn: Callable | None = None,
         model.eval()
     total_loss, correct, n, acc_ok = 0.0, 0, 0, True
     try:
-        with graph.no_grad():
+        with gradients.no_grad():
             for batch in loader:
                 x, y = _split_batch(batch)
                 x, y = _move(x, dev), _move(y, dev)

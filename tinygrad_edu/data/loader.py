@@ -24,6 +24,7 @@ import math
 from typing import Any, Callable, Iterator, Sequence
 
 from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.functional import gradients
 from tinygrad_edu.data.datasets import load_digits, load_fashion_mnist, load_mnist, load_mnist1d
 from tinygrad_edu.engine.tensor import Tensor
 from tinygrad_edu.functional.tensor_methods import stack
@@ -154,7 +155,7 @@ def default_collate(samples: list) -> Any:
                 raise RuntimeError(f"default_collate: sample {i} is {got}, but sample 0 has "
                                    f"shape {tuple(first.shape)} on '{first.device}'; samples "
                                    f"of a batch must match (pad them, or pass a collate_fn)")
-        with graph.no_grad():
+        with gradients.no_grad():
             return stack([s.detach() for s in samples])
     if backend.is_array(first):
         return Tensor(backend.module_of(first).stack(samples))

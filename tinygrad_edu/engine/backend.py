@@ -1,16 +1,11 @@
 """The backend: the one place that knows NumPy from CuPy.
 
-A device string names where a tensor's numbers live::
-
-    'cpu'  -> NumPy arrays in host memory
-    'cuda' -> CuPy arrays in GPU memory ('cuda:0' means the same)
-
-Every other file reaches arrays through this module: ``array_module(device)``
-gives the array module ``xp`` (numpy or cupy) and each op asks its inputs for
-theirs (``module_of``), so the same code runs on both devices. CuPy is imported
-the first time 'cuda' is asked for, never at package import.
-
-Nothing moves between host and device implicitly: ``to_host`` and
+A device string names where a tensor's numbers live: 'cpu' (NumPy arrays in host
+memory) or 'cuda' (CuPy arrays in GPU memory; 'cuda:0' means the same). Every other
+file reaches arrays through here: ``array_module(device)`` gives the array module
+``xp``, and each op asks its inputs for theirs (``module_of``), so the same code runs
+on both devices. CuPy is imported the first time 'cuda' is asked for, never at
+package import. Nothing moves between devices implicitly: ``to_host`` and
 ``to_device`` are the only transfers.
 """
 from __future__ import annotations
@@ -20,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-# ---------------------------------------------------------------- dtypes
+# ---------------------------------------------------------------- dtypes (NumPy's objects)
 float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
 int8, int16, int32, int64 = np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("int64")
 uint8, bool_ = np.dtype("uint8"), np.dtype("bool")
@@ -28,25 +23,21 @@ DEFAULT_FLOAT, DEFAULT_INT = float32, int64
 _NAMES = {"float16": float16, "half": float16, "float32": float32, "float": float32,
           "float64": float64, "double": float64, "int8": int8, "int16": int16, "int32": int32,
           "int": int32, "int64": int64, "long": int64, "uint8": uint8, "bool": bool_}
-_KINDS = "biuf"          # bool, int, unsigned, float: the numbers a tensor may hold
 
 
 def as_dtype(dtype: Any) -> Any:
     """``tg.float32``, ``'float64'``, ``float``, ``int`` or ``bool`` -> a dtype (None stays None)."""
-    if dtype is None:
-        return None
+    if dtype is None or isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        return dtype
     if dtype is float or dtype is int or dtype is bool:
         return {float: DEFAULT_FLOAT, int: DEFAULT_INT, bool: bool_}[dtype]
-    if isinstance(dtype, str):
-        if dtype not in _NAMES:
-            raise TypeError(f"dtype: unknown dtype name {dtype!r}; expected one of "
-                            f"{sorted(_NAMES)}")
-        return _NAMES[dtype]
+    if isinstance(dtype, str) and dtype not in _NAMES:
+        raise TypeError(f"dtype: unknown dtype name {dtype!r}; expected one of {sorted(_NAMES)}")
     try:
-        dt = np.dtype(dtype)
+        dt = _NAMES[dtype] if isinstance(dtype, str) else np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype: cannot interpret {dtype!r} as a dtype") from None
-    if dt.kind not in _KINDS:
+    if dt.kind not in "biuf":
         raise TypeError(f"dtype: tensors hold numbers (bool, int, float), not {dt}")
     return dt
 
@@ -57,7 +48,7 @@ def is_floating(dtype: Any) -> bool:
 
 
 def promote_types(a: Any, b: Any) -> Any:
-    """The smallest dtype both ``a`` and ``b`` convert to without loss (int32, int64 -> int64)."""
+    """The smallest dtype both convert to without loss (int32, int64 -> int64)."""
     return np.promote_types(a, b)
 
 
@@ -69,10 +60,8 @@ _cuda_checked = False
 def normalize_device(device: Any) -> str:
     """'cpu', 'cuda', 'cuda:0' or an object with ``.type`` -> 'cpu' or 'cuda'."""
     dev = "cpu" if device is None else str(getattr(device, "type", device))
-    if dev == "cpu" or dev == "cuda":
-        return dev
-    if dev.startswith("cuda:"):
-        return "cuda"
+    if dev in ("cpu", "cuda") or dev.startswith("cuda:"):
+        return dev[:4]
     raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
 
 
@@ -97,10 +86,8 @@ def cuda_is_available() -> bool:
 
 
 def set_cuda_module(module: Any) -> Any:
-    """Use ``module`` as the 'cuda' array module (tests use a CuPy stand-in); returns the old one.
-
-    ``None`` forgets it, so CuPy is looked for again on next use.
-    """
+    """Use ``module`` as the 'cuda' array module (tests use a CuPy stand-in); returns the
+    previous one. ``None`` forgets it, so CuPy is looked for again on next use."""
     global _cuda, _cuda_checked
     previous, _cuda, _cuda_checked = _cuda, module, module is not None
     _generators.pop("cuda", None)
@@ -130,33 +117,18 @@ def module_of(arr: Any) -> Any:
 
 
 def device_of(arr: Any) -> str:
-    """'cpu' for a NumPy array, 'cuda' for a CuPy array."""
     return "cpu" if isinstance(arr, (np.ndarray, np.generic)) else "cuda"
 
 
 def asarray(data: Any, dtype: Any, device: str) -> Any:
-    """An array on ``device`` from Python data or an array already there.
-
-    Python floats become float32 (PyTorch's default), ints int64. Anything that is not
-    numbers (strings, objects) is refused.
-    """
+    """An array on ``device`` from Python data or an array already there. Python floats
+    become float32 (PyTorch's default), ints int64; anything but numbers is refused."""
     arr = array_module(device).asarray(data, dtype=dtype)
-    if arr.dtype.kind not in _KINDS:
+    if arr.dtype.kind not in "biuf":
         raise TypeError(f"tensor: expected numbers (bool, int or float), got {arr.dtype} "
                         f"from {type(data).__name__}")
-    if dtype is None and arr.dtype == float64 and not is_array(data):
-        arr = arr.astype(DEFAULT_FLOAT)
-    return arr
-
-
-def full(shape: tuple, value: Any, dtype: Any, device: str) -> Any:
-    """A new array of ``shape`` filled with ``value``."""
-    return array_module(device).full(shape, value, dtype=dtype)
-
-
-def arange(start: Any, end: Any, step: Any, dtype: Any, device: str) -> Any:
-    """start, start + step, ... up to (not including) end."""
-    return array_module(device).arange(start, end, step, dtype=dtype)
+    return arr.astype(DEFAULT_FLOAT) if dtype is None and arr.dtype == float64 and not \
+        is_array(data) else arr
 
 
 def to_host(arr: Any) -> Any:
@@ -172,7 +144,6 @@ def to_device(arr: Any, device: str) -> Any:
 
 
 def array_to_string(arr: Any, prefix: str) -> str:
-    """The values as NumPy prints them (a GPU array is copied to the host first)."""
     return np.array2string(to_host(arr), separator=", ", prefix=prefix)
 
 
@@ -182,23 +153,22 @@ def windows(arr: Any, shape: tuple, strides: tuple) -> Any:
 
 
 def scatter_add(target: Any, index: Any, values: Any) -> None:
-    """``target[index] += values`` where a repeated index adds every time (np.add.at)."""
-    xp = module_of(target)
-    if xp is not np and getattr(xp, "__name__", "") == "cupy":
+    """``target[index] += values`` where a repeated index adds every time (``np.add.at``)."""
+    if module_of(target) is not np and getattr(module_of(target), "__name__", "") == "cupy":
         import cupyx  # noqa: PLC0415 - only reached with CuPy loaded
         cupyx.scatter_add(target, index, values)
     else:
-        xp.add.at(target, index, values)
+        module_of(target).add.at(target, index, values)
 
 
 # ---------------------------------------------------------------- host arrays and files
 def host_array(data: Any, dtype: Any = None) -> Any:
-    """A NumPy array (host memory), for code that builds index lists or reads files."""
+    """A NumPy array in host memory (index lists, the bytes of a file)."""
     return np.asarray(data, dtype=dtype)
 
 
 def host_generator(seed: int) -> Any:
-    """A random generator of its own (host memory), e.g. for a data loader's shuffling."""
+    """A random generator of its own, in host memory (a data loader's shuffling)."""
     return np.random.default_rng(seed)
 
 
@@ -208,7 +178,7 @@ def write_array(f: Any, arr: Any) -> None:
 
 
 def read_array(data: bytes) -> Any:
-    """Read one .npy array from bytes; Python objects (pickles) are refused with ValueError."""
+    """Read one .npy array from bytes; Python objects (pickles) are refused (ValueError)."""
     return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
 
 
@@ -232,26 +202,21 @@ def _generator(device: str) -> Any:
 
 
 def random_normal(shape: tuple, dtype: Any, device: str) -> Any:
-    """Samples of N(0, 1)."""
     return _generator(device).standard_normal(shape).astype(dtype, copy=False)
 
 
-def random_uniform(shape: tuple, dtype: Any, device: str, low: float = 0.0,
-                   high: float = 1.0) -> Any:
-    """Samples of U[low, high): U[0, 1) drawn in the target float dtype, then scaled."""
+def random_uniform(shape: tuple, dtype: Any, device: str) -> Any:
+    """U[0, 1), drawn in the target float dtype on the CPU."""
     gen = _generator(device)
-    if device != "cpu" or dtype not in (float32, float64):
-        return gen.uniform(low, high, shape).astype(dtype, copy=False)
-    return gen.random(shape, dtype=dtype) * dtype.type(high - low) + dtype.type(low)
+    if device == "cpu" and dtype in (float32, float64):
+        return gen.random(shape, dtype=dtype)
+    return gen.uniform(0.0, 1.0, shape).astype(dtype, copy=False)
 
 
 def random_integers(low: int, high: int, shape: tuple, device: str) -> Any:
-    """int64 samples from [low, high)."""
     gen = _generator(device)
-    fn = gen.integers if device == "cpu" else gen.randint
-    return fn(low, high, shape).astype(int64, copy=False)
+    return (gen.integers if device == "cpu" else gen.randint)(low, high, shape).astype(int64)
 
 
 def random_permutation(n: int, device: str) -> Any:
-    """A random order of 0 .. n-1 (int64)."""
     return _generator(device).permutation(n).astype(int64, copy=False)

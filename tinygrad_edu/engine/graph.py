@@ -1,20 +1,15 @@
 """The graph: nodes, grad mode, and the backward walk (reverse-mode differentiation).
 
 Every tensor computed under grad mode from a tensor with ``requires_grad=True``
-keeps the :class:`Function` that made it (the *node*, ``tensor.grad_fn``): the
-op's name, its input tensors (``parents``) and what it saved for its gradient.
-``loss.backward()`` then applies the chain rule from the loss to the leaves::
+keeps the :class:`Function` that made it (its node, ``tensor.grad_fn``): the op,
+its input tensors (``parents``) and what it saved for its gradient. Then
+``loss.backward()`` applies the chain rule from the loss to the leaves::
 
     grad[loss] = 1
     grad[input] += node.backward(grad[output])      for every node, outputs first
 
-The walk uses an explicit stack, never recursion, so an RNN unrolled over
-10,000 steps back-propagates without ``RecursionError``.
-
-A primitive's backward is written once, in operations that work both on raw
-arrays and on Tensors: a plain ``backward()`` runs it on arrays (fast), while
-``create_graph=True`` runs the very same formula on Tensors, recording a graph
-of the gradient itself, which can be differentiated again.
+The walk uses an explicit stack and a sort, never recursion, so an RNN unrolled
+over 10,000 steps back-propagates without ``RecursionError``.
 """
 from __future__ import annotations
 
@@ -31,151 +26,71 @@ from tinygrad_edu.engine import backend
 class _Mode(threading.local):
     """The autograd switches. Each thread has its own, as in PyTorch."""
     enabled = True                  # record new ops in a graph?
-    scopes: tuple = ()              # labels from tg.scope(), innermost last
-    scope: str | None = None        # '/'.join(scopes)
+    scope: str | None = None        # the label of new nodes, e.g. 'lstm/l0/t=3'
     retain_all = False              # keep .grad on every tensor during backward
-    hook: Callable | None = None    # called at every node the backward walk visits
+    hook: Callable | None = None    # called at every tensor the backward walk visits
 
 
 MODE = _Mode()
 
 
-class _Counters:
-    """Process-wide counters.
-
-    ``epoch`` counts in-place changes: each one stamps its tensor's version counter
-    ``[version, stamp]`` with a new epoch, and a node remembers the epoch it was made
-    in, so a saved tensor was changed after saving exactly when its stamp is newer.
-    ``seq`` numbers the nodes: a node's number is larger than its inputs' nodes', so
-    sorting by it gives the backward order.
-    """
+class COUNTERS:
+    """Process-wide counters. ``epoch`` counts in-place changes: each stamps its tensor's
+    version counter [version, stamp] with a new epoch and a node remembers its epoch, so a
+    saved tensor was changed after saving exactly when its stamp is newer. ``seq``
+    numbers the nodes: larger than their inputs' nodes, so sorting gives backward order."""
     epoch = 0
     seq = itertools.count(1)
 
 
-COUNTERS = _Counters()
-
-
-def is_grad_enabled() -> bool:
-    """True when new ops record a graph (in this thread)."""
-    return MODE.enabled
-
-
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Turn graph recording on or off, as a context manager or a decorator."""
-
-    def __init__(self, mode: bool) -> None:
-        self.mode, self.prev = bool(mode), []
-
-    def __enter__(self) -> None:
-        self.prev.append(MODE.enabled)
-        MODE.enabled = self.mode
-
-    def __exit__(self, *exc: Any) -> None:
-        MODE.enabled = self.prev.pop()
-
-
-class no_grad(set_grad_enabled):
-    """``with tg.no_grad():`` record nothing (evaluation, optimizer updates)."""
-
-    def __init__(self) -> None:
-        super().__init__(False)
-
-
-class enable_grad(set_grad_enabled):
-    """``with tg.enable_grad():`` record again inside a ``no_grad`` block."""
-
-    def __init__(self) -> None:
-        super().__init__(True)
-
-
 @contextlib.contextmanager
-def scope(name: str) -> Iterator[None]:
-    """Label the ops made inside, e.g. ``'lstm/l0/t=3'`` (scopes nest with '/').
-
-    Labels only name the graph (the views draw one cluster per time step); they never
-    change what is computed.
-    """
-    saved = MODE.scopes
-    MODE.scopes = saved + (name,)
-    MODE.scope = "/".join(MODE.scopes)
+def switch(name: str, value: Any) -> Iterator[None]:
+    """Set one of the :class:`_Mode` switches inside a ``with`` block (or a decorated
+    function): ``tg.no_grad()`` is ``switch('enabled', False)``."""
+    prev = getattr(MODE, name)
+    setattr(MODE, name, value)
     try:
         yield
     finally:
-        MODE.scopes = saved
-        MODE.scope = "/".join(saved) if saved else None
-
-
-@contextlib.contextmanager
-def retain_grads() -> Iterator[None]:
-    """During ``backward`` inside this block, every tensor of the graph keeps ``.grad``."""
-    prev, MODE.retain_all = MODE.retain_all, True
-    try:
-        yield
-    finally:
-        MODE.retain_all = prev
-
-
-@contextlib.contextmanager
-def backward_hook(fn: Callable) -> Iterator[None]:
-    """Call ``fn(tensor, grad, passed)`` at every tensor the backward walk visits.
-
-    ``grad`` is the whole gradient the tensor received; ``passed`` lists
-    ``(input, contribution)`` for what its node sent on. The graph views record the
-    real walk with it (order and every contribution); it never changes the result.
-    """
-    prev, MODE.hook = MODE.hook, fn
-    try:
-        yield
-    finally:
-        MODE.hook = prev
+        setattr(MODE, name, prev)
 
 
 # ---------------------------------------------------------------- the fast lane switch
-# The fast lane (tinygrad_edu/fastlane) registers its overrides here: a primitive class
-# replaced by a faster subclass, or a name under which a composite asks for its fast
-# version. The engine always works without them. TG_FAST=0 starts with the lane off.
-_REGISTERED: dict = {}      # reference (primitive class or name) -> fast stand-in
-ACTIVE: dict = {}           # _REGISTERED while the lane is on, else empty
-_ON = os.environ.get("TG_FAST", "1") != "0"
+# The fast lane (tinygrad_edu/fastlane) registers overrides here: a primitive class
+# replaced by a faster subclass, or a name a composite asks for with lane(name, ref).
+# The engine works without them. TG_FAST=0 in the environment starts with the lane off.
+_REGISTERED: dict = {}
+ACTIVE: dict = _REGISTERED if os.environ.get("TG_FAST", "1") != "0" else {}
 
 
 def override(reference: Any, fast: Any) -> None:
     """Register ``fast`` to stand in for ``reference`` while the fast lane is on."""
     _REGISTERED[reference] = fast
-    set_fast(_ON)
 
 
 def lane(name: str, reference: Callable) -> Callable:
-    """The function to run for ``reference``: the override registered under ``name``
-    while the lane is on, else ``reference`` itself."""
+    """The override registered under ``name`` while the lane is on, else ``reference``."""
     return ACTIVE.get(name, reference)
 
 
 def is_fast() -> bool:
-    """True while the fast lane is on."""
-    return _ON
-
-
-def set_fast(on: bool) -> None:
-    """Turn every override on or off, for the whole process."""
-    global ACTIVE, _ON
-    _ON = bool(on)
-    ACTIVE = dict(_REGISTERED) if _ON else {}
+    return ACTIVE is _REGISTERED
 
 
 class fast:
-    """``tg.fast(False)`` turns the fast lane off; ``with tg.fast(False):`` only inside."""
+    """``tg.fast(False)`` turns the fast lane off (for the whole process);
+    ``with tg.fast(False):`` only inside the block."""
 
     def __init__(self, on: bool = True) -> None:
-        self.prev = _ON
-        set_fast(on)
+        global ACTIVE
+        self.prev, ACTIVE = ACTIVE, _REGISTERED if on else {}
 
-    def __enter__(self) -> "fast":
+    def __enter__(self) -> fast:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        set_fast(self.prev)
+        global ACTIVE
+        ACTIVE = self.prev
 
 
 # ---------------------------------------------------------------- the node
@@ -183,8 +98,8 @@ class Function:
     """A node of the graph: one op, with ``forward`` on arrays and ``backward``.
 
     Subclasses write ``forward(self, *arrays, **kwargs) -> array`` and
-    ``backward(self, grad) -> one gradient per input`` (None where there is none).
-    Anything ``forward`` stores on ``self`` is there for ``backward``.
+    ``backward(self, grad) -> one gradient per input`` (None where there is none);
+    whatever ``forward`` stores on ``self`` is there for ``backward``.
     """
     __slots__ = ("parents", "saved", "epoch", "seq", "scope", "__dict__", "__weakref__")
     name = "op"
@@ -195,13 +110,9 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> Any:
-        """Run ``forward`` on the inputs' arrays and, under grad mode, record the node.
-
-        The output is a new tensor on the inputs' device; nothing is recorded when no
-        input requires grad (or grad mode is off).
-        """
-        first = inputs[0]
-        record = False
+        """Run ``forward`` on the inputs' arrays; under grad mode, record the node (nothing
+        is recorded when no input requires grad)."""
+        first, record = inputs[0], False
         for t in inputs:
             if t.device != first.device:
                 raise device_mismatch(cls.name, inputs)
@@ -214,21 +125,13 @@ class Function:
         if record and MODE.enabled:
             out.requires_grad, out._ctx = True, ctx
             ctx.parents, ctx.scope, ctx.epoch = inputs, MODE.scope, COUNTERS.epoch
-            ctx.seq = next(COUNTERS.seq)
-            ctx.saved = inputs if cls.save_inputs else ()
+            ctx.seq, ctx.saved = next(COUNTERS.seq), inputs if cls.save_inputs else ()
             if cls.save_output:
                 ctx.out, ctx.out_vc = data, out._vc or out._versioned()
         return out
 
-    @property
-    def inputs(self) -> tuple:
-        """The tensors this op read (after a freeing backward: their :class:`Ghost`)."""
-        return self.parents
-
-    @property
-    def saved_tensors(self) -> tuple:
-        """What the op kept for its gradient (empty once a backward freed it)."""
-        return self.saved or ()
+    inputs = property(lambda self: self.parents, doc="What the op read (Ghosts once freed).")
+    saved_tensors = property(lambda self: self.saved or (), doc="What it kept for backward.")
 
     def save_for_backward(self, *tensors: Any) -> None:
         """For a custom Function: keep tensors for backward (in-place changes are caught)."""
@@ -244,15 +147,10 @@ def device_mismatch(op: str, inputs: Sequence[Any]) -> RuntimeError:
                         "one explicitly with .to(device) (nothing is copied implicitly)")
 
 
-
-
 class SliceGrad:
-    """The gradient of ``x[index]`` (a basic index) in a first-order backward, kept sparse.
-
-    Dense, it is zeros of x's shape with ``values`` at ``index``. An RNN slices its
-    input into T steps: T dense gradients would cost O(T²) memory traffic, while adding
-    each step's values into one buffer costs O(T).
-    """
+    """The gradient of ``x[index]`` (a basic index) in a first-order backward, kept sparse:
+    zeros of x's shape with ``values`` at ``index``. An RNN slices its input into T steps;
+    T dense gradients cost O(T²) memory traffic, adding each into one buffer O(T)."""
     __slots__ = ("shape", "index", "values")
 
     def __init__(self, shape: tuple, index: Any, values: Any) -> None:
@@ -269,78 +167,42 @@ class SliceGrad:
 
 
 class Ghost:
-    """What a graph keeps of a tensor once a backward has freed it.
-
-    No values: only what the views draw (shape, dtype, name, the node that made it,
-    the gradient if ``retain_grads`` kept one, the value of a one-element constant such
-    as the 2 in ``x * 2``) and a weak link to the tensor itself, alive while the user
-    still holds it.
-    """
+    """What a graph keeps of a tensor once a backward freed it: no values, only what the
+    views draw (shape, dtype, name, the node that made it, a gradient ``retain_grads``
+    kept, the value of a one-element constant such as the 2 in ``x * 2``) and a weak link
+    to the tensor, alive while the user still holds it."""
     __slots__ = ("shape", "dtype", "device", "name", "requires_grad", "_ctx", "grad", "tensor",
                  "data")
+    grad_fn = property(lambda self: self._ctx)
 
     def __init__(self, t: Any) -> None:
         self.shape, self.dtype, self.device, self.name = t.shape, t.dtype, t.device, t.name
-        self.requires_grad, self._ctx = t.requires_grad, t._ctx
+        self.requires_grad, self._ctx, self.tensor = t.requires_grad, t._ctx, weakref.ref(t)
         self.grad = t.grad if t._ctx is not None else None
-        self.tensor = weakref.ref(t)
         self.data = t.data if t.data.size == 1 and not t.requires_grad else None
 
     def tolist(self) -> Any:
-        """The value of a one-element constant (the only values a ghost keeps)."""
         if self.data is None:
             raise RuntimeError("this tensor's values were freed by backward(); pass "
                                "retain_graph=True to keep them")
         return backend.to_host(self.data).tolist()
 
-    grad_fn = property(lambda self: self._ctx)
-    is_leaf = property(lambda self: self._ctx is None)
-    ndim = property(lambda self: len(self.shape))
 
-    def numel(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
-
-
+# ---------------------------------------------------------------- the backward walk
 def backward_order(roots: Sequence[Any]) -> list:
-    """The tensors that need a gradient, reachable from ``roots``, outputs first.
-
-    One stack walk collects the nodes; sorting by node number (larger = made later)
-    puts every output before its inputs; the leaves go last.
-    """
-    inner, leaves, seen = {}, [], set()
-    stack = list(roots)
+    """The tensors that need a gradient, reachable from ``roots``, outputs first: a stack
+    walk collects the nodes, sorting by node number puts outputs before their inputs."""
+    inner, leaves, seen, stack = {}, [], set(), list(roots)
     while stack:
         t = stack.pop()
-        ctx = t._ctx
-        if ctx is None:
+        if t._ctx is None:
             if id(t) not in seen:
                 seen.add(id(t))
                 leaves.append(t)
-        elif ctx.seq not in inner:
-            inner[ctx.seq] = t
-            stack.extend(p for p in ctx.parents if p.requires_grad)
+        elif t._ctx.seq not in inner:
+            inner[t._ctx.seq] = t
+            stack.extend(p for p in t._ctx.parents if p.requires_grad)
     return [inner[s] for s in sorted(inner, reverse=True)] + leaves
-
-
-def forward_order(roots: Sequence[Any]) -> list:
-    """Every tensor reachable from ``roots`` (grad or not, ghosts too), inputs first.
-
-    The graph views draw from this. An explicit stack: deep graphs are fine.
-    """
-    order, seen, stack = [], set(), [(r, False) for r in reversed(roots)]
-    while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-        elif id(t) not in seen:
-            seen.add(id(t))
-            stack.append((t, True))
-            if t._ctx is not None:
-                stack.extend((p, False) for p in reversed(t._ctx.parents) if id(p) not in seen)
-    return order
 
 
 def _check_saved(ctx: Function, epoch_now: int) -> None:
@@ -353,16 +215,13 @@ def _check_saved(ctx: Function, epoch_now: int) -> None:
     if ctx.epoch == epoch_now:          # no in-place op anywhere since this node was made
         return
     changed = [s for s in ctx.saved if s._vc is not None and s._vc[1] > ctx.epoch]
-    if changed:
-        what = (f"a tensor of shape {tuple(changed[0].shape)} saved by op '{ctx.name}' for its "
-                f"gradient was modified by an in-place operation after it was saved (it is at "
-                f"version {changed[0]._vc[0]} now)")
-    elif ctx.save_output and ctx.out_vc[1] > ctx.epoch:
-        what = (f"the output of op '{ctx.name}' (shape {tuple(ctx.out.shape)}), which it saved "
-                "for its gradient, was modified by an in-place operation after it was saved "
-                f"(it is at version {ctx.out_vc[0]} now)")
-    else:
+    if not changed and not (ctx.save_output and ctx.out_vc[1] > ctx.epoch):
         return
+    what = (f"a tensor of shape {changed[0].shape} saved by op '{ctx.name}' for its gradient"
+            f" was modified by an in-place operation after it was saved (it is at version "
+            f"{changed[0]._vc[0]} now)" if changed else f"the output of op '{ctx.name}' (shape "
+            f"{tuple(ctx.out.shape)}), which it saved for its gradient, was modified by an "
+            f"in-place operation after it was saved (it is at version {ctx.out_vc[0]} now)")
     raise RuntimeError(f"backward: {what}; use an out-of-place op (x = x + y) or .clone() "
                        "before modifying")
 
@@ -371,33 +230,29 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: 
                  create_graph: bool, inputs: Sequence[Any] | None = None) -> dict:
     """The chain rule over the whole graph, from ``roots`` to the leaves.
 
-    With ``inputs=None`` each leaf's gradient is added into its ``.grad``
-    (``Tensor.backward``); otherwise the gradients of ``inputs`` are returned, keyed by
-    ``id(tensor)`` (``tg.grad``). Without ``create_graph`` the formulas run on raw arrays;
-    with it, on Tensors, recording the graph of the gradient. Unless ``retain_graph``,
-    the graph is freed afterwards (:func:`release`).
+    Without ``inputs``, each leaf's gradient is added into its ``.grad``; with them, their
+    gradients are returned by ``id(tensor)`` (``tg.grad``). Without ``create_graph`` the
+    formulas run on raw arrays; with it, on Tensors, recording the gradient's own graph.
+    Unless ``retain_graph``, the graph is freed after (:func:`release`).
     """
-    arrays = not create_graph
-    order = backward_order(roots)
+    arrays, order = not create_graph, backward_order(roots)
     pending: dict = {}          # id(tensor) -> its gradient so far
     owned: set = set()          # ids whose gradient array was made here (we may add into it)
     for r, g in zip(roots, root_grads):
         g = g.data if arrays else g
         pending[id(r)] = pending[id(r)] + g if id(r) in pending else g
     wanted = None if inputs is None else {id(t) for t in inputs}
-    found: dict = {}
-    hook, retain_all, epoch_now = MODE.hook, MODE.retain_all, COUNTERS.epoch
+    found, hook, epoch_now = {}, MODE.hook, COUNTERS.epoch
     prev, MODE.enabled = MODE.enabled, create_graph
     try:
         for t in order:
-            g = pending.pop(id(t), None)
+            g, ctx = pending.pop(id(t), None), t._ctx
             if g is None:
                 continue
-            ctx = t._ctx
             if wanted is not None:
                 if id(t) in wanted:
                     found[id(t)] = t._new(g) if arrays else g
-            elif ctx is None or retain_all or t._retains_grad:
+            elif ctx is None or MODE.retain_all or t._retains_grad:
                 keep = t._new(g.copy()) if arrays else g
                 t.grad = keep if t.grad is None else t.grad + keep
             if ctx is None:
@@ -409,10 +264,8 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: 
                             for x in (out if isinstance(out, tuple) else (out,)))
             else:
                 out = ctx.backward(g)
-            if type(out) is not tuple:
-                out = (out,)
             passed = []
-            for p, pg in zip(ctx.parents, out):
+            for p, pg in zip(ctx.parents, out if type(out) is tuple else (out,)):
                 if pg is None or not p.requires_grad:
                     continue
                 key, before = id(p), pending.get(id(p))
@@ -441,21 +294,13 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: 
 
 
 def release(order: Sequence[Any]) -> None:
-    """Free a back-propagated graph: each node drops what it saved and its links to
-    the tensors it read, keeping their :class:`Ghost` (shape, dtype, name, node).
-
-    A training loop that keeps its losses in a list then keeps only this skeleton,
-    not every step's activations. A tensor the user still holds keeps its data.
-    """
+    """Free a back-propagated graph: each node drops its per-op state and its links to the
+    tensors it read, keeping their :class:`Ghost`. A loop that keeps its losses in a list
+    then keeps this skeleton, not every step's activations."""
     ghosts: dict = {}
     for t in order:
         ctx = t._ctx
-        if ctx is None or ctx.saved is not None:
-            continue
-        parents = []
-        for p in ctx.parents:
-            if type(p) is not Ghost:
-                p = ghosts.get(id(p)) or ghosts.setdefault(id(p), Ghost(p))
-            parents.append(p)
-        ctx.parents = tuple(parents)
-        ctx.__dict__.clear()
+        if ctx is not None and ctx.saved is None:
+            ctx.parents = tuple(p if type(p) is Ghost else ghosts.get(id(p)) or
+                                ghosts.setdefault(id(p), Ghost(p)) for p in ctx.parents)
+            ctx.__dict__.clear()

@@ -1,27 +1,22 @@
 """The primitives: the only ops with a hand-written derivative.
 
-Each primitive is a :class:`~tinygrad_edu.engine.graph.Function` with
+Each is a :class:`~tinygrad_edu.engine.graph.Function`: ``forward`` on raw arrays
+(NumPy or CuPy, whichever the inputs live on) and ``backward``, the derivative,
+written once with operations that work on raw arrays and on Tensors alike
+(arithmetic, indexing, and ``run(Op, ...)``). A plain ``backward()`` runs it on
+arrays; under ``create_graph=True`` the same formula runs on Tensors and is recorded,
+so it can be differentiated again. Each docstring gives the formula and the
+*adjoint*, the op its backward runs (sum <-> expand, pad <-> slice, window <-> fold,
+getitem <-> index-add). Everything else in the library is composed from these::
 
-* ``forward`` on raw arrays (NumPy or CuPy: whichever the inputs live on), and
-* ``backward``: the derivative, written once in operations that work on raw arrays
-  and on Tensors alike (``*``, ``@``, ``.reshape``, ``.sum(axis=..., keepdims=...)``
-  and the helpers below). A plain ``backward()`` runs it on arrays; under
-  ``create_graph=True`` the same formula runs on Tensors and is itself recorded.
-
-Each docstring gives the formula, and the backward names the op's *adjoint*: the
-op the backward pass runs (sum <-> expand, pad <-> slice, window <-> fold,
-getitem <-> index-add, permute <-> inverse permute). Everything else in the
-library (conv, pooling, softmax, losses, RNN cells) is composed from these::
-
-    elementwise  Add Sub Mul Div Pow Neg Exp Log Tanh Sigmoid Relu Sin Maximum Where
-    reduce       Sum Max
-    movement     Reshape Permute Expand Pad GetItem/IndexAdd Cat Flip Window/WindowFold
-    matrix       MatMul
-    other        Cast Clone ToDevice
+    elementwise  Add Mul Div Pow Neg Exp Log Tanh Sigmoid Relu Sin Where
+    reduce       Sum Max                  matrix  MatMul      copies  Copy
+    movement     Reshape Permute Expand Pad GetItem/IndexAdd Cat Window/WindowFold
 """
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 from tinygrad_edu.engine import backend, graph
@@ -34,48 +29,36 @@ class Primitive(Function):
 
 
 # ---------------------------------------------------------------- array-or-Tensor helpers
-# A backward formula gets ``g`` as a raw array (a plain backward) or a Tensor (under
-# create_graph). These helpers do the same thing on either; custom ops may use them too.
 def is_tensor(g: Any) -> bool:
     return not backend.is_array(g)
 
 
-def sum_to(g: Any, shape: tuple) -> Any:
-    """Sum a broadcast gradient back to ``shape`` (the adjoint of broadcasting).
+def run(op: type, *xs: Any, **kw: Any) -> Any:
+    """Apply ``op`` to Tensors (recorded), or run its forward on arrays."""
+    return op.apply(*xs, **kw) if is_tensor(xs[0]) else object.__new__(
+        graph.ACTIVE.get(op, op)).forward(*xs, **kw)
 
-    (4, 3) -> (3,) sums dim 0; (4, 3) -> (4, 1) sums dim 1, keeping it.
-    """
+
+def sum_to(g: Any, shape: tuple) -> Any:
+    """Sum a broadcast gradient back to ``shape`` (the adjoint of broadcasting):
+    (4, 3) -> (3,) sums dim 0; (4, 3) -> (4, 1) sums dim 1, keeping it."""
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
     dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
                                       if s == 1 and g.shape[i + lead] != 1)
-    return (g.sum(axis=dims, keepdims=True) if dims else g).reshape(shape)
-
-
-def run(op: type, *xs: Any, **kw: Any) -> Any:
-    """Apply ``op`` to Tensors (recorded), or run its forward on arrays."""
-    if is_tensor(xs[0]):
-        return op.apply(*xs, **kw)
-    return object.__new__(graph.ACTIVE.get(op, op)).forward(*xs, **kw)
-
-
-def constant(value: Any, like: Any) -> Any:
-    """A number or array as a constant beside the Tensor ``like`` (no history)."""
-    if not (backend.is_array(value) or type(value) in (int, float)):
-        return value                                        # already a Tensor
-    if not backend.is_array(value):
-        value = backend.module_of(like.data).asarray(value, dtype=like.dtype)
-    return like._new(value)
+    return run(Reshape, run(Sum, g, dims=dims, keepdim=True) if dims else g, shape=shape)
 
 
 def select(cond: Any, a: Any, b: Any) -> Any:
-    """``a`` where ``cond`` else ``b``; either may be a number. A where, not a product:
-    an inf or NaN on the side not taken does not leak into the result."""
+    """``a`` where ``cond`` else ``b`` (either may be a number). A where, not a product: an
+    inf or NaN on the side not taken does not leak into the result."""
     like = b if type(a) in (int, float) else a          # the side that is not a number
     if not is_tensor(like):
         return backend.module_of(like).where(cond, a, b)
-    return Where.apply(constant(cond, like), constant(a, like), constant(b, like))
+    const = [like._new(backend.module_of(like.data).asarray(v, like.dtype)) if type(v) in (
+        int, float) else like._new(v) if backend.is_array(v) else v for v in (cond, a, b)]
+    return Where.apply(*const)
 
 
 def inputs_of(ctx: Function) -> tuple:
@@ -83,15 +66,10 @@ def inputs_of(ctx: Function) -> tuple:
     return ctx.saved if graph.MODE.enabled else tuple(t.data for t in ctx.saved)
 
 
-def output_of(ctx: Function, f: Any) -> Any:
-    """The forward's output: the saved array, or, while a backward is recorded,
-    ``f(saved input)`` recomputed with a graph (second derivatives need it)."""
-    return f(ctx.saved[0]) if graph.MODE.enabled else ctx.out
-
-
-def math_fn(g: Any, name: str) -> Any:
-    """``g.name()`` for a Tensor, ``xp.name(g)`` for an array (exp, log, cos ...)."""
-    return getattr(g, name)() if is_tensor(g) else getattr(backend.module_of(g), name)(g)
+def output_of(ctx: Function, op: type) -> Any:
+    """The forward's output: the saved array or, while a backward is recorded, ``op`` run
+    again on the saved input, with a graph (second derivatives need it)."""
+    return op.apply(ctx.saved[0]) if graph.MODE.enabled else ctx.out
 
 
 # ---------------------------------------------------------------- elementwise
@@ -107,70 +85,47 @@ class Add(Primitive):
         return sum_to(g, self.shapes[0]), sum_to(g, self.shapes[1])
 
 
-class Sub(Primitive):
-    """z = x - y.  Backward: dx = g, dy = -g."""
-    name = "sub"
-
-    def forward(self, x: Any, y: Any) -> Any:
-        self.shapes = x.shape, y.shape
-        return x - y
-
-    def backward(self, g: Any) -> tuple:
-        gy = -sum_to(g, self.shapes[1]) if self.parents[1].requires_grad else None
-        return sum_to(g, self.shapes[0]), gy
-
-
 class Mul(Primitive):
     """z = x · y.  Backward: dx = g · y, dy = g · x."""
-    name = "mul"
-    save_inputs = True
+    name, save_inputs = "mul", True
 
     def forward(self, x: Any, y: Any) -> Any:
         return x * y
 
     def backward(self, g: Any) -> tuple:
-        x, y = inputs_of(self)
-        px, py = self.parents
+        (x, y), (px, py) = inputs_of(self), self.parents
         return (sum_to(g * y, x.shape) if px.requires_grad else None,
                 sum_to(g * x, y.shape) if py.requires_grad else None)
 
 
 class Div(Primitive):
     """z = x / y.  Backward: dx = g / y, dy = -g · x / y²."""
-    name = "div"
-    save_inputs = True
+    name, save_inputs = "div", True
 
     def forward(self, x: Any, y: Any) -> Any:
         return x / y
 
     def backward(self, g: Any) -> tuple:
-        x, y = inputs_of(self)
-        px, py = self.parents
+        (x, y), (px, py) = inputs_of(self), self.parents
         return (sum_to(g / y, x.shape) if px.requires_grad else None,
                 sum_to(-g * x / (y * y), y.shape) if py.requires_grad else None)
 
 
 class Pow(Primitive):
-    """z = x ** y (y often a constant such as 2).
-
-    Backward: dx = g · y · x^(y-1), taken as 0 where y = 0 (so x**0 has gradient 0,
-    also at x = 0); dy = g · z · ln x, taken as 0 where x = 0 and y >= 0 (PyTorch's
-    conventions; a negative x gives NaN, as ln x does).
-    """
-    name = "pow"
-    save_inputs = True
+    """z = x ** y (y often a constant such as 2).  Backward: dx = g · y · x^(y-1), taken
+    as 0 where y = 0 (x**0 has gradient 0, also at x = 0); dy = g · z · ln x, taken as 0
+    where x = 0 and y >= 0 (PyTorch's conventions; a negative x gives NaN, as ln x does)."""
+    name, save_inputs = "pow", True
 
     def forward(self, x: Any, y: Any) -> Any:
         return x ** y
 
     def backward(self, g: Any) -> tuple:
-        x, y = inputs_of(self)
-        px, py = self.parents
-        gx = gy = None
-        if px.requires_grad:
-            gx = sum_to(select(y == 0, 0, g * y * x ** (y - 1)), x.shape)
-        if py.requires_grad:
-            gy = sum_to(select((x == 0) & (y >= 0), 0, g * x ** y * math_fn(x, "log")), y.shape)
+        (x, y), (px, py) = inputs_of(self), self.parents
+        gx = sum_to(select(y == 0, 0, g * y * x ** (y - 1)), x.shape) if px.requires_grad \
+            else None
+        gy = sum_to(select((x == 0) & (y >= 0), 0, g * x ** y * run(Log, x)), y.shape) \
+            if py.requires_grad else None
         return gx, gy
 
 
@@ -187,20 +142,18 @@ class Neg(Primitive):
 
 class Exp(Primitive):
     """z = eˣ.  Backward: dx = g · z."""
-    name = "exp"
-    save_inputs = save_output = True
+    name, save_inputs, save_output = "exp", True, True
 
     def forward(self, x: Any) -> Any:
         return backend.module_of(x).exp(x)
 
     def backward(self, g: Any) -> Any:
-        return g * output_of(self, lambda x: x.exp())
+        return g * output_of(self, Exp)
 
 
 class Log(Primitive):
     """z = ln x.  Backward: dx = g / x."""
-    name = "log"
-    save_inputs = True
+    name, save_inputs = "log", True
 
     def forward(self, x: Any) -> Any:
         return backend.module_of(x).log(x)
@@ -211,35 +164,32 @@ class Log(Primitive):
 
 class Tanh(Primitive):
     """z = tanh x = (eˣ - e⁻ˣ) / (eˣ + e⁻ˣ).  Backward: dx = g · (1 - z²)."""
-    name = "tanh"
-    save_inputs = save_output = True
+    name, save_inputs, save_output = "tanh", True, True
 
     def forward(self, x: Any) -> Any:
         return backend.module_of(x).tanh(x)
 
     def backward(self, g: Any) -> Any:
-        z = output_of(self, lambda x: x.tanh())
+        z = output_of(self, Tanh)
         return g * (1 - z * z)
 
 
 class Sigmoid(Primitive):
     """z = σ(x) = 1 / (1 + e⁻ˣ), computed as (1 + tanh(x/2)) / 2, which never overflows.
     Backward: dx = g · z · (1 - z)."""
-    name = "sigmoid"
-    save_inputs = save_output = True
+    name, save_inputs, save_output = "sigmoid", True, True
 
     def forward(self, x: Any) -> Any:
         return backend.module_of(x).tanh(x * 0.5) * 0.5 + 0.5
 
     def backward(self, g: Any) -> Any:
-        z = output_of(self, lambda x: x.sigmoid())
+        z = output_of(self, Sigmoid)
         return g * z * (1 - z)
 
 
 class Relu(Primitive):
-    """z = max(x, 0).  Backward: dx = g where x > 0, else 0 (0 at the kink x = 0)."""
-    name = "relu"
-    save_inputs = True
+    """z = max(x, 0).  Backward: dx = g where x > 0, else 0 (also at the kink x = 0)."""
+    name, save_inputs = "relu", True
 
     def forward(self, x: Any) -> Any:
         return backend.module_of(x).maximum(x, 0)
@@ -249,36 +199,19 @@ class Relu(Primitive):
 
 
 class Sin(Primitive):
-    """z = sin x.  Backward: dx = g · cos x."""
-    name = "sin"
-    save_inputs = True
+    """z = sin x.  Backward: dx = g · cos x = g · sin(x + π/2)."""
+    name, save_inputs = "sin", True
 
     def forward(self, x: Any) -> Any:
         return backend.module_of(x).sin(x)
 
     def backward(self, g: Any) -> Any:
-        return g * math_fn(inputs_of(self)[0], "cos")
-
-
-class Maximum(Primitive):
-    """z = max(x, y) elementwise.  Backward: the gradient goes to the larger input; at a
-    tie each gets half (PyTorch's rule)."""
-    name = "maximum"
-    save_inputs = True
-
-    def forward(self, x: Any, y: Any) -> Any:
-        return backend.module_of(x).maximum(x, y)
-
-    def backward(self, g: Any) -> tuple:
-        x, y = (t.data for t in self.saved)
-        half = select(x == y, g * 0.5, g)
-        return (sum_to(select(x < y, 0, half), x.shape),
-                sum_to(select(x > y, 0, half), y.shape))
+        return g * run(Sin, inputs_of(self)[0] + math.pi / 2)
 
 
 class Where(Primitive):
-    """z = x where c else y.  Backward: dx = g where c else 0; dy = g where not c; c
-    (a condition) gets none."""
+    """z = x where c else y.  Backward: dx = g where c else 0, dy = g where not c; the
+    condition gets none."""
     name = "where"
 
     def forward(self, c: Any, x: Any, y: Any) -> Any:
@@ -296,19 +229,17 @@ class Sum(Primitive):
     name = "sum"
 
     def forward(self, x: Any, dims: tuple, keepdim: bool) -> Any:
-        self.shape = x.shape
-        self.kept = tuple(1 if i in dims else s for i, s in enumerate(x.shape))
+        self.shape, self.kept = x.shape, tuple(1 if i in dims else s for i, s in enumerate(x.shape))
         return x.sum(axis=dims, keepdims=keepdim)
 
     def backward(self, g: Any) -> Any:
-        return run(Expand, g.reshape(self.kept), shape=self.shape)
+        return run(Expand, run(Reshape, g, shape=self.kept), shape=self.shape)
 
 
 class Max(Primitive):
-    """z = max x over ``dims``.  Backward: dx = g · [x = z] / (number of maxima): the
-    maxima share the gradient evenly, the rest get 0 (PyTorch's amax)."""
-    name = "max"
-    save_inputs = True
+    """z = max x over ``dims``.  Backward: dx = g · [x = z] / (number of maxima): tied
+    maxima share the gradient evenly (PyTorch's amax), the rest get 0."""
+    name, save_inputs = "max", True
 
     def forward(self, x: Any, dims: tuple, keepdim: bool) -> Any:
         if any(x.shape[d] == 0 for d in dims):
@@ -320,31 +251,27 @@ class Max(Primitive):
     def backward(self, g: Any) -> Any:
         at_max = (self.saved[0].data == self.m).astype(self.m.dtype)
         share = at_max / at_max.sum(axis=self.dims, keepdims=True)
-        return g.reshape(self.m.shape) * (constant(share, g) if is_tensor(g) else share)
+        return run(Reshape, g, shape=self.m.shape) * (g._new(share) if is_tensor(g) else share)
 
 
 # ---------------------------------------------------------------- movement
-class View(Primitive):
-    """A movement op whose output may share its input's memory: an in-place change to
-    either bumps the version counter both see."""
-    is_view = True
-
-
-class Reshape(View):
+# A view (is_view) may share its input's memory: an in-place change to either bumps the
+# version counter both see.
+class Reshape(Primitive):
     """Same elements, new shape.  Backward: reshape back."""
-    name = "reshape"
+    name, is_view = "reshape", True
 
     def forward(self, x: Any, shape: tuple) -> Any:
         self.shape = x.shape
         return x.reshape(shape)
 
     def backward(self, g: Any) -> Any:
-        return g.reshape(self.shape)
+        return run(Reshape, g, shape=self.shape)
 
 
-class Permute(View):
+class Permute(Primitive):
     """Reorder dims: z.shape[i] = x.shape[dims[i]].  Backward: the inverse permutation."""
-    name = "permute"
+    name, is_view = "permute", True
 
     def forward(self, x: Any, dims: tuple) -> Any:
         self.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
@@ -354,9 +281,9 @@ class Permute(View):
         return run(Permute, g, dims=self.inverse)
 
 
-class Expand(View):
+class Expand(Primitive):
     """Broadcast size-1 dims to ``shape``, without copying.  Backward: sum over them."""
-    name = "expand"
+    name, is_view = "expand", True
 
     def forward(self, x: Any, shape: tuple) -> Any:
         self.shape = x.shape
@@ -367,7 +294,7 @@ class Expand(View):
 
 
 class Pad(Primitive):
-    """Pad each dim with ``value``; ``pad`` = ((before, after), ...).
+    """Pad each dim with ``value``: ``pad`` = ((before, after), ...).
     Backward: slice the padding off again."""
     name = "pad"
 
@@ -384,15 +311,15 @@ class Pad(Primitive):
 
 def _advanced(index: Any) -> bool:
     """True if the index holds an integer array (then a position may repeat)."""
-    items = index if isinstance(index, tuple) else (index,)
-    return any(backend.is_array(i) and i.dtype.kind in "iu" for i in items)
+    return any(backend.is_array(i) and i.dtype.kind in "iu"
+               for i in (index if isinstance(index, tuple) else (index,)))
 
 
-class GetItem(View):
+class GetItem(Primitive):
     """z = x[index] (NumPy's indexing).  Backward: :class:`IndexAdd` puts the gradient
     back at the index into zeros of x's shape; a repeated index adds up (an embedding
     row used twice gets both gradients)."""
-    name = "getitem"
+    name, is_view = "getitem", True
 
     def forward(self, x: Any, index: Any) -> Any:
         self.shape, self.index = x.shape, index
@@ -400,7 +327,7 @@ class GetItem(View):
 
     def backward(self, g: Any) -> Any:
         if self.shape and not is_tensor(g) and not _advanced(self.index):
-            return SliceGrad(self.shape, self.index, g)    # added into one buffer later
+            return SliceGrad(self.shape, self.index, g)     # added into one buffer later
         return run(IndexAdd, g, shape=self.shape, index=self.index)
 
 
@@ -423,7 +350,7 @@ class IndexAdd(Primitive):
 
 
 class Cat(Primitive):
-    """z = the inputs joined along ``dim``.  Backward: each input gets its slice of g."""
+    """z = the inputs joined along ``dim`` (>= 0).  Backward: each gets its slice of g."""
     name = "cat"
 
     def forward(self, *xs: Any, dim: int) -> Any:
@@ -431,22 +358,9 @@ class Cat(Primitive):
         return backend.module_of(xs[0]).concatenate(xs, axis=dim)
 
     def backward(self, g: Any) -> tuple:
-        ends = list(itertools.accumulate(self.sizes))
-        lead = (slice(None),) * self.dim
+        ends, lead = list(itertools.accumulate(self.sizes)), (slice(None),) * self.dim
         return tuple(g[lead + (slice(end - n, end),)] if p.requires_grad else None
                      for p, n, end in zip(self.parents, self.sizes, ends))
-
-
-class Flip(View):
-    """Reverse the order of the elements along ``dims``.  Backward: flip (its own adjoint)."""
-    name = "flip"
-
-    def forward(self, x: Any, dims: tuple) -> Any:
-        self.dims = dims
-        return backend.module_of(x).flip(x, axis=dims)
-
-    def backward(self, g: Any) -> Any:
-        return run(Flip, g, dims=self.dims)
 
 
 def window_counts(shape: tuple, axes: tuple, size: tuple, stride: tuple,
@@ -456,14 +370,12 @@ def window_counts(shape: tuple, axes: tuple, size: tuple, stride: tuple,
             for a, k, s, d in zip(axes, size, stride, dilation)]
 
 
-class Window(View):
-    """Every sliding window along ``axes``, as a strided view (no copy).
-
-    (N, C, H, W) with axes (2, 3) and size (KH, KW) -> (N, C, OH, OW, KH, KW):
+class Window(Primitive):
+    """Every sliding window along ``axes``, as a strided view (no copy): (N, C, H, W) with
+    axes (2, 3), size (KH, KW) -> (N, C, OH, OW, KH, KW), where
     z[n, c, i, j, u, v] = x[n, c, i·stride + u·dilation, j·stride + v·dilation].
-    Backward: :class:`WindowFold` adds each window's gradient back where it was read.
-    """
-    name = "window"
+    Backward: :class:`WindowFold` adds each window's gradient back where it was read."""
+    name, is_view = "window", True
 
     def forward(self, x: Any, axes: tuple, size: tuple, stride: tuple, dilation: tuple) -> Any:
         self.geometry = (x.shape, axes, size, stride, dilation)
@@ -477,16 +389,13 @@ class Window(View):
     def backward(self, g: Any) -> Any:
         shape, axes, size, stride, dilation = self.geometry
         return run(WindowFold, g, shape=shape, axes=axes, size=size, stride=stride,
-                    dilation=dilation)
+                   dilation=dilation)
 
 
 class WindowFold(Primitive):
-    """Add every window back onto the input positions it covers (col2im).
-
-    (N, C, OH, OW, KH, KW) -> (N, C, H, W): for each tap (u, v), the (N, C, OH, OW)
-    slab is added into z[:, :, u·d : ... : stride, v·d : ... : stride].
-    Backward: :class:`Window`.
-    """
+    """Add every window back onto the positions it covers (col2im): (N, C, OH, OW, KH, KW)
+    -> (N, C, H, W), the (N, C, OH, OW) slab of each tap (u, v) added into
+    z[:, :, u·d : ... : stride, v·d : ... : stride].  Backward: :class:`Window`."""
     name = "window_fold"
 
     def forward(self, g: Any, shape: tuple, axes: tuple, size: tuple, stride: tuple,
@@ -506,60 +415,42 @@ class WindowFold(Primitive):
         return run(Window, g, axes=axes, size=size, stride=stride, dilation=dilation)
 
 
-# ---------------------------------------------------------------- matrix
+# ---------------------------------------------------------------- matrix and copies
+def transposed(a: Any) -> Any:
+    """The last two dims swapped (a view)."""
+    return run(Permute, a, dims=tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
+
+
 class MatMul(Primitive):
-    """Z = A @ B for (..., n, k) @ (..., k, m) -> (..., n, m).
-    Backward: dA = G @ Bᵀ, dB = Aᵀ @ G (batch dims summed back where they were broadcast)."""
-    name = "matmul"
-    save_inputs = True
+    """Z = A @ B for (..., n, k) @ (..., k, m) -> (..., n, m).  Backward: dA = G @ Bᵀ,
+    dB = Aᵀ @ G (batch dims summed back where they were broadcast)."""
+    name, save_inputs = "matmul", True
 
     def forward(self, a: Any, b: Any) -> Any:
         return a @ b
 
     def backward(self, g: Any) -> tuple:
-        a, b = inputs_of(self)
-        pa, pb = self.parents
-        return (sum_to(g @ b.swapaxes(-1, -2), a.shape) if pa.requires_grad else None,
-                sum_to(a.swapaxes(-1, -2) @ g, b.shape) if pb.requires_grad else None)
+        (a, b), (pa, pb) = inputs_of(self), self.parents
+        return (sum_to(run(MatMul, g, transposed(b)), a.shape) if pa.requires_grad else None,
+                sum_to(run(MatMul, transposed(a), g), b.shape) if pb.requires_grad else None)
 
 
-# ---------------------------------------------------------------- other
-class Cast(Primitive):
-    """z = x converted to ``dtype``.  Backward: g converted back (none to an integer x)."""
-    name = "cast"
+class Copy(Primitive):
+    """z = a copy of x, in ``dtype``, on ``device``: ``clone()``, ``.to(dtype)`` and every
+    transfer between devices.  Backward: g copied back (no gradient to an integer x)."""
+    name = "copy"
 
-    def forward(self, x: Any, dtype: Any) -> Any:
-        self.dtype = x.dtype
-        return x.astype(dtype)
-
-    def backward(self, g: Any) -> Any:
-        return run(Cast, g, dtype=self.dtype) if backend.is_floating(self.dtype) else None
-
-
-class Clone(Primitive):
-    """z = a copy of x in memory of its own.  Backward: dx = g."""
-    name = "clone"
-
-    def forward(self, x: Any) -> Any:
-        return x.copy()
+    def forward(self, x: Any, dtype: Any, device: str) -> Any:
+        self.dtype, self.device = x.dtype, backend.device_of(x)
+        return backend.to_device(x, device).astype(dtype, order="C")    # a row-major copy
 
     def backward(self, g: Any) -> Any:
-        return g
-
-
-class ToDevice(Primitive):
-    """z = x copied to ``device`` (an explicit transfer).  Backward: g copied back."""
-    name = "to_device"
-
-    def forward(self, x: Any, device: str) -> Any:
-        self.source = backend.device_of(x)
-        return backend.to_device(x, device)
-
-    def backward(self, g: Any) -> Any:
-        return g.to(self.source) if is_tensor(g) else backend.to_device(g, self.source)
+        if backend.is_floating(self.dtype):
+            return run(Copy, g, dtype=self.dtype, device=self.device)
+        return None
 
     @classmethod
-    def apply(cls, x: Any, device: str) -> Any:
-        out = super().apply(x, device=device)
-        out.device = device                 # the one op whose output lives elsewhere
+    def apply(cls, x: Any, dtype: Any, device: str) -> Any:
+        out = super().apply(x, dtype=dtype, device=device)
+        out.device = device                 # the one op whose output may live elsewhere
         return out

@@ -15,7 +15,7 @@ with it off. Nothing here changes the process at import.
 from __future__ import annotations
 
 from tinygrad_edu.engine import ops
-from tinygrad_edu.engine.graph import fast, is_fast, override, set_fast
+from tinygrad_edu.engine.graph import fast, is_fast, override
 from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, scatter
 
 #: reference -> override; a primitive class, or the name a composite asks for.
@@ -31,4 +31,4 @@ OVERRIDES = {
 for _reference, _fast in OVERRIDES.items():
     override(_reference, _fast)
 
-__all__ = ["OVERRIDES", "fast", "is_fast", "set_fast"]
+__all__ = ["OVERRIDES", "fast", "is_fast"]

@@ -47,7 +47,7 @@ class InplaceSigmoid(Sigmoid):
         return z
 
     def backward(self, g: Any) -> Any:
-        z = output_of(self, lambda x: x.sigmoid())
+        z = output_of(self, Sigmoid)
         return g * (z * (constant(1, g) - z))
 
 
@@ -55,5 +55,5 @@ class CachedConstantTanh(Tanh):
     """``Tanh`` whose backward takes its 1 as a cached constant."""
 
     def backward(self, g: Any) -> Any:
-        z = output_of(self, lambda x: x.tanh())
+        z = output_of(self, Tanh)
         return g * (constant(1, g) - z * z)

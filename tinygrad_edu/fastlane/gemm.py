@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinygrad_edu.engine.ops import MatMul, inputs_of, sum_to
+from tinygrad_edu.engine.ops import MatMul, inputs_of, run, sum_to, transposed
 
 
 class BatchedFilterGrad(MatMul):
@@ -20,6 +20,7 @@ class BatchedFilterGrad(MatMul):
         if not self.parents[0].requires_grad or (a.ndim == g.ndim and
                                                  a.shape[:-2] == g.shape[:-2]):
             return super().backward(g)
-        ga = sum_to((b @ g.swapaxes(-1, -2)).swapaxes(-1, -2), a.shape)
-        gb = sum_to(a.swapaxes(-1, -2) @ g, b.shape) if self.parents[1].requires_grad else None
+        ga = sum_to(transposed(run(MatMul, b, transposed(g))), a.shape)
+        gb = sum_to(run(MatMul, transposed(a), g), b.shape) if self.parents[1].requires_grad \
+            else None
         return ga, gb

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_edu.engine import backend, graph
-from tinygrad_edu.engine.ops import Primitive, is_tensor
-from tinygrad_edu.engine.tensor import Tensor, cat
+from tinygrad_edu.engine.ops import Cat, Primitive, is_tensor
+from tinygrad_edu.engine.tensor import Tensor
 
 
 def _sigmoid(x: Any) -> Any:
@@ -68,8 +68,8 @@ class LSTMGates(Primitive):
         dc = grad[..., hidden:] + dh * o * (1 - tc * tc)
         parts = [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
                  dh * tc * o * (1 - o)]
-        dgates = cat(parts, -1) if is_tensor(dc) else backend.module_of(dc).concatenate(
-            parts, axis=-1)
+        dgates = Cat.apply(*parts, dim=dc.ndim - 1) if is_tensor(dc) else \
+            backend.module_of(dc).concatenate(parts, axis=-1)
         return dgates, dc * f
 
 

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from tinygrad_edu.engine.tensor import Tensor, sliding_window
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.tensor_methods import sliding_window
 
 IntOrTuple = Any  # int | tuple[int, ...]
 

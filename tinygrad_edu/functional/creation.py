@@ -8,12 +8,39 @@ from __future__ import annotations
 import numbers
 from typing import Any, Sequence
 
+import operator
+
 from tinygrad_edu.engine import backend
-from tinygrad_edu.engine.tensor import Tensor, get_default_device, sizes, tensor
+from tinygrad_edu.engine.tensor import Tensor, get_default_device
 
 __all__ = ["tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
            "full_like", "rand_like", "randn_like", "eye", "arange", "linspace", "randn", "rand",
            "randint", "randperm", "from_numpy", "manual_seed"]
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """A new leaf tensor holding a copy of ``data`` (like ``torch.tensor``).
+
+    >>> tg.tensor([[1., 2.], [3., 4.]]).shape
+    (2, 2)
+    """
+    data = data.detach().data if isinstance(data, Tensor) else data
+    return Tensor(data.copy() if backend.is_array(data) else data, dtype, device, requires_grad)
+
+
+def sizes(size: Sequence[Any], where: str) -> tuple:
+    """``(2, 3)``, ``((2, 3),)`` or ``([2, 3],)`` -> (2, 3); a size that is not an int is
+    refused (``zeros((2, 3.5))`` is an error, not a (2, 3) tensor)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        out = tuple(operator.index(s) for s in size)
+    except TypeError:
+        raise TypeError(f"{where}: sizes must be ints, got {tuple(size)!r}") from None
+    if any(s < 0 for s in out):
+        raise ValueError(f"{where}: sizes must be non-negative, got {out}")
+    return out
 
 
 def _device(device: Any) -> str:
@@ -35,14 +62,14 @@ def full(size: Sequence[int], fill_value: Any, dtype: Any = None, device: Any = 
                                      backend.int64 if isinstance(fill_value, numbers.Integral)
                                      else backend.DEFAULT_FLOAT)
     dev = _device(device)
-    return _leaf(backend.full(sizes((size,), "full"), fill_value, dt, dev), dev, requires_grad)
+    return _leaf(backend.array_module(dev).full(sizes((size,), "full"), fill_value, dtype=dt), dev, requires_grad)
 
 
 def _filled(value: float, size: tuple, dtype: Any, device: Any, requires_grad: bool,
             where: str) -> Tensor:
     dev = _device(device)
-    arr = backend.full(sizes(size, where), value, backend.as_dtype(dtype) or
-                       backend.DEFAULT_FLOAT, dev)
+    arr = backend.array_module(dev).full(sizes(size, where), value,
+                                         dtype=backend.as_dtype(dtype) or backend.DEFAULT_FLOAT)
     return _leaf(arr, dev, requires_grad)
 
 
@@ -148,7 +175,8 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dt = backend.as_dtype(dtype) or (backend.DEFAULT_INT if ints else backend.DEFAULT_FLOAT)
     dev = _device(device)
-    return _leaf(backend.arange(start, end, step, dt, dev), dev, requires_grad)
+    return _leaf(backend.array_module(dev).arange(start, end, step, dtype=dt), dev,
+                 requires_grad)
 
 
 def linspace(start: Any, end: Any, steps: int, dtype: Any = None, device: Any = None,

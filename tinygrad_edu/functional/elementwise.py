@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from tinygrad_edu.engine.tensor import Tensor, where
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.tensor_methods import where
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

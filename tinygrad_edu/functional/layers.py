@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from tinygrad_edu.engine import backend
-from tinygrad_edu.engine.tensor import Tensor, where
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.tensor_methods import where
 from tinygrad_edu.functional.creation import arange, rand
 
 

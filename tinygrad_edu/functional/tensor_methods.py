@@ -1,26 +1,183 @@
-"""Tensor methods composed of other Tensor methods, attached to :class:`Tensor` here.
+"""Tensor methods built on the primitives, attached to :class:`Tensor` here.
 
-The engine's Tensor holds the primitives (``exp``, ``sum``, ``reshape``, ...). Everything
-below is built from them, so its gradient comes for free: ``mean`` is a sum times
-1/n, ``softmax`` is exp, sum and divide, ``max(dim)`` picks the arg-max element.
-The table at the bottom attaches each to ``Tensor`` under its PyTorch name.
+First the primitives as methods, with their arguments checked (``reshape``, ``sum``,
+``@``, ...); then everything composed of them, whose gradient comes for free: ``mean``
+is a sum times 1/n, ``softmax`` is exp, sum and divide, ``max(dim)`` picks the arg-max
+element. The table at the bottom attaches each to ``Tensor`` under PyTorch's name.
 """
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from collections import namedtuple
 from typing import Any, Sequence
 
 from tinygrad_edu.engine import backend
-from tinygrad_edu.engine.graph import device_mismatch, is_grad_enabled
-from tinygrad_edu.engine.tensor import Tensor, cat, nondiff, normalize_dims, sliding_window, where
+from tinygrad_edu.engine import ops
+from tinygrad_edu.engine.graph import device_mismatch
+from tinygrad_edu.functional.gradients import is_grad_enabled
+from tinygrad_edu.engine.tensor import Tensor, nondiff, promote
 from tinygrad_edu.functional.creation import rand, randn
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
 
 def _shape_args(args: tuple) -> tuple:
+    """``f(2, 3)`` or ``f((2, 3))`` -> (2, 3)."""
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+def normalize_dims(dim: Any, ndim: int, where: str) -> tuple:
+    """``dim`` (None: all; an int or a tuple; negative counts from the end) as a tuple.
+    A 0-d tensor accepts dim 0 and -1, meaning no dim at all, as in PyTorch."""
+    if dim is None:
+        return tuple(range(ndim))
+    out = []
+    for d in dim if isinstance(dim, (tuple, list)) else (dim,):
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+            raise TypeError(f"{where}: dim must be an int or a tuple of ints, got {d!r}")
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"{where}: dim {d} is out of range for a tensor with {ndim} dims "
+                             f"(expected {-max(ndim, 1)} <= dim < {max(ndim, 1)})")
+        out += [int(d) % ndim] if ndim else []
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{where}: dim {dim} names a dim more than once")
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- primitives as methods
+def sum_(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    """Σ over ``dim`` (every dim if None). Summing bools counts them (int64)."""
+    x = x if dtype is None else x.to(dtype)
+    x = x.to(backend.int64) if x.dtype.kind == "b" else x
+    return ops.Sum.apply(x, dims=normalize_dims(dim, x.ndim, "sum"), keepdim=keepdim)
+
+
+def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Max over ``dim``; tied maxima share the gradient evenly."""
+    return ops.Max.apply(x, dims=normalize_dims(dim, x.ndim, "amax"), keepdim=keepdim)
+
+
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    """Same elements, new shape; one size may be -1 (whatever is left)."""
+    shape = tuple(operator.index(s) for s in _shape_args(shape))
+    n, known = math.prod(x.shape), 1
+    for s in shape:
+        known *= s if s != -1 else 1
+    if shape.count(-1) == 1 and known and n % known == 0:
+        shape, known = tuple(n // known if s == -1 else s for s in shape), n
+    if known != n or any(s < 0 for s in shape):
+        raise RuntimeError(f"reshape: shape {shape} is invalid for input of size {n} "
+                           f"(shape {x.shape})")
+    return x if shape == x.shape else ops.Reshape.apply(x, shape=shape)
+
+
+def permute(x: Tensor, *order: Any) -> Tensor:
+    """Reorder the dims: ``x.permute(2, 0, 1)``."""
+    order = normalize_dims(_shape_args(order), x.ndim, "permute")
+    if len(order) != x.ndim:
+        raise RuntimeError(f"permute: {order} is not an order of the dims "
+                           f"{tuple(range(x.ndim))}")
+    return x if order == tuple(range(x.ndim)) else ops.Permute.apply(x, dims=order)
+
+
+def expand(x: Tensor, *shape: Any) -> Tensor:
+    """Broadcast size-1 dims to a larger shape (-1 keeps a size), without copying."""
+    shape = _shape_args(shape)
+    lead = len(shape) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+    if lead < 0 or any(s != 1 and s != shape[i + lead] for i, s in enumerate(x.shape)):
+        raise RuntimeError(f"expand: shape {x.shape} cannot be expanded to {shape}")
+    return x if shape == x.shape else ops.Expand.apply(x, shape=shape)
+
+
+def pad_(x: Tensor, pad: Sequence[tuple], value: float = 0.0) -> Tensor:
+    """Pad with ``value``: one (before, after) pair per dim, both >= 0."""
+    pad = tuple((operator.index(a), operator.index(b)) for a, b in pad)
+    if len(pad) != x.ndim or any(a < 0 or b < 0 for a, b in pad):
+        raise ValueError(f"pad: need one (before, after) pair of non-negative ints per dim "
+                         f"({x.ndim}), got {pad}")
+    return ops.Pad.apply(x, pad=pad, value=value) if any(sum(p) for p in pad) else x
+
+
+def matmul(x: Tensor, other: Any) -> Tensor:
+    """(..., n, k) @ (..., k, m) -> (..., n, m); a 1-D left operand is a row and a 1-D right
+    operand a column, whose dim is dropped again (NumPy's and PyTorch's rule)."""
+    a, b = promote(x, x.operand(other))
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dim, got shapes "
+                           f"{a.shape} and {b.shape}")
+    a2 = a.reshape((1,) * (a.ndim == 1) + a.shape)
+    b2 = b.reshape(b.shape + (1,) * (b.ndim == 1))
+    if a2.shape[-1] != b2.shape[-2]:
+        raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                           f"({a2.shape[-1]} != {b2.shape[-2]})")
+    out = ops.MatMul.apply(a2, b2)
+    return out.reshape(out.shape[:-2] + out.shape[-2:-1] * (a.ndim > 1)
+                       + out.shape[-1:] * (b.ndim > 1))
+
+
+def maximum(x: Tensor, other: Any) -> Tensor:
+    """Elementwise max. At a tie each input gets half the gradient, and a NaN wins (both as
+    in PyTorch): the larger where they differ, their mean where they tie."""
+    a, b = promote(x, x.operand(other))
+    return where(a > b, a, where(a < b, b, (a + b) * 0.5))
+
+
+# ---------------------------------------------------------------- functions of tensors
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """``x`` where ``condition`` holds, else ``y`` (broadcast; either may be a number). No
+    gradient to the condition (the primitive ``Where``)."""
+    ref = next((t for t in (x, y, condition) if isinstance(t, Tensor)), None)
+    if ref is None:
+        raise TypeError("where: at least one argument must be a Tensor")
+    xt = ref.operand(x) if isinstance(x, Tensor) or not isinstance(y, Tensor) else y.operand(x)
+    yt = xt.operand(y)
+    if xt.dtype != yt.dtype:                        # the same dtype rule as arithmetic
+        xt, yt = promote(xt, yt)
+    return ops.Where.apply(ref.operand(condition), xt, yt)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim; each gets its slice of the gradient back."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    d = normalize_dims(dim, tensors[0].ndim, "cat")[0]
+    rest = [t.shape[:d] + t.shape[d + 1:] for t in tensors]
+    for i, t in enumerate(tensors):
+        if t.ndim != tensors[0].ndim or rest[i] != rest[0]:
+            raise RuntimeError(f"cat: tensors[{i}] has shape {t.shape}, expected "
+                               f"{tensors[0].shape} except in dim {d}")
+    return tensors[0] if len(tensors) == 1 else ops.Cat.apply(*tensors, dim=d)
+
+
+def sliding_window(x: Tensor, axes: Sequence[int], size: Sequence[int], stride: Sequence[int],
+                   dilation: Sequence[int]) -> Tensor:
+    """The one window op under convolution and pooling (the primitive ``Window``).
+
+    Each axis in ``axes`` becomes the count of windows along it and each window's taps a
+    new trailing dim: (N, C, H, W), axes (2, 3) -> (N, C, OH, OW, KH, KW), a strided view.
+    Backward: each window's gradient is added back where it was read (col2im).
+    """
+    axes = normalize_dims(tuple(axes), x.ndim, "sliding_window")
+    for a, k, s, d in zip(axes, size, stride, dilation):
+        if k < 1 or s < 1 or d < 1:
+            raise ValueError(f"sliding_window: size, stride and dilation must be >= 1, got "
+                             f"size={k}, stride={s}, dilation={d}")
+        if d * (k - 1) + 1 > x.shape[a]:
+            raise RuntimeError(f"sliding_window: a window of span {d * (k - 1) + 1} (size {k}, "
+                               f"dilation {d}) does not fit dim {a} of shape {x.shape}")
+    return ops.Window.apply(x, axes=axes, size=tuple(size), stride=tuple(stride),
+                            dilation=tuple(dilation))
+
+
+def flip(x: Tensor, dims: Any) -> Tensor:
+    """Reverse the order of elements along ``dims``: a slice with step -1 (its gradient is
+    the gradient flipped back)."""
+    d = normalize_dims(dims, x.ndim, "flip")
+    return x[tuple(slice(None, None, -1) if i in d else slice(None) for i in range(x.ndim))]
 
 
 # ---------------------------------------------------------------- Python protocol, conversion
@@ -501,7 +658,7 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def _arange(n: int, like: Tensor) -> Tensor:
-    return Tensor(backend.arange(0, n, 1, backend.int64, like.device), device=like.device)
+    return Tensor(like.xp.arange(n), device=like.device)
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -548,6 +705,9 @@ def _iop(op: str) -> Any:
 
 
 _METHODS = {
+    "sum": sum_, "amax": amax, "reshape": reshape, "permute": permute, "expand": expand,
+    "pad": pad_, "matmul": matmul, "__matmul__": matmul,
+    "__rmatmul__": lambda x, o: matmul(x.operand(o), x), "maximum": maximum,
     "numel": numel, "dim": dim, "size": size, "tolist": tolist, "__len__": __len__,
     "__iter__": __iter__, "__bool__": __bool__, "__index__": __index__,
     "__float__": lambda x: float(x.item()), "__int__": lambda x: int(x.item()),
@@ -579,7 +739,7 @@ _METHODS = {
     "T": property(lambda x: x.permute(tuple(reversed(range(x.ndim))))),
     "mT": property(lambda x: transpose(x, -2, -1)),
     "repeat": repeat, "unfold": unfold, "split": split, "chunk": chunk, "unbind": unbind,
-    "gather": gather,
+    "gather": gather, "flip": flip,
     "add_": _inplace("add_", lambda x, o, alpha=1: x + (o * alpha if alpha != 1 else o)),
     "sub_": _inplace("sub_", lambda x, o, alpha=1: x - (o * alpha if alpha != 1 else o)),
     "mul_": _inplace("mul_", lambda x, o: x * o), "div_": _inplace("div_", lambda x, o: x / o),

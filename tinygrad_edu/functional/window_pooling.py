@@ -28,7 +28,8 @@ from typing import Any, Sequence
 from tinygrad_edu.engine import backend
 from tinygrad_edu.functional.convolution import check_positive, int_tuple
 from tinygrad_edu.functional.creation import arange, ones, tensor
-from tinygrad_edu.engine.tensor import Tensor, sliding_window
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.tensor_methods import sliding_window
 
 IntOrTuple = Any  # int | tuple[int, ...]
 

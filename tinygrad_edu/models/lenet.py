@@ -43,7 +43,8 @@ from tinygrad_edu.nn.conv import Conv2d
 from tinygrad_edu.nn.linear import Linear
 from tinygrad_edu.nn.module import Module, Parameter
 from tinygrad_edu.nn.pooling import MaxPool2d
-from tinygrad_edu.engine.tensor import Tensor, cat
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.tensor_methods import cat
 from tinygrad_edu.functional.creation import empty, ones, zeros
 
 # Table I of LeCun et al. (1998): the S2 maps that each C3 map reads.

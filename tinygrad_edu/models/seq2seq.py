@@ -25,13 +25,15 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_edu.engine import graph
+from tinygrad_edu.functional import gradients
 from tinygrad_edu.nn.linear import Linear
 from tinygrad_edu.nn.module import Module
 from tinygrad_edu.nn.rnn import GRU, LSTM
 from tinygrad_edu.nn.sparse import Embedding
 from tinygrad_edu.nn.utils.rnn import pack_padded_sequence
 from tinygrad_edu.engine.backend import int64
-from tinygrad_edu.engine.tensor import Tensor, cat, where
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.tensor_methods import cat, where
 from tinygrad_edu.functional.creation import full
 
 
@@ -108,7 +110,7 @@ class Seq2Seq(Module):
         if not isinstance(max_len, int) or max_len < 1:
             raise ValueError(f"greedy_decode: max_len must be a positive integer, got "
                              f"{max_len!r}")
-        with graph.no_grad():
+        with gradients.no_grad():
             state = self.encode(src, src_lengths)
             batch = src.shape[0] if self.batch_first else src.shape[1]
             token = full((1, batch), self.sos_idx, dtype=int64, device=src.device)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from tinygrad_edu.engine import graph
+from tinygrad_edu.functional import gradients
 from tinygrad_edu.engine.tensor import Tensor
 
 
@@ -54,18 +55,18 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with samples of U(a, b)."""
-    with graph.no_grad():
+    with gradients.no_grad():
         return tensor.uniform_(a, b)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with samples of N(mean, std²)."""
-    with graph.no_grad():
+    with gradients.no_grad():
         return tensor.normal_(mean, std)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    with graph.no_grad():
+    with gradients.no_grad():
         return tensor.fill_(val)
 
 

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Iterator
 
 from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.functional import gradients
 from tinygrad_edu.engine.tensor import Tensor
 from tinygrad_edu.nn.summary import summary
 
@@ -215,7 +216,7 @@ class Module:
                 dtype = a
         dev = backend.normalize_device(device) if device is not None else None
         dt = backend.as_dtype(dtype) if dtype is not None else None
-        with graph.no_grad():
+        with gradients.no_grad():
             for t in list(self.parameters()) + list(self.buffers()):
                 moved = t.detach().to(device=dev, dtype=dt if backend.is_floating(t.dtype)
                                       else None)
@@ -291,7 +292,7 @@ class Module:
         if errors:
             raise RuntimeError(f"load_state_dict: error(s) in loading state_dict for "
                                f"{type(self).__name__}:\n\t" + "\n\t".join(errors))
-        with graph.no_grad():
+        with gradients.no_grad():
             for key, value in values.items():
                 own[key].copy_(value)
         return _IncompatibleKeys(missing, unexpected)
@@ -310,7 +311,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: forward() is not implemented")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with graph.scope(self._scope_name):
+        with gradients.scope(self._scope_name):
             return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------ printing

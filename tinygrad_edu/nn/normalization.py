@@ -22,7 +22,8 @@ from typing import Any, Sequence
 from tinygrad_edu import functional as F
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
-from tinygrad_edu.engine.tensor import Tensor, tensor
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.creation import tensor
 from tinygrad_edu.functional.creation import empty, ones, zeros
 
 

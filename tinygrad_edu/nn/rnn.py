@@ -28,12 +28,15 @@ import math
 from typing import Any
 
 from tinygrad_edu.engine import graph
+from tinygrad_edu.functional import gradients
 from tinygrad_edu import functional as F
 from tinygrad_edu.functional import recurrent_cells as R
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
 from tinygrad_edu.nn.utils.rnn import PackedSequence, _packed_rows, pad_packed_sequence
-from tinygrad_edu.engine.tensor import Tensor, cat, tensor
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.creation import tensor
+from tinygrad_edu.functional.tensor_methods import cat
 from tinygrad_edu.functional.creation import arange, empty, zeros
 from tinygrad_edu.functional.tensor_methods import stack
 
@@ -300,7 +303,7 @@ class RNNBase(Module):
                 k = layer * dirs + d
                 weights = [getattr(self, n) for n in self._flat_weights_names[
                     k * (4 if self.bias else 2):(k + 1) * (4 if self.bias else 2)]]
-                with graph.scope(f"l{layer}" + ("_reverse" if d else "")):
+                with gradients.scope(f"l{layer}" + ("_reverse" if d else "")):
                     out, h, c = self._direction(layer_input, weights, h0[k],
                                                 c0[k] if is_lstm else None, bool(d), mask)
                 outs.append(out)
@@ -406,7 +409,7 @@ class RNNBase(Module):
         outs: list = [None] * steps
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         for t in order:
-            with graph.scope(f"t={t}"):
+            with gradients.scope(f"t={t}"):
                 xw = xws[t]
                 if mode == "LSTM":
                     h_new, c_new = R.lstm_step(xw, h, c, w_hh_t)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_edu.engine import graph
+from tinygrad_edu.functional import gradients
 from tinygrad_edu import functional as F
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
-from tinygrad_edu.engine.tensor import Tensor, where
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.tensor_methods import where
 from tinygrad_edu.functional.creation import empty
 
 
@@ -65,7 +67,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            with graph.no_grad():
+            with gradients.no_grad():
                 self.weight[self.padding_idx] = 0.0
 
     @classmethod
@@ -82,7 +84,7 @@ class Embedding(Module):
 
     def _renorm(self, input: Tensor) -> None:
         """Rescale (in place, no gradient) each looked-up row whose norm exceeds max_norm."""
-        with graph.no_grad():
+        with gradients.no_grad():
             rows = self.weight[input.reshape(-1)]                         # (n, dim)
             norms = rows.norm(self.norm_type, dim=-1, keepdim=True)      # (n, 1)
             scale = where(norms > self.max_norm, self.max_norm / (norms + 1e-7), 1.0)

@@ -43,6 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.functional import gradients
 from tinygrad_edu.engine.tensor import Tensor, get_default_device
 from tinygrad_edu.functional.creation import zeros
 
@@ -186,7 +187,7 @@ def summary(model: Any, input_shape: Sequence[int] | Sequence[Sequence[int]],
             runs.append({})
             inputs = [zeros((n,) + s, dtype=backend.as_dtype(dt) if dt is not None else None,
                             device=device) for s, dt in zip(shapes, dtypes)]
-            with graph.no_grad():
+            with gradients.no_grad():
                 try:
                     model(*inputs)
                 except Exception as e:

@@ -33,6 +33,7 @@ import copy
 from typing import Any, Callable
 
 from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.functional import gradients
 from tinygrad_edu.engine.tensor import Tensor
 from tinygrad_edu.functional.creation import zeros_like
 
@@ -165,9 +166,9 @@ class Optimizer:
         graph.lane("host_allocator", keep_host_allocator)()   # the fast lane tunes it, once
         loss = None
         if closure is not None:
-            with graph.enable_grad():
+            with gradients.enable_grad():
                 loss = closure()
-        with graph.no_grad():
+        with gradients.no_grad():
             for group in self.param_groups:
                 self._update(group)
         return loss

@@ -49,7 +49,7 @@ from tinygrad_edu.viz.scene import (CELL_STYLE, ELLIPSIS_STYLE, INPUT_EDGE, PARA
 from tinygrad_edu.viz.trace import Graph, as_graph
 
 # ops that only look at a tensor differently: a parameter seen through them is still itself
-VIEW_OPS = frozenset({"permute", "reshape", "expand", "getitem", "cast", "clone", "to_device",
+VIEW_OPS = frozenset({"permute", "reshape", "expand", "getitem", "copy",
                       "flip"})
 DETAILS = ("cell", "ops")
 STATE_NAMES = ("h", "c")

@@ -36,7 +36,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import math
 
-from tinygrad_edu.engine.graph import Ghost, forward_order
+from tinygrad_edu.engine.graph import Ghost
 from tinygrad_edu.engine.tensor import Tensor
 from tinygrad_edu.nn.module import Module, Parameter
 
@@ -195,6 +195,22 @@ def format_values(v: Any, digits: int = 4) -> str:
     if isinstance(v, float):
         return f"{v:.{digits}g}"
     return str(v)
+
+
+def forward_order(roots: Any) -> list:
+    """Every tensor reachable from ``roots`` (through ``grad_fn.inputs``), inputs first.
+    An explicit stack: an RNN unrolled over thousands of steps is fine."""
+    order, seen, stack = [], set(), [(r, False) for r in reversed(roots)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+        elif id(t) not in seen:
+            seen.add(id(t))
+            stack.append((t, True))
+            if t.grad_fn is not None:
+                stack.extend((p, False) for p in reversed(t.grad_fn.inputs) if id(p) not in seen)
+    return order
 
 
 def _live(t: Any) -> Any:

@@ -14,7 +14,9 @@ import math
 from typing import Iterable
 
 from tinygrad_edu.engine import graph
-from tinygrad_edu.engine.tensor import Tensor, tensor
+from tinygrad_edu.functional import gradients
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.creation import tensor
 from tinygrad_edu.functional.tensor_methods import stack
 
 
@@ -48,7 +50,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     if not grads:
         return tensor(0.0)
     device = grads[0].device
-    with graph.no_grad():
+    with gradients.no_grad():
         if norm_type == math.inf:
             norms = [g.abs().amax().to(device) for g in grads]
             total = stack(norms).amax()
@@ -73,5 +75,5 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for g in _grads(parameters, "clip_grad_value_"):
-        with graph.no_grad():
+        with gradients.no_grad():
             g.clamp_(-clip_value, clip_value)

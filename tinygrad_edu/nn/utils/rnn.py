@@ -29,7 +29,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 from tinygrad_edu.engine import backend
-from tinygrad_edu.engine.tensor import Tensor, cat
+from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.tensor_methods import cat
 from tinygrad_edu.functional.creation import full
 from tinygrad_edu.functional.tensor_methods import stack
 
