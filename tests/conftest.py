@@ -42,10 +42,11 @@ def fake_cuda():
     """
     from fake_cupy import module   # noqa: PLC0415 - test helper beside this file
     fake = module()
-    previous = backend.set_cuda_module(fake)
+    previous = backend._cuda, backend._cuda_checked
+    backend._cuda, backend._cuda_checked = fake, True
     backend._generators.pop("cuda", None)
     try:
         yield fake
     finally:
-        backend.set_cuda_module(previous)
+        backend._cuda, backend._cuda_checked = previous
         backend._generators.pop("cuda", None)

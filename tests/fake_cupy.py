@@ -10,7 +10,7 @@ catch backend bugs:
 * NumPy functions applied to a device array (``np.exp(device_array)``) raise as well,
   so engine code must use the tensor's array module (``t.xp``), never ``numpy``.
 
-Install it with ``tinygrad_edu.backend.set_cuda_module(fake_cupy.module())`` and restore
+Install it as the backend's 'cuda' module (the ``fake_cuda`` fixture in conftest.py) and restore
 the previous module afterwards (see the ``fake_cuda`` fixture in test_fake_cupy.py).
 """
 from __future__ import annotations

@@ -326,10 +326,10 @@ def test_modifying_a_saved_output_in_place_makes_backward_raise(op: str) -> None
     loss = y.sum()
     with tg.no_grad():
         y.detach().mul_(0)                     # a view of y: same memory, same version counter
-    with pytest.raises(RuntimeError, match=rf"backward: the output of op '{op}' "
-                                           r"\(shape \(2,\)\), which it saved for its gradient, "
-                                           r"was modified by an in-place operation "
-                                           r"after it was saved \(it is at version 1 now\)"):
+    with pytest.raises(RuntimeError, match=rf"backward: the output of shape \(2,\) saved by "
+                                           rf"op '{op}' for its gradient was modified by an "
+                                           r"in-place operation after it was saved \(it is at "
+                                           r"version 1 now\)"):
         loss.backward()
 
 

@@ -24,7 +24,6 @@ _NAMES = {"float16": float16, "half": float16, "float32": float32, "float": floa
           "float64": float64, "double": float64, "int8": int8, "int16": int16, "int32": int32,
           "int": int32, "int64": int64, "long": int64, "uint8": uint8, "bool": bool_}
 
-
 def as_dtype(dtype: Any) -> Any:
     """``tg.float32``, ``'float64'``, ``float``, ``int`` or ``bool`` -> a dtype (None stays None)."""
     if dtype is None or isinstance(dtype, np.dtype) and dtype.kind in "biuf":
@@ -41,21 +40,13 @@ def as_dtype(dtype: Any) -> Any:
         raise TypeError(f"dtype: tensors hold numbers (bool, int, float), not {dt}")
     return dt
 
-
 def is_floating(dtype: Any) -> bool:
     """True for float16/32/64: only those carry gradients."""
     return dtype.kind == "f"
 
-
-def promote_types(a: Any, b: Any) -> Any:
-    """The smallest dtype both convert to without loss (int32, int64 -> int64)."""
-    return np.promote_types(a, b)
-
-
 # ---------------------------------------------------------------- devices
 _cuda: Any = None           # CuPy (or a test stand-in) once loaded
 _cuda_checked = False
-
 
 def normalize_device(device: Any) -> str:
     """'cpu', 'cuda', 'cuda:0' or an object with ``.type`` -> 'cpu' or 'cuda'."""
@@ -63,14 +54,6 @@ def normalize_device(device: Any) -> str:
     if dev in ("cpu", "cuda") or dev.startswith("cuda:"):
         return dev[:4]
     raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
-
-
-def is_device_like(obj: Any) -> bool:
-    """True for 'cpu', 'cuda', 'cuda:N', or a device object with a string ``.type``."""
-    if isinstance(obj, str):
-        return obj in ("cpu", "cuda") or obj.startswith("cuda:")
-    return isinstance(getattr(obj, "type", None), str) and not isinstance(obj, np.dtype)
-
 
 def cuda_is_available() -> bool:
     """True when CuPy imports and a GPU answers. Never raises, never prints."""
@@ -84,16 +67,6 @@ def cuda_is_available() -> bool:
             _cuda = None
     return _cuda is not None
 
-
-def set_cuda_module(module: Any) -> Any:
-    """Use ``module`` as the 'cuda' array module (tests use a CuPy stand-in); returns the
-    previous one. ``None`` forgets it, so CuPy is looked for again on next use."""
-    global _cuda, _cuda_checked
-    previous, _cuda, _cuda_checked = _cuda, module, module is not None
-    _generators.pop("cuda", None)
-    return previous
-
-
 def array_module(device: str) -> Any:
     """The array module ``xp`` of a device: numpy for 'cpu', cupy for 'cuda'."""
     if device == "cpu":
@@ -104,21 +77,17 @@ def array_module(device: str) -> Any:
                            "machine with a GPU, or use 'cpu'")
     return _cuda
 
-
 def is_array(obj: Any) -> bool:
     """True for a NumPy array or scalar, or a (loaded) CuPy array."""
     return type(obj) is np.ndarray or isinstance(obj, (np.ndarray, np.generic)) or (
         _cuda is not None and isinstance(obj, _cuda.ndarray))
 
-
 def module_of(arr: Any) -> Any:
     """The array module that owns ``arr``."""
     return np if isinstance(arr, (np.ndarray, np.generic)) else _cuda
 
-
 def device_of(arr: Any) -> str:
     return "cpu" if isinstance(arr, (np.ndarray, np.generic)) else "cuda"
-
 
 def asarray(data: Any, dtype: Any, device: str) -> Any:
     """An array on ``device`` from Python data or an array already there. Python floats
@@ -130,11 +99,9 @@ def asarray(data: Any, dtype: Any, device: str) -> Any:
     return arr.astype(DEFAULT_FLOAT) if dtype is None and arr.dtype == float64 and not \
         is_array(data) else arr
 
-
 def to_host(arr: Any) -> Any:
     """The explicit device -> host copy (``Tensor.numpy()``); a host array is returned as is."""
     return np.asarray(arr) if isinstance(arr, (np.ndarray, np.generic)) else arr.get()
-
 
 def to_device(arr: Any, device: str) -> Any:
     """The explicit copy of an array to ``device`` (none if it is already there)."""
@@ -142,15 +109,8 @@ def to_device(arr: Any, device: str) -> Any:
         return arr
     return to_host(arr) if device == "cpu" else array_module(device).asarray(arr)
 
-
 def array_to_string(arr: Any, prefix: str) -> str:
     return np.array2string(to_host(arr), separator=", ", prefix=prefix)
-
-
-def windows(arr: Any, shape: tuple, strides: tuple) -> Any:
-    """A strided view of ``arr`` (read it, never write it): the sliding-window primitive."""
-    return module_of(arr).lib.stride_tricks.as_strided(arr, shape, strides)
-
 
 def scatter_add(target: Any, index: Any, values: Any) -> None:
     """``target[index] += values`` where a repeated index adds every time (``np.add.at``)."""
@@ -160,31 +120,25 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     else:
         module_of(target).add.at(target, index, values)
 
-
 # ---------------------------------------------------------------- host arrays and files
 def host_array(data: Any, dtype: Any = None) -> Any:
     """A NumPy array in host memory (index lists, the bytes of a file)."""
     return np.asarray(data, dtype=dtype)
 
-
 def host_generator(seed: int) -> Any:
     """A random generator of its own, in host memory (a data loader's shuffling)."""
     return np.random.default_rng(seed)
-
 
 def write_array(f: Any, arr: Any) -> None:
     """Write one host array to a binary file object in NumPy's .npy format (no pickles)."""
     np.lib.format.write_array(f, np.asarray(arr), allow_pickle=False)
 
-
 def read_array(data: bytes) -> Any:
     """Read one .npy array from bytes; Python objects (pickles) are refused (ValueError)."""
     return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
 
-
 # ---------------------------------------------------------------- random numbers
 _generators: dict = {}
-
 
 def manual_seed(seed: int) -> None:
     """Seed the random generator of every device (``torch.manual_seed``)."""
@@ -193,17 +147,14 @@ def manual_seed(seed: int) -> None:
     if _cuda is not None:
         _generators["cuda"] = _cuda.random.RandomState(seed)
 
-
 def _generator(device: str) -> Any:
     if device not in _generators:
         xp = array_module(device)
         _generators[device] = np.random.default_rng(0) if xp is np else xp.random.RandomState(0)
     return _generators[device]
 
-
 def random_normal(shape: tuple, dtype: Any, device: str) -> Any:
     return _generator(device).standard_normal(shape).astype(dtype, copy=False)
-
 
 def random_uniform(shape: tuple, dtype: Any, device: str) -> Any:
     """U[0, 1), drawn in the target float dtype on the CPU."""
@@ -212,11 +163,9 @@ def random_uniform(shape: tuple, dtype: Any, device: str) -> Any:
         return gen.random(shape, dtype=dtype)
     return gen.uniform(0.0, 1.0, shape).astype(dtype, copy=False)
 
-
 def random_integers(low: int, high: int, shape: tuple, device: str) -> Any:
     gen = _generator(device)
     return (gen.integers if device == "cpu" else gen.randint)(low, high, shape).astype(int64)
-
 
 def random_permutation(n: int, device: str) -> Any:
     return _generator(device).permutation(n).astype(int64, copy=False)

@@ -22,7 +22,6 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tinygrad_edu.engine import backend
 
-
 class _Mode(threading.local):
     """The autograd switches. Each thread has its own, as in PyTorch."""
     enabled = True                  # record new ops in a graph?
@@ -30,9 +29,7 @@ class _Mode(threading.local):
     retain_all = False              # keep .grad on every tensor during backward
     hook: Callable | None = None    # called at every tensor the backward walk visits
 
-
 MODE = _Mode()
-
 
 class COUNTERS:
     """Process-wide counters. ``epoch`` counts in-place changes: each stamps its tensor's
@@ -41,7 +38,6 @@ class COUNTERS:
     numbers the nodes: larger than their inputs' nodes, so sorting gives backward order."""
     epoch = 0
     seq = itertools.count(1)
-
 
 @contextlib.contextmanager
 def switch(name: str, value: Any) -> Iterator[None]:
@@ -54,7 +50,6 @@ def switch(name: str, value: Any) -> Iterator[None]:
     finally:
         setattr(MODE, name, prev)
 
-
 # ---------------------------------------------------------------- the fast lane switch
 # The fast lane (tinygrad_edu/fastlane) registers overrides here: a primitive class
 # replaced by a faster subclass, or a name a composite asks for with lane(name, ref).
@@ -62,20 +57,16 @@ def switch(name: str, value: Any) -> Iterator[None]:
 _REGISTERED: dict = {}
 ACTIVE: dict = _REGISTERED if os.environ.get("TG_FAST", "1") != "0" else {}
 
-
 def override(reference: Any, fast: Any) -> None:
     """Register ``fast`` to stand in for ``reference`` while the fast lane is on."""
     _REGISTERED[reference] = fast
-
 
 def lane(name: str, reference: Callable) -> Callable:
     """The override registered under ``name`` while the lane is on, else ``reference``."""
     return ACTIVE.get(name, reference)
 
-
 def is_fast() -> bool:
     return ACTIVE is _REGISTERED
-
 
 class fast:
     """``tg.fast(False)`` turns the fast lane off (for the whole process);
@@ -91,7 +82,6 @@ class fast:
     def __exit__(self, *exc: Any) -> None:
         global ACTIVE
         ACTIVE = self.prev
-
 
 # ---------------------------------------------------------------- the node
 class Function:
@@ -140,12 +130,10 @@ class Function:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} scope={self.scope!r}>"
 
-
 def device_mismatch(op: str, inputs: Sequence[Any]) -> RuntimeError:
     devices = ", ".join(f"input {i} on '{t.device}'" for i, t in enumerate(inputs))
     return RuntimeError(f"{op}: expected all tensors on the same device, got {devices}; move "
                         "one explicitly with .to(device) (nothing is copied implicitly)")
-
 
 class SliceGrad:
     """The gradient of ``x[index]`` (a basic index) in a first-order backward, kept sparse:
@@ -164,7 +152,6 @@ class SliceGrad:
             base = base.copy()
         base[self.index] += self.values
         return base
-
 
 class Ghost:
     """What a graph keeps of a tensor once a backward freed it: no values, only what the
@@ -187,7 +174,6 @@ class Ghost:
                                "retain_graph=True to keep them")
         return backend.to_host(self.data).tolist()
 
-
 # ---------------------------------------------------------------- the backward walk
 def backward_order(roots: Sequence[Any]) -> list:
     """The tensors that need a gradient, reachable from ``roots``, outputs first: a stack
@@ -204,7 +190,6 @@ def backward_order(roots: Sequence[Any]) -> list:
             stack.extend(p for p in t._ctx.parents if p.requires_grad)
     return [inner[s] for s in sorted(inner, reverse=True)] + leaves
 
-
 def _check_saved(ctx: Function, epoch_now: int) -> None:
     """Refuse a node whose saved values were freed, or changed in place after saving."""
     if ctx.saved is None:
@@ -214,17 +199,14 @@ def _check_saved(ctx: Function, epoch_now: int) -> None:
             "to the first backward() (or tg.grad) if you need to backward twice")
     if ctx.epoch == epoch_now:          # no in-place op anywhere since this node was made
         return
-    changed = [s for s in ctx.saved if s._vc is not None and s._vc[1] > ctx.epoch]
-    if not changed and not (ctx.save_output and ctx.out_vc[1] > ctx.epoch):
-        return
-    what = (f"a tensor of shape {changed[0].shape} saved by op '{ctx.name}' for its gradient"
-            f" was modified by an in-place operation after it was saved (it is at version "
-            f"{changed[0]._vc[0]} now)" if changed else f"the output of op '{ctx.name}' (shape "
-            f"{tuple(ctx.out.shape)}), which it saved for its gradient, was modified by an "
-            f"in-place operation after it was saved (it is at version {ctx.out_vc[0]} now)")
-    raise RuntimeError(f"backward: {what}; use an out-of-place op (x = x + y) or .clone() "
-                       "before modifying")
-
+    kept = [("a tensor", s.shape, s._vc) for s in ctx.saved if s._vc is not None]
+    kept += [("the output", tuple(ctx.out.shape), ctx.out_vc)] if ctx.save_output else []
+    for what, shape, vc in kept:
+        if vc[1] > ctx.epoch:
+            raise RuntimeError(
+                f"backward: {what} of shape {shape} saved by op '{ctx.name}' for its gradient "
+                f"was modified by an in-place operation after it was saved (it is at version "
+                f"{vc[0]} now); use an out-of-place op (x = x + y) or .clone() before modifying")
 
 def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: bool,
                  create_graph: bool, inputs: Sequence[Any] | None = None) -> dict:
@@ -291,7 +273,6 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: 
     if not retain_graph:
         release(order)
     return found
-
 
 def release(order: Sequence[Any]) -> None:
     """Free a back-propagated graph: each node drops its per-op state and its links to the

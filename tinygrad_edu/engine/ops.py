@@ -1,13 +1,12 @@
 """The primitives: the only ops with a hand-written derivative.
 
-Each is a :class:`~tinygrad_edu.engine.graph.Function`: ``forward`` on raw arrays
-(NumPy or CuPy, whichever the inputs live on) and ``backward``, the derivative,
-written once with operations that work on raw arrays and on Tensors alike
-(arithmetic, indexing, and ``run(Op, ...)``). A plain ``backward()`` runs it on
-arrays; under ``create_graph=True`` the same formula runs on Tensors and is recorded,
-so it can be differentiated again. Each docstring gives the formula and the
-*adjoint*, the op its backward runs (sum <-> expand, pad <-> slice, window <-> fold,
-getitem <-> index-add). Everything else in the library is composed from these::
+Each is a :class:`~tinygrad_edu.engine.graph.Function`: ``forward`` on raw arrays and
+``backward``, written once with operations that work on arrays and Tensors alike
+(arithmetic, indexing, ``run(Op, ...)``): a plain ``backward()`` runs it on arrays,
+``create_graph=True`` on Tensors, recorded so it can be differentiated again. Each
+docstring gives the formula and the *adjoint*, the op its backward runs (sum <->
+expand, pad <-> slice, window <-> fold, getitem <-> index-add). Everything else in
+the library is composed from these::
 
     elementwise  Add Mul Div Pow Neg Exp Log Tanh Sigmoid Relu Sin Where
     reduce       Sum Max                  matrix  MatMul      copies  Copy
@@ -22,22 +21,18 @@ from typing import Any
 from tinygrad_edu.engine import backend, graph
 from tinygrad_edu.engine.graph import Function, SliceGrad
 
-
 class Primitive(Function):
     """A built-in op: its backward accepts raw arrays as well as Tensors."""
     array_backward = True
-
 
 # ---------------------------------------------------------------- array-or-Tensor helpers
 def is_tensor(g: Any) -> bool:
     return not backend.is_array(g)
 
-
 def run(op: type, *xs: Any, **kw: Any) -> Any:
     """Apply ``op`` to Tensors (recorded), or run its forward on arrays."""
     return op.apply(*xs, **kw) if is_tensor(xs[0]) else object.__new__(
         graph.ACTIVE.get(op, op)).forward(*xs, **kw)
-
 
 def sum_to(g: Any, shape: tuple) -> Any:
     """Sum a broadcast gradient back to ``shape`` (the adjoint of broadcasting):
@@ -49,10 +44,9 @@ def sum_to(g: Any, shape: tuple) -> Any:
                                       if s == 1 and g.shape[i + lead] != 1)
     return run(Reshape, run(Sum, g, dims=dims, keepdim=True) if dims else g, shape=shape)
 
-
 def select(cond: Any, a: Any, b: Any) -> Any:
-    """``a`` where ``cond`` else ``b`` (either may be a number). A where, not a product: an
-    inf or NaN on the side not taken does not leak into the result."""
+    """``a`` where ``cond`` else ``b`` (either may be a number); unlike a product with a
+    mask, an inf or NaN on the side not taken does not leak through."""
     like = b if type(a) in (int, float) else a          # the side that is not a number
     if not is_tensor(like):
         return backend.module_of(like).where(cond, a, b)
@@ -60,17 +54,14 @@ def select(cond: Any, a: Any, b: Any) -> Any:
         int, float) else like._new(v) if backend.is_array(v) else v for v in (cond, a, b)]
     return Where.apply(*const)
 
-
 def inputs_of(ctx: Function) -> tuple:
     """The saved inputs: Tensors while a backward is recorded, else their arrays."""
     return ctx.saved if graph.MODE.enabled else tuple(t.data for t in ctx.saved)
 
-
 def output_of(ctx: Function, op: type) -> Any:
-    """The forward's output: the saved array or, while a backward is recorded, ``op`` run
-    again on the saved input, with a graph (second derivatives need it)."""
+    """The saved output or, while a backward is recorded, ``op`` run again on the saved
+    input (second derivatives need its graph)."""
     return op.apply(ctx.saved[0]) if graph.MODE.enabled else ctx.out
-
 
 # ---------------------------------------------------------------- elementwise
 class Add(Primitive):
@@ -84,7 +75,6 @@ class Add(Primitive):
     def backward(self, g: Any) -> tuple:
         return sum_to(g, self.shapes[0]), sum_to(g, self.shapes[1])
 
-
 class Mul(Primitive):
     """z = x · y.  Backward: dx = g · y, dy = g · x."""
     name, save_inputs = "mul", True
@@ -96,7 +86,6 @@ class Mul(Primitive):
         (x, y), (px, py) = inputs_of(self), self.parents
         return (sum_to(g * y, x.shape) if px.requires_grad else None,
                 sum_to(g * x, y.shape) if py.requires_grad else None)
-
 
 class Div(Primitive):
     """z = x / y.  Backward: dx = g / y, dy = -g · x / y²."""
@@ -110,11 +99,9 @@ class Div(Primitive):
         return (sum_to(g / y, x.shape) if px.requires_grad else None,
                 sum_to(-g * x / (y * y), y.shape) if py.requires_grad else None)
 
-
 class Pow(Primitive):
-    """z = x ** y (y often a constant such as 2).  Backward: dx = g · y · x^(y-1), taken
-    as 0 where y = 0 (x**0 has gradient 0, also at x = 0); dy = g · z · ln x, taken as 0
-    where x = 0 and y >= 0 (PyTorch's conventions; a negative x gives NaN, as ln x does)."""
+    """z = x ** y.  Backward: dx = g·y·x^(y-1), 0 where y = 0 (x**0 has gradient 0 even at
+    0); dy = g·z·ln x, 0 where x = 0 and y >= 0 (PyTorch's conventions)."""
     name, save_inputs = "pow", True
 
     def forward(self, x: Any, y: Any) -> Any:
@@ -128,7 +115,6 @@ class Pow(Primitive):
             if py.requires_grad else None
         return gx, gy
 
-
 class Neg(Primitive):
     """z = -x.  Backward: dx = -g (its own adjoint)."""
     name = "neg"
@@ -138,7 +124,6 @@ class Neg(Primitive):
 
     def backward(self, g: Any) -> Any:
         return -g
-
 
 class Exp(Primitive):
     """z = eˣ.  Backward: dx = g · z."""
@@ -150,7 +135,6 @@ class Exp(Primitive):
     def backward(self, g: Any) -> Any:
         return g * output_of(self, Exp)
 
-
 class Log(Primitive):
     """z = ln x.  Backward: dx = g / x."""
     name, save_inputs = "log", True
@@ -160,7 +144,6 @@ class Log(Primitive):
 
     def backward(self, g: Any) -> Any:
         return g / inputs_of(self)[0]
-
 
 class Tanh(Primitive):
     """z = tanh x = (eˣ - e⁻ˣ) / (eˣ + e⁻ˣ).  Backward: dx = g · (1 - z²)."""
@@ -173,10 +156,8 @@ class Tanh(Primitive):
         z = output_of(self, Tanh)
         return g * (1 - z * z)
 
-
 class Sigmoid(Primitive):
-    """z = σ(x) = 1 / (1 + e⁻ˣ), computed as (1 + tanh(x/2)) / 2, which never overflows.
-    Backward: dx = g · z · (1 - z)."""
+    """z = σ(x) = 1 / (1 + e⁻ˣ) = (1 + tanh(x/2)) / 2 (no overflow).  dx = g · z · (1 - z)."""
     name, save_inputs, save_output = "sigmoid", True, True
 
     def forward(self, x: Any) -> Any:
@@ -185,7 +166,6 @@ class Sigmoid(Primitive):
     def backward(self, g: Any) -> Any:
         z = output_of(self, Sigmoid)
         return g * z * (1 - z)
-
 
 class Relu(Primitive):
     """z = max(x, 0).  Backward: dx = g where x > 0, else 0 (also at the kink x = 0)."""
@@ -197,7 +177,6 @@ class Relu(Primitive):
     def backward(self, g: Any) -> Any:
         return select(self.saved[0].data > 0, g, 0)
 
-
 class Sin(Primitive):
     """z = sin x.  Backward: dx = g · cos x = g · sin(x + π/2)."""
     name, save_inputs = "sin", True
@@ -208,10 +187,8 @@ class Sin(Primitive):
     def backward(self, g: Any) -> Any:
         return g * run(Sin, inputs_of(self)[0] + math.pi / 2)
 
-
 class Where(Primitive):
-    """z = x where c else y.  Backward: dx = g where c else 0, dy = g where not c; the
-    condition gets none."""
+    """z = x where c else y.  Backward: dx = g where c else 0, dy = g where not c."""
     name = "where"
 
     def forward(self, c: Any, x: Any, y: Any) -> Any:
@@ -221,7 +198,6 @@ class Where(Primitive):
     def backward(self, g: Any) -> tuple:
         return (None, sum_to(select(self.cond, g, 0), self.shapes[0]),
                 sum_to(select(self.cond, 0, g), self.shapes[1]))
-
 
 # ---------------------------------------------------------------- reductions
 class Sum(Primitive):
@@ -235,10 +211,8 @@ class Sum(Primitive):
     def backward(self, g: Any) -> Any:
         return run(Expand, run(Reshape, g, shape=self.kept), shape=self.shape)
 
-
 class Max(Primitive):
-    """z = max x over ``dims``.  Backward: dx = g · [x = z] / (number of maxima): tied
-    maxima share the gradient evenly (PyTorch's amax), the rest get 0."""
+    """z = max x over ``dims``.  Backward: dx = g · [x = z] / (number of maxima)."""
     name, save_inputs = "max", True
 
     def forward(self, x: Any, dims: tuple, keepdim: bool) -> Any:
@@ -253,10 +227,8 @@ class Max(Primitive):
         share = at_max / at_max.sum(axis=self.dims, keepdims=True)
         return run(Reshape, g, shape=self.m.shape) * (g._new(share) if is_tensor(g) else share)
 
-
-# ---------------------------------------------------------------- movement
-# A view (is_view) may share its input's memory: an in-place change to either bumps the
-# version counter both see.
+# ---------------------------------------------------------------- movement (is_view: the
+# output may share the input's memory, so an in-place change bumps both one's version)
 class Reshape(Primitive):
     """Same elements, new shape.  Backward: reshape back."""
     name, is_view = "reshape", True
@@ -267,7 +239,6 @@ class Reshape(Primitive):
 
     def backward(self, g: Any) -> Any:
         return run(Reshape, g, shape=self.shape)
-
 
 class Permute(Primitive):
     """Reorder dims: z.shape[i] = x.shape[dims[i]].  Backward: the inverse permutation."""
@@ -280,7 +251,6 @@ class Permute(Primitive):
     def backward(self, g: Any) -> Any:
         return run(Permute, g, dims=self.inverse)
 
-
 class Expand(Primitive):
     """Broadcast size-1 dims to ``shape``, without copying.  Backward: sum over them."""
     name, is_view = "expand", True
@@ -292,10 +262,8 @@ class Expand(Primitive):
     def backward(self, g: Any) -> Any:
         return sum_to(g, self.shape)
 
-
 class Pad(Primitive):
-    """Pad each dim with ``value``: ``pad`` = ((before, after), ...).
-    Backward: slice the padding off again."""
+    """Pad each dim with ``value``, ``pad`` = ((before, after), ...).  Backward: slice it off."""
     name = "pad"
 
     def forward(self, x: Any, pad: tuple, value: float) -> Any:
@@ -308,17 +276,14 @@ class Pad(Primitive):
     def backward(self, g: Any) -> Any:
         return g[self.index]
 
-
 def _advanced(index: Any) -> bool:
     """True if the index holds an integer array (then a position may repeat)."""
     return any(backend.is_array(i) and i.dtype.kind in "iu"
                for i in (index if isinstance(index, tuple) else (index,)))
 
-
 class GetItem(Primitive):
-    """z = x[index] (NumPy's indexing).  Backward: :class:`IndexAdd` puts the gradient
-    back at the index into zeros of x's shape; a repeated index adds up (an embedding
-    row used twice gets both gradients)."""
+    """z = x[index] (NumPy's indexing).  Backward: :class:`IndexAdd` puts g back at the
+    index into zeros; a repeated index adds up (an embedding row used twice)."""
     name, is_view = "getitem", True
 
     def forward(self, x: Any, index: Any) -> Any:
@@ -330,10 +295,8 @@ class GetItem(Primitive):
             return SliceGrad(self.shape, self.index, g)     # added into one buffer later
         return run(IndexAdd, g, shape=self.shape, index=self.index)
 
-
 class IndexAdd(Primitive):
-    """z = zeros(shape); z[index] += x, adding every time an index repeats.
-    Backward: getitem."""
+    """z = zeros(shape); z[index] += x, adding each time an index repeats.  Backward: getitem."""
     name = "index_add"
 
     def forward(self, x: Any, shape: tuple, index: Any) -> Any:
@@ -348,7 +311,6 @@ class IndexAdd(Primitive):
     def backward(self, g: Any) -> Any:
         return run(GetItem, g, index=self.index)
 
-
 class Cat(Primitive):
     """z = the inputs joined along ``dim`` (>= 0).  Backward: each gets its slice of g."""
     name = "cat"
@@ -362,19 +324,16 @@ class Cat(Primitive):
         return tuple(g[lead + (slice(end - n, end),)] if p.requires_grad else None
                      for p, n, end in zip(self.parents, self.sizes, ends))
 
-
 def window_counts(shape: tuple, axes: tuple, size: tuple, stride: tuple,
                   dilation: tuple) -> list:
     """Windows per axis: (L - dilation·(size - 1) - 1) // stride + 1."""
     return [(shape[a] - d * (k - 1) - 1) // s + 1
             for a, k, s, d in zip(axes, size, stride, dilation)]
 
-
 class Window(Primitive):
-    """Every sliding window along ``axes``, as a strided view (no copy): (N, C, H, W) with
-    axes (2, 3), size (KH, KW) -> (N, C, OH, OW, KH, KW), where
-    z[n, c, i, j, u, v] = x[n, c, i·stride + u·dilation, j·stride + v·dilation].
-    Backward: :class:`WindowFold` adds each window's gradient back where it was read."""
+    """Every sliding window along ``axes`` as a strided view: (N, C, H, W), axes (2, 3) ->
+    (N, C, OH, OW, KH, KW), z[n, c, i, j, u, v] = x[n, c, i·s + u·d, j·s + v·d] (s the
+    stride, d the dilation).  Backward: :class:`WindowFold` adds it back where it was read."""
     name, is_view = "window", True
 
     def forward(self, x: Any, axes: tuple, size: tuple, stride: tuple, dilation: tuple) -> Any:
@@ -383,19 +342,17 @@ class Window(Primitive):
         for a, n, s in zip(axes, window_counts(x.shape, axes, size, stride, dilation), stride):
             shape[a], strides[a] = n, x.strides[a] * s       # window starts, stride apart
         shape += size                                           # the taps, dilation apart
-        strides += [x.strides[a] * d for a, d in zip(axes, dilation)]
-        return backend.windows(x, tuple(shape), tuple(strides))
+        strides += [x.strides[a] * d for a, d in zip(axes, dilation)]     # (read, never write)
+        return backend.module_of(x).lib.stride_tricks.as_strided(x, shape, strides)
 
     def backward(self, g: Any) -> Any:
         shape, axes, size, stride, dilation = self.geometry
         return run(WindowFold, g, shape=shape, axes=axes, size=size, stride=stride,
                    dilation=dilation)
 
-
 class WindowFold(Primitive):
-    """Add every window back onto the positions it covers (col2im): (N, C, OH, OW, KH, KW)
-    -> (N, C, H, W), the (N, C, OH, OW) slab of each tap (u, v) added into
-    z[:, :, u·d : ... : stride, v·d : ... : stride].  Backward: :class:`Window`."""
+    """Add every window back where it was read (col2im): (N, C, OH, OW, KH, KW) -> (N, C, H,
+    W), tap (u, v)'s slab into z[:, :, u·d : ... : s, v·d : ... : s].  Backward: Window."""
     name = "window_fold"
 
     def forward(self, g: Any, shape: tuple, axes: tuple, size: tuple, stride: tuple,
@@ -414,16 +371,13 @@ class WindowFold(Primitive):
         axes, size, stride, dilation = self.geometry
         return run(Window, g, axes=axes, size=size, stride=stride, dilation=dilation)
 
-
 # ---------------------------------------------------------------- matrix and copies
 def transposed(a: Any) -> Any:
     """The last two dims swapped (a view)."""
     return run(Permute, a, dims=tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
 
-
 class MatMul(Primitive):
-    """Z = A @ B for (..., n, k) @ (..., k, m) -> (..., n, m).  Backward: dA = G @ Bᵀ,
-    dB = Aᵀ @ G (batch dims summed back where they were broadcast)."""
+    """Z = A @ B, (..., n, k) @ (..., k, m) -> (..., n, m).  dA = G @ Bᵀ, dB = Aᵀ @ G."""
     name, save_inputs = "matmul", True
 
     def forward(self, a: Any, b: Any) -> Any:
@@ -434,10 +388,9 @@ class MatMul(Primitive):
         return (sum_to(run(MatMul, g, transposed(b)), a.shape) if pa.requires_grad else None,
                 sum_to(run(MatMul, transposed(a), g), b.shape) if pb.requires_grad else None)
 
-
 class Copy(Primitive):
-    """z = a copy of x, in ``dtype``, on ``device``: ``clone()``, ``.to(dtype)`` and every
-    transfer between devices.  Backward: g copied back (no gradient to an integer x)."""
+    """z = a copy of x in ``dtype`` on ``device`` (clone, .to(dtype), every transfer between
+    devices).  Backward: g copied back (none to an integer x)."""
     name = "copy"
 
     def forward(self, x: Any, dtype: Any, device: str) -> Any:

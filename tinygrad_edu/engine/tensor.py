@@ -23,15 +23,12 @@ from tinygrad_edu.engine.graph import COUNTERS, MODE
 
 _default_device = ["cpu"]
 
-
 def set_default_device(device: Any) -> None:
     """Where new tensors go when no device is named (``torch.set_default_device``)."""
     _default_device[0] = backend.normalize_device(device)
 
-
 def get_default_device() -> str:
     return _default_device[0]
-
 
 class Tensor:
     """An array with an autograd history. See the module docstring."""
@@ -91,13 +88,14 @@ class Tensor:
     def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Tensor:
         """``t.to('cuda')``, ``t.to(tg.float64)``, ``t.to(other)``: an explicit copy, and a
         node of the graph (gradients flow back to the original)."""
-        for a in args:
+        for a in args:                                  # a tensor, a dtype or a device
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif backend.is_device_like(a):
+                continue
+            try:
+                dtype = backend.as_dtype(a)
+            except TypeError:
                 device = a
-            else:
-                dtype = a
         dt = backend.as_dtype(dtype) or self.dtype
         dev = self.device if device is None else backend.normalize_device(device)
         if (dt, dev) == (self.dtype, self.device):
@@ -218,22 +216,13 @@ class Tensor:
         self._inplace("__setitem__")
         self.data[_index(index, self)] = o.data
 
-
 def _index(index: Any, like: Tensor) -> Any:
     """An index with its tensors replaced by their arrays (on the same device)."""
     if isinstance(index, tuple):
         return tuple(_index(i, like) for i in index)
-    if isinstance(index, list):
-        index = Tensor(index, device=like.device)
-    if isinstance(index, Tensor):
-        if index.device != like.device:
-            raise graph.device_mismatch("index", (like, index))
-        if index.dtype.kind not in "iub":
-            raise IndexError(f"index: tensors used as indices must be integer or bool, got "
-                             f"{index.dtype}")
-        return index.data
-    return index
-
+    if isinstance(index, Tensor) and index.device != like.device:
+        raise graph.device_mismatch("index", (like, index))
+    return index.data if isinstance(index, Tensor) else index
 
 def promote(a: Tensor, b: Tensor, true_division: bool = False) -> tuple:
     """PyTorch's dtype rule for the two operands of an elementwise op, written once: an
@@ -244,10 +233,9 @@ def promote(a: Tensor, b: Tensor, true_division: bool = False) -> tuple:
     if da == db and not (true_division and da.kind != "f"):
         return a, b
     target = (da if da.kind == "f" and db.kind != "f" else db if db.kind == "f" and da.kind != "f"
-              else backend.promote_types(da, db))
+              else backend.module_of(a.data).promote_types(da, db))
     target = backend.DEFAULT_FLOAT if true_division and target.kind != "f" else target
     return a.to(target), b.to(target)
-
 
 def _binary(op: Any, reflected: bool, true_division: bool) -> Any:
     def method(self: Tensor, other: Any) -> Tensor:
@@ -258,7 +246,6 @@ def _binary(op: Any, reflected: bool, true_division: bool) -> Any:
         return op(a, b)
     return method
 
-
 def nondiff(fn: str, *args: Any, **kwargs: Any) -> Tensor:
     """``xp.<fn>`` of the arguments' arrays, as a tensor with no gradient: comparisons,
     logical ops, sign, floor, argmax, ... (flat or not differentiable)."""
@@ -268,7 +255,6 @@ def nondiff(fn: str, *args: Any, **kwargs: Any) -> Tensor:
     arrays = [tensors[0].operand(a).data for a in args]
     return tensors[0]._new(backend.module_of(arrays[0]).asarray(
         getattr(tensors[0].xp, fn)(*arrays, **kwargs)))
-
 
 # The operators: + - * / ** run primitives (a - b is a + (-b)); comparisons and logical
 # ops have no gradient; the elementwise methods run one primitive each.
@@ -286,7 +272,6 @@ for _name, _op in (("__neg__", ops.Neg), ("exp", ops.Exp), ("log", ops.Log), ("t
     setattr(Tensor, _name, lambda self, _op=_op: _op.apply(self))
 Tensor.__invert__ = lambda self: nondiff("logical_not" if self.dtype.kind == "b" else "invert",
                                          self)
-
 
 def root_grad(out: Tensor, given: Any, i: int, where: str) -> Tensor:
     """The gradient that output ``i`` of a backward starts from: ``given``, or 1 for a

@@ -209,11 +209,11 @@ class Module:
         The Parameter objects stay the same, so an optimizer built before still works.
         """
         device, dtype = kwargs.get("device"), kwargs.get("dtype")
-        for a in args:
-            if backend.is_device_like(a):
+        for a in args:                                  # a dtype or a device
+            try:
+                dtype = backend.as_dtype(a)
+            except TypeError:
                 device = a
-            else:
-                dtype = a
         dev = backend.normalize_device(device) if device is not None else None
         dt = backend.as_dtype(dtype) if dtype is not None else None
         with gradients.no_grad():
