@@ -102,13 +102,14 @@ class Function:
     def apply(cls, *inputs: Any, **kwargs: Any) -> Any:
         """Run ``forward`` on the inputs' arrays; under grad mode, record the node (nothing
         is recorded when no input requires grad)."""
-        first, record = inputs[0], False
+        first, record, arrays = inputs[0], False, []
         for t in inputs:
             if t.device != first.device:
                 raise device_mismatch(cls.name, inputs)
             record = record or t.requires_grad
+            arrays.append(t.data)
         ctx = object.__new__(ACTIVE.get(cls, cls))          # the fast lane may stand in
-        data = ctx.forward(*[t.data for t in inputs], **kwargs)
+        data = ctx.forward(*arrays, **kwargs)
         out = first._new(data)
         if cls.is_view:
             out._vc = first._versioned()
@@ -156,23 +157,15 @@ class SliceGrad:
 class Ghost:
     """What a graph keeps of a tensor once a backward freed it: no values, only what the
     views draw (shape, dtype, name, the node that made it, a gradient ``retain_grads``
-    kept, the value of a one-element constant such as the 2 in ``x * 2``) and a weak link
-    to the tensor, alive while the user still holds it."""
-    __slots__ = ("shape", "dtype", "device", "name", "requires_grad", "_ctx", "grad", "tensor",
-                 "data")
+    kept) and a weak link to the tensor, alive while the user still holds it."""
+    __slots__ = ("shape", "dtype", "device", "name", "requires_grad", "_ctx", "grad", "tensor")
+    data = None
     grad_fn = property(lambda self: self._ctx)
 
     def __init__(self, t: Any) -> None:
         self.shape, self.dtype, self.device, self.name = t.shape, t.dtype, t.device, t.name
         self.requires_grad, self._ctx, self.tensor = t.requires_grad, t._ctx, weakref.ref(t)
         self.grad = t.grad if t._ctx is not None else None
-        self.data = t.data if t.data.size == 1 and not t.requires_grad else None
-
-    def tolist(self) -> Any:
-        if self.data is None:
-            raise RuntimeError("this tensor's values were freed by backward(); pass "
-                               "retain_graph=True to keep them")
-        return backend.to_host(self.data).tolist()
 
 # ---------------------------------------------------------------- the backward walk
 def backward_order(roots: Sequence[Any]) -> list:
@@ -190,15 +183,13 @@ def backward_order(roots: Sequence[Any]) -> list:
             stack.extend(p for p in t._ctx.parents if p.requires_grad)
     return [inner[s] for s in sorted(inner, reverse=True)] + leaves
 
-def _check_saved(ctx: Function, epoch_now: int) -> None:
+def _check_saved(ctx: Function) -> None:
     """Refuse a node whose saved values were freed, or changed in place after saving."""
     if ctx.saved is None:
         raise RuntimeError(
             f"backward: trying to backward through the graph a second time: the values saved "
             f"by op '{ctx.name}' were freed after the first backward; pass retain_graph=True "
             "to the first backward() (or tg.grad) if you need to backward twice")
-    if ctx.epoch == epoch_now:          # no in-place op anywhere since this node was made
-        return
     kept = [("a tensor", s.shape, s._vc) for s in ctx.saved if s._vc is not None]
     kept += [("the output", tuple(ctx.out.shape), ctx.out_vc)] if ctx.save_output else []
     for what, shape, vc in kept:
@@ -224,7 +215,7 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: 
         g = g.data if arrays else g
         pending[id(r)] = pending[id(r)] + g if id(r) in pending else g
     wanted = None if inputs is None else {id(t) for t in inputs}
-    found, hook, epoch_now = {}, MODE.hook, COUNTERS.epoch
+    found, hook, retain_all, epoch_now = {}, MODE.hook, MODE.retain_all, COUNTERS.epoch
     prev, MODE.enabled = MODE.enabled, create_graph
     try:
         for t in order:
@@ -234,19 +225,20 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: 
             if wanted is not None:
                 if id(t) in wanted:
                     found[id(t)] = t._new(g) if arrays else g
-            elif ctx is None or MODE.retain_all or t._retains_grad:
+            elif ctx is None or retain_all or t._retains_grad:
                 keep = t._new(g.copy()) if arrays else g
                 t.grad = keep if t.grad is None else t.grad + keep
             if ctx is None:
                 continue
-            _check_saved(ctx, epoch_now)
+            if ctx.saved is None or ctx.epoch != epoch_now:     # freed, or an in-place op
+                _check_saved(ctx)                               # ran since it was made
             if arrays and not ctx.array_backward:       # a custom Function: give it Tensors
                 out = ctx.backward(t._new(g))
                 out = tuple(None if x is None else x.data
                             for x in (out if isinstance(out, tuple) else (out,)))
             else:
                 out = ctx.backward(g)
-            passed = []
+            passed = [] if hook is not None else None
             for p, pg in zip(ctx.parents, out if type(out) is tuple else (out,)):
                 if pg is None or not p.requires_grad:
                     continue
@@ -274,14 +266,21 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: 
         release(order)
     return found
 
+GHOST_BYTES = 128       # about a Ghost's own size: a smaller array is not worth replacing
+
 def release(order: Sequence[Any]) -> None:
-    """Free a back-propagated graph: each node drops its per-op state and its links to the
-    tensors it read, keeping their :class:`Ghost`. A loop that keeps its losses in a list
-    then keeps this skeleton, not every step's activations."""
+    """Free a back-propagated graph: each node drops its per-op state, and its links to the
+    tensors it read become their :class:`Ghost` (a tensor whose array is no bigger than a
+    ghost stays: nothing to gain). A loop that keeps its losses in a list then keeps this
+    skeleton, not every step's activations."""
     ghosts: dict = {}
     for t in order:
         ctx = t._ctx
         if ctx is not None and ctx.saved is None:
-            ctx.parents = tuple(p if type(p) is Ghost else ghosts.get(id(p)) or
-                                ghosts.setdefault(id(p), Ghost(p)) for p in ctx.parents)
+            parents = []
+            for p in ctx.parents:
+                if type(p) is not Ghost and p.data.nbytes > GHOST_BYTES:
+                    p = ghosts.get(id(p)) or ghosts.setdefault(id(p), Ghost(p))
+                parents.append(p)
+            ctx.parents = tuple(parents)
             ctx.__dict__.clear()

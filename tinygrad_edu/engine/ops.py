@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from typing import Any
 
 from tinygrad_edu.engine import backend, graph
@@ -26,6 +27,8 @@ class Primitive(Function):
     array_backward = True
 
 # ---------------------------------------------------------------- array-or-Tensor helpers
+_data = operator.attrgetter("data")
+
 def is_tensor(g: Any) -> bool:
     return not backend.is_array(g)
 
@@ -56,7 +59,7 @@ def select(cond: Any, a: Any, b: Any) -> Any:
 
 def inputs_of(ctx: Function) -> tuple:
     """The saved inputs: Tensors while a backward is recorded, else their arrays."""
-    return ctx.saved if graph.MODE.enabled else tuple(t.data for t in ctx.saved)
+    return ctx.saved if graph.MODE.enabled else tuple(map(_data, ctx.saved))
 
 def output_of(ctx: Function, op: type) -> Any:
     """The saved output or, while a backward is recorded, ``op`` run again on the saved

@@ -238,12 +238,16 @@ def promote(a: Tensor, b: Tensor, true_division: bool = False) -> tuple:
     return a.to(target), b.to(target)
 
 def _binary(op: Any, reflected: bool, true_division: bool) -> Any:
+    """``self (op) other``, or ``other (op) self`` when reflected, after the dtype rule."""
     def method(self: Tensor, other: Any) -> Tensor:
-        other = self.operand(other)
-        a, b = (other, self) if reflected else (self, other)
-        if a.data.dtype is not b.data.dtype or true_division and a.data.dtype.kind != "f":
-            a, b = promote(a, b, true_division)
-        return op(a, b)
+        if not isinstance(other, Tensor):
+            other = self.operand(other)
+        if reflected:
+            self, other = other, self
+        if self.data.dtype is not other.data.dtype or true_division and \
+                self.data.dtype.kind != "f":
+            self, other = promote(self, other, true_division)
+        return op(self, other)
     return method
 
 def nondiff(fn: str, *args: Any, **kwargs: Any) -> Tensor:

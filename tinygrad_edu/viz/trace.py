@@ -92,6 +92,8 @@ class TensorNode:
         """The values as text when the tensor has at most ``limit`` elements, else None."""
         if self.numel > limit:
             return None
+        if isinstance(self.tensor, Ghost):             # freed by backward(): no values
+            return None
         return format_values(self.tensor.tolist())
 
 
