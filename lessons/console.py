@@ -81,6 +81,8 @@ def as_array(value: Any) -> np.ndarray:
     """A Tensor, NumPy array, number or (nested) list/tuple as a NumPy array."""
     if isinstance(value, tg.Tensor):
         value = value.detach().numpy()
+    elif isinstance(value, (list, tuple)):               # e.g. a list of tensors
+        value = [as_array(v) if isinstance(v, (tg.Tensor, list, tuple)) else v for v in value]
     try:
         return np.asarray(value)
     except ValueError:
@@ -117,11 +119,12 @@ def compare(got: Any, expected: Any, tol: float = 0.0) -> tuple[bool, str]:
 
 def shown(value: Any) -> str:
     """A short printable form of a checked value."""
-    a = as_array(value) if isinstance(value, tg.Tensor) else value
+    a = as_array(value) if isinstance(value, (tg.Tensor, list, tuple)) else value
     if isinstance(a, np.ndarray):
         if a.size > 16:
             return f"array of shape {a.shape}"
-        return np.array2string(a, precision=8, separator=", ").replace("\n", "")
+        return np.array2string(a, separator=", ", formatter={
+            "int": str, "bool": str, "float": lambda v: f"{v:.8g}"}).replace("\n", "")
     return str(a)
 
 
@@ -153,25 +156,31 @@ def wants_pause(args: argparse.Namespace) -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def read_key() -> str:
-    """One key press from the terminal, without waiting for Enter.
-
-    The terminal goes into cbreak mode for the read (Ctrl-C still interrupts) and is
-    restored after. An escape sequence (an arrow key) is read whole and returned as ESC.
-    """
+@contextmanager
+def cbreak() -> Iterator[None]:
+    """The terminal in cbreak mode while a lesson waits: each key arrives at once, without
+    Enter and without being echoed; Ctrl-C still interrupts. Set before the prompt is shown
+    (without discarding keys already typed) and restored after."""
     import termios   # noqa: PLC0415 - POSIX only, and only needed at a terminal
     import tty       # noqa: PLC0415
 
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
-        tty.setcbreak(fd)
-        data = os.read(fd, 1)
-        if data == b"\x1b":
-            while select.select([fd], [], [], 0.05)[0]:
-                os.read(fd, 16)
+        tty.setcbreak(fd, termios.TCSANOW)
+        yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def read_key() -> str:
+    """One key press (the terminal is in cbreak mode); an arrow key's escape sequence is read
+    whole and returned as ESC."""
+    fd = sys.stdin.fileno()
+    data = os.read(fd, 1)
+    if data == b"\x1b":
+        while select.select([fd], [], [], 0.05)[0]:
+            os.read(fd, 16)
     return data.decode("utf-8", errors="replace")
 
 
@@ -303,11 +312,16 @@ class Lesson:
             return
         if self.current.number == 0 and len(self.current.tape) <= 1:
             return                              # nothing but the title so far
+        with cbreak() if self.keys is read_key else nullcontext():
+            self._wait(last)
+
+    def _wait(self, last: bool) -> None:
         shown_index = len(self.steps) - 1
         go_on = "finish the lesson" if last else f"go on to step {self.current.number + 1}"
+        first = 0 if len(self.steps[0].tape) > 1 else 1    # the introduction, if it said more
         while True:
             back = ""
-            if shown_index > 0:
+            if shown_index > first:
                 before = self.steps[shown_index - 1]
                 back = ("[reverse] b [/reverse] show "
                         + (f"step {before.number} again   " if before.number
@@ -319,7 +333,7 @@ class Lesson:
             if key in ("q", "Q", "\x04"):       # q, or Ctrl-D
                 raise LessonQuit()
             if key in ("b", "B"):
-                if shown_index == 0:
+                if shown_index <= first:
                     self._aside("(nothing earlier to show; Enter goes on)")
                     continue
                 shown_index -= 1

@@ -9,11 +9,13 @@ global changes and no window ever opens: this works on a server without a displa
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 import tinygrad_edu as tg
 
@@ -75,12 +77,16 @@ def heatmap(ax: Any, values: Any, title: str, *, cmap: str = "viridis",
     h, w = a.shape
     if xticks is not None:
         ax.set_xticks(range(w), list(xticks))
+    elif w <= 16:
+        ax.set_xticks(range(w))
     else:
-        ax.set_xticks(range(0, w, 1 if w <= 16 else 2 if w <= 32 else 4))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
     if yticks is not None:
         ax.set_yticks(range(h), list(yticks))
+    elif h <= 16:
+        ax.set_yticks(range(h))
     else:
-        ax.set_yticks(range(0, h, 1 if h <= 16 else 2 if h <= 32 else 4))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
     if annotate:
         for i in range(h):
             for j in range(w):
@@ -120,18 +126,39 @@ def image_grid(fig_axes: np.ndarray, images: Sequence[Any], titles: Sequence[str
             ax.figure.colorbar(im, ax=ax, shrink=0.8, label=colorbar if last_in_row else None)
 
 
+def plain_log_axis(ax: Any) -> None:
+    """A log-scale y axis labelled 0.2, 0.5, 1, 2 ... (not 2×10⁻¹); over more than two
+    decades only the powers of ten are labelled."""
+    ax.set_yscale("log")
+
+    def decades() -> float:
+        lo, hi = ax.get_ylim()
+        return math.log10(hi / lo) if lo > 0 and hi > lo else 0.0
+
+    def minor(v: float, _: Any) -> str:
+        lead = round(v / 10 ** math.floor(math.log10(v) + 1e-9))
+        return f"{v:g}" if decades() <= 2.0 and lead in (2, 5) else ""
+
+    ax.yaxis.set_major_locator(LogLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
 def lines(ax: Any, series: dict[str, Any], title: str, xlabel: str, ylabel: str, *,
-          x: Any = None, logy: bool = False, markers: bool = False) -> None:
+          x: Any = None, logy: bool = False, markers: bool = False,
+          colors: dict[str, str] | None = None) -> None:
     """One line per entry of ``series`` (label -> values), with a legend."""
     for label, ys in series.items():
         ys = to_numpy(ys)
         xs = np.arange(len(ys)) if x is None else to_numpy(x)
-        ax.plot(xs, ys, marker="o" if markers else None, markersize=4, label=label)
+        ax.plot(xs, ys, marker="o" if markers else None, markersize=4, label=label,
+                color=(colors or {}).get(label))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
-        ax.set_yscale("log")
+        plain_log_axis(ax)
     ax.grid(True, alpha=0.3)
     if len(series) > 1 or next(iter(series), ""):
         ax.legend()
@@ -147,9 +174,11 @@ def bars(ax: Any, labels: Sequence[str], values: Sequence[float], title: str, yl
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     if logy:
-        ax.set_yscale("log")
+        plain_log_axis(ax)
     if ylim:
         ax.set_ylim(*ylim)
+    else:
+        ax.margins(y=0.12)                   # room for the numbers on top of the bars
     for bar, v in zip(drawn, vals):
         ax.annotate(fmt.format(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=10, xytext=(0, 2),
