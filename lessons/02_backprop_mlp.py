@@ -68,18 +68,24 @@ def main(L: Lesson, args) -> None:
     L.step("Backprop step 3: the output unit's error term")
     L.say("For an output unit δ_k = (t_k - o_k)·o_k·(1 - o_k): how far off it is, times the\n"
           "slope of the sigmoid at that point, σ'(net) = o(1 - o). It equals -∂E/∂net_k.")
-    L.say(f"δ_out = {fmt(d_out)}")
-    o_ = o.item()
-    L.check("δ_out = (1 − o)·o·(1 − o) with o as a Python float", d_out, [[(1 - o_) * o_ * (1 - o_)]],
-            1e-15)
+    with L.code():
+        o_ = o.item()                                # plain Python floats from here
+        delta_out = (1.0 - o_) * o_ * (1 - o_)       # t = 1
+    L.say(f"δ_out = {delta_out:+.8f}")
+    L.check("hand_deltas' δ_out = the formula in Python floats", d_out, [[delta_out]], 1e-15)
 
     L.step("Backprop step 4: the hidden units' error terms, sent backwards")
     L.say("A hidden unit has no target. Its blame is the blame of the units it feeds,\n"
           "weighted by the connections: δ_j = h_j(1 - h_j)·Σ_k δ_k w_jk. This sum over\n"
           "'downstream' units is the backward pass, one layer at a time.")
+    with L.code():
+        h_ = h.tolist()[0]
+        w_out = [row[0] for row in W2.tolist()]
+        delta_hidden = [h_[j] * (1 - h_[j]) * delta_out * w_out[j] for j in range(3)]
     L.table(["hidden unit j", "h_j", "w_j,out", "δ_j = h_j(1-h_j)·δ_out·w_j,out"],
-            [[j, f"{h.numpy()[0, j]:.6f}", f"{W2.numpy()[j, 0]:+.6f}",
-              f"{d_hid.numpy()[0, j]:+.8f}"] for j in range(3)])
+            [[j, f"{h_[j]:.6f}", f"{w_out[j]:+.6f}", f"{delta_hidden[j]:+.8f}"]
+             for j in range(3)])
+    L.check("hand_deltas' δ_j = the formula in Python floats", d_hid, [delta_hidden], 1e-15)
 
     L.step("Autograd computes the same error terms")
     L.say("Now let the engine differentiate E. Keeping the gradient of the pre-activations\n"

@@ -1,6 +1,8 @@
 """Lesson 4: Receptive fields. A 7×7 curve detector scores 6600 on a curve and 0 elsewhere."""
 from __future__ import annotations
 
+from matplotlib.patches import Rectangle
+
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 
@@ -143,7 +145,6 @@ def main(L: Lesson, args) -> None:
     L.check("one row further down the score is 9000", below, 9000.0)
     with L.figure("curve_detector", "A 7×7 curve detector slid over a drawing", ncols=3,
                   size=(17, 4.6)) as (fig, axes):
-        from matplotlib.patches import Rectangle   # noqa: PLC0415
         figures.heatmap(axes[0, 0], img, "the drawing, with two receptive fields",
                         cmap="Greys", colorbar="ink")
         for (r, c), color, text in ((CURVE_AT, "tab:red", "6600"), (OTHER_AT, "tab:blue", "0")):

@@ -35,6 +35,10 @@ def main(L: Lesson, args) -> None:
           "filters is a volume too: (m, K, K), as deep as its input. The score of one patch is "
           "the sum over channels of the 2-D scores, plus the filter's bias:\n\n"
           "    y = b + Σ_c Σ_u Σ_v x(c, u, v) · w(c, u, v)")
+    with L.code():
+        maps = [tg.randn(8, 8) for _ in range(6)]      # six 8×8 feature maps
+        volume = tg.stack(maps)                         # one volume (C=6, H=8, W=8)
+    L.check("six 8×8 maps stacked: a (6, 8, 8) volume", volume.shape, (6, 8, 8))
 
     L.step("The worked example: three channels, a 2×2 filter, bias −2")
     with L.code():
