@@ -1,6 +1,8 @@
 """Lesson 3: Convolution by hand. A 3×3 patch times a 3×3 filter, summed: a cross scores 12."""
 from __future__ import annotations
 
+from matplotlib.patches import Rectangle
+
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 
@@ -102,7 +104,8 @@ def main(L: Lesson, args) -> None:
     L.check("the T's extra score = its pixel under the changed weight × 3", diff, 3.0)
     L.check_true("learned filter ranks the cross above the T", s_cross > s_tee,
                  f"{s_cross:g} > {s_tee:g}")
-    with L.figure("patches_and_filters", "Score = Σ patch ⊙ filter", ncols=4, nrows=2,
+    with L.figure("patches_and_filters", "Score = Σ patch ⊙ filter (red: the corner where the "
+                  "random and the learned filter differ)", ncols=4, nrows=2,
                   size=(15, 7.5)) as (fig, axes):
         for ax, a, name, bar in ((axes[0, 0], cross, "cross patch P", "pixel (1 = ink)"),
                                  (axes[0, 1], tee, "T patch", "pixel (1 = ink)"),
@@ -116,6 +119,8 @@ def main(L: Lesson, args) -> None:
                                      (axes[1, 3], ("T", tee), ("random", random_f))):
             figures.heatmap(ax, pt * ft, f"{p} ⊙ {f} F: sum = {score(pt, ft):g}", cmap="viridis",
                             vmin=0, vmax=4, annotate=True, colorbar="product")
+        for ax in (axes[0, 1], axes[0, 2], axes[0, 3], axes[1, 3]):   # the corner that differs
+            ax.add_patch(Rectangle((1.5, -0.5), 1, 1, fill=False, lw=3, edgecolor="tab:red"))
 
     L.step("Learning the filter from examples")
     L.say("Where did the learned filter come from? Gradient descent. Start from the random "
@@ -206,9 +211,9 @@ def main(L: Lesson, args) -> None:
         figures.heatmap(axes[0, 0], img[0, 0], "4×4 image", cmap="Greys", annotate=True,
                         colorbar="pixel (1 = ink)")
         figures.heatmap(axes[0, 1], fmap[0, 0], "map of the learned 3×3 filter (2×2)",
-                        annotate=True, colorbar="score")
+                        annotate=True, colorbar="score", vmin=0, vmax=12)
         figures.heatmap(axes[0, 2], padded[0, 0], "the same filter, padding 1 (4×4)",
-                        annotate=True, colorbar="score")
+                        annotate=True, colorbar="score", vmin=0, vmax=12)
         figures.heatmap(axes[0, 3], act[0, 0], "ReLU(diagonal 2×2 filter − 1) (3×3)",
                         annotate=True, colorbar="activation")
 

@@ -197,7 +197,8 @@ def main(L: Lesson, args) -> None:
     windows = [text[i:i + 5] for i in range(LENGTH - 4)]
     with L.figure("filter_responses", f"Where the 8 learned filters fire along {text!r}",
                   size=(15, 5)) as (fig, axes):
-        figures.heatmap(axes[0, 0], r, f"ReLU(conv1d) response (cyan: the filter voting most for yes, at the word)",
+        figures.heatmap(axes[0, 0], r, "ReLU(conv1d) response (cyan: the filter voting most "
+                        "for yes, at the word)",
                         cmap="magma", colorbar="response", xlabel="window of 5 letters",
                         ylabel="filter", xticks=windows)
         axes[0, 0].tick_params(axis="x", labelrotation=90)

@@ -147,7 +147,8 @@ def main(L: Lesson, args) -> None:
     ref = numpy_bptt(xs_np, target_np, W.detach().numpy(), U.detach().numpy(),
                      b.detach().numpy(), V.detach().numpy())
     for k, name in enumerate(("W", "U", "b")):
-        L.check(f"each copy's ∂E/∂{name}_t equals step t's share in the NumPy BPTT loop below",
+        L.check(f"each copy's ∂E/∂{name}_t equals step t's share in the NumPy loop of the "
+                "next step",
                 [c[k].grad for c in copies], [s_[k] for s_ in ref["shares"]], 1e-12)
     rows = []
     for t, (Wt, Ut, bt) in enumerate(copies):

@@ -103,10 +103,12 @@ def main(L: Lesson, args) -> None:
     L.step("The same numbers, coloured on the unrolled graph")
     L.say("Each hidden state is filled with the colour of ‖∂E/∂h_t‖ on a log scale: blue "
           "where the gradient has vanished, red where it is largest; each step's frame "
-          "takes the same colour.")
+          "takes the same colour. Beyond 12 steps the middle ones are folded into one '⋯' box "
+          "(the table above has them all).")
     with L.code():
         graph = tg.viz.trace(E, params={"U": U})
-        drawing = tg.viz.draw_unrolled(graph, title="‖∂E/∂h_t‖ along the unrolled tanh RNN")
+        drawing = tg.viz.draw_unrolled(graph, max_steps=12,     # the middle folds into ⋯
+                                       title="‖∂E/∂h_t‖ along the unrolled tanh RNN")
     L.uses(tg.viz.draw_unrolled)
     scale = tg.viz.ColorScale.from_values(norms.values())
     src = drawing.source

@@ -130,7 +130,7 @@ def main(L: Lesson, args) -> None:
         for t in range(29):                                          # 29 more steps, x = 0
             h = (0.9 * h).tanh()
             slopes.append(0.9 * (1 - h.item() ** 2))                 # ∂h_t/∂h_(t−1)
-            c = 0.95 * c                                             # c_t = f·c_(t−1) + i·g
+            c = 0.95 * c                                 # c_t = f·c_(t−1) + i·g; f = 0.95, i·g = 0
         (dh,) = tg.grad(h, [x1])
         (dc,) = tg.grad(c, [x1])
     L.check("∂h_30/∂x_1 = (1 − h_1²)·Π ∂h_t/∂h_(t−1) (autograd vs the product in Python)",
@@ -312,13 +312,15 @@ def main(L: Lesson, args) -> None:
                                        for k in ("RNN", "LSTM", "GRU")},
                           "held-out accuracy by gap length", "gap T (steps)", "accuracy",
                           x=lengths, markers=True, colors=colors)
+            axes[0, 1].set_xticks(lengths)
+            axes[0, 1].set_ylim(0, 1.05)
         else:
             figures.bars(axes[0, 1], ["RNN", "LSTM", "GRU"],
                          [results[k, steps_T] for k in ("RNN", "LSTM", "GRU")],
                          f"held-out accuracy, T = {steps_T}", "accuracy",
                          colors=[colors[k] for k in ("RNN", "LSTM", "GRU")], ylim=(0, 1.1))
         axes[0, 1].axhline(1 / K, color="gray", ls=":", label="chance (25%)")
-        axes[0, 1].legend(loc="upper left")
+        axes[0, 1].legend(loc="lower left" if len(lengths) > 1 else "upper left")
         figures.bars(axes[0, 2], list(norms), list(norms.values()),
                      "‖∂E/∂x_1‖ at initialisation (log scale)", "gradient norm",
                      fmt="{:.1e}", logy=True, colors=[colors[k] for k in norms])

@@ -253,7 +253,7 @@ def main(L: Lesson, args) -> None:
                       "training loss", "Adam step (batch of 32)", "binary cross-entropy")
         figures.bars(axes[0, 1], ["bag of words\n+ bigrams", "Embedding-RNN", "Embedding-LSTM"],
                      [acc_bag, results["RNN"][2], results["LSTM"][2]], "held-out accuracy",
-                     "accuracy", ylim=(0, 1.05), colors=["#8c8c8c", "#4c72b0", "#55a868"])
+                     "accuracy", ylim=(0, 1.05), colors=["#8c8c8c", "C0", "C1"])
         axes[0, 1].axhline(0.5, color="gray", ls=":", label="chance (50%)")
         axes[0, 1].legend(loc="upper left")
 

@@ -220,9 +220,8 @@ def main(L: Lesson, args) -> None:
         figures.lines(axes[0, 0], curves, "training loss", "Adam step (batch of 32)",
                       "cross-entropy per tag")
         labels, values, colors = [], [], []
-        for k, v in results.items():
-            for what, val, color in (("tag accuracy", v[0], "#4c72b0"),
-                                     ("span F1", v[1], "#dd8452")):
+        for (k, v), color in zip(results.items(), ("C0", "C1")):    # the colours of the lines
+            for what, val in (("tag accuracy", v[0]), ("span F1", v[1])):
                 labels.append(f"{k.split()[0]}\n{what}")
                 values.append(val)
                 colors.append(color)

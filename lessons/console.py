@@ -33,6 +33,7 @@ import inspect
 import json
 import linecache
 import os
+import re
 import select
 import signal
 import sys
@@ -52,7 +53,6 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.table import Table
-from rich.text import Text
 
 import tinygrad_edu as tg
 from tinygrad_edu.train import sparkline
@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]        # the repository
 DEFAULT_OUT = ROOT / "out"                         # git-ignored; out/lessonNN/ per lesson
 RECORD = "run.json"                                # what a run leaves for the runner
 ENTER = ("\r", "\n")
+EMPHASIS = re.compile(r"\*([A-Za-z][A-Za-z -]*[A-Za-z])\*")     # *receptive field*
 
 
 class LessonCheckError(AssertionError):
@@ -112,19 +113,21 @@ def compare(got: Any, expected: Any, tol: float = 0.0) -> tuple[bool, str]:
     if close.all():
         return True, ""
     bad = np.argwhere(~close)
-    where = tuple(int(i) for i in bad[0]) if g.ndim else ()
-    return False, (f"{len(bad)} of {g.size} element(s) differ; first at index {where}: "
-                   f"{g[where]!r} vs {e[where]!r} (tol {tol})")
+    first = tuple(int(i) for i in bad[0]) if g.ndim else ()
+    return False, (f"{len(bad)} of {g.size} element(s) differ; first at index {first}: "
+                   f"{g[first]!r} vs {e[first]!r} (tol {tol})")
 
 
 def shown(value: Any) -> str:
     """A short printable form of a checked value."""
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return str(value)                                  # a shape
     a = as_array(value) if isinstance(value, (tg.Tensor, list, tuple)) else value
     if isinstance(a, np.ndarray):
         if a.size > 16:
             return f"array of shape {a.shape}"
         return np.array2string(a, separator=", ", formatter={
-            "int": str, "bool": str, "float": lambda v: f"{v:.8g}"}).replace("\n", "")
+            "int": str, "bool": str, "float": lambda v: f"{v + 0.0:.8g}"}).replace("\n", "")
     return str(a)
 
 
@@ -362,8 +365,8 @@ class Lesson:
 
     # ------------------------------------------------------------ talking
     def say(self, text: str) -> None:
-        """Explanatory prose (rich markup allowed)."""
-        self.console.print(text)
+        """Explanatory prose (rich markup allowed); a *word* between stars is emphasised."""
+        self.console.print(EMPHASIS.sub(r"[bold italic]\1[/bold italic]", text))
 
     def print(self, *renderables: Any, **kwargs: Any) -> None:  # noqa: A003
         """Any rich renderable (a graph tree, a table from the library, plain text)."""
@@ -371,7 +374,7 @@ class Lesson:
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]],
               title: str | None = None) -> None:
-        t = Table(title=title)
+        t = Table(title=title, min_width=len(title) + 4 if title else None)
         for c in columns:
             t.add_column(str(c))
         for r in rows:
@@ -580,14 +583,6 @@ class Tracker:
         self.lesson.console.print(text)
 
 
-def clear_outputs(folder: Path) -> None:
-    """Remove what an earlier run of the lesson wrote (pictures, graph sources, record)."""
-    if folder.is_dir():
-        for p in folder.iterdir():
-            if p.is_file() and p.suffix in (".png", ".svg", ".gv", ".json"):
-                p.unlink()
-
-
 def run(main: Callable[[Lesson, argparse.Namespace], None], number: int, title: str,
         argv: Sequence[str] | None = None) -> None:
     """Run a lesson's ``main(L, args)`` and exit: 0 when it is done or the learner quit,
@@ -597,7 +592,6 @@ def run(main: Callable[[Lesson, argparse.Namespace], None], number: int, title: 
     # prints a traceback; from here on Ctrl-C ends the lesson with its summary
     signal.signal(signal.SIGINT, signal.default_int_handler)
     L = Lesson(number, title, pause=wants_pause(args), out_root=args.out)
-    clear_outputs(L.out_dir)
     status, detail, code = "done", "", 0
     try:
         main(L, args)

@@ -92,8 +92,8 @@ def heatmap(ax: Any, values: Any, title: str, *, cmap: str = "viridis",
             for j in range(w):
                 r, g, b, _ = im.cmap(im.norm(a[i, j]))
                 dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5       # the cell's brightness
-                ax.text(j, i, fmt.format(a[i, j]), ha="center", va="center", fontsize=fontsize,
-                        color="white" if dark else "black")
+                ax.text(j, i, fmt.format(a[i, j] + 0.0), ha="center", va="center",   # no "-0"
+                        fontsize=fontsize, color="white" if dark else "black")
     if colorbar:
         ax.figure.colorbar(im, ax=ax, shrink=0.85, label=colorbar)
     return im

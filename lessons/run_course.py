@@ -155,8 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(n, p) for n, p in found
             if (not args.only or n in args.only) and (args.start is None or n >= args.start)]
     if args.list:
-        for n, p in todo:
-            print(f"{n:2d}  {p.name:34s} {first_doc_line(p)}")
+        try:
+            for n, p in todo:
+                print(f"{n:2d}  {p.name:34s} {first_doc_line(p)}")
+            sys.stdout.flush()
+        except BrokenPipeError:          # `--list | head`: the reader has seen enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     console = Console()
     pause = wants_pause(args)

@@ -263,3 +263,9 @@ def test_progress_reports_the_loss_and_figures_are_written(tmp_path: Path) -> No
     png, svg = L.figures
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and b"<svg" in svg.read_bytes()[:400]
     assert png.parent == tmp_path / "lesson00"
+
+
+def test_say_emphasises_starred_words_but_leaves_formulas_alone(tmp_path: Path) -> None:
+    L = quiet_lesson(tmp_path)
+    L.say("its *receptive field*; (f * g)(m, n) and the * version; 2*3*4")
+    assert "its receptive field; (f * g)(m, n) and the * version; 2*3*4" in printed(L)

@@ -27,7 +27,8 @@ def test_lesson_runs_fast(path: Path, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(path), "--fast", "--no-pause", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=600, env=env,
                           stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, f"{path.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, \
+        f"{path.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     number = int(path.name[:2])
     record = json.loads((tmp_path / f"lesson{number:02d}" / "run.json").read_text())
     assert record["status"] == "done"
