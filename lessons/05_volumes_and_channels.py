@@ -74,7 +74,10 @@ def main(L: Lesson, args) -> None:
     with L.code():
         flat = F.conv2d(patch.sum(0).reshape(1, 1, 2, 2), slice_.reshape(1, 1, 2, 2),
                         tg.tensor([bias]))
-    L.check("equal slices = a 2-D filter on the channel sum", flat.item(), y.item())
+    summed = [sum(patch[c].reshape(4).tolist()[k] for c in range(3)) for k in range(4)]
+    by_hand = sum(s * w for s, w in zip(summed, slice_.reshape(4).tolist())) + bias
+    L.check("equal slices = one 2-D filter on the channel sum (Python: −3 again)", flat.item(),
+            by_hand)
 
     L.step("A colour image is a 3-channel volume")
     H = W = 10

@@ -171,7 +171,7 @@ def main(L: Lesson, args) -> None:
     with L.figure("training", "LeNet-5 (classic) learning MNIST", ncols=2,
                   size=(13, 4.6)) as (fig, axes):
         figures.lines(axes[0, 0], {"cross-entropy per batch": hist.step_loss},
-                      "training loss", "step (batch of 64)", "loss", logy=True)
+                      "training loss", "step (batch of 64)", "loss", logy=True, smooth=50)
         for e in hist.epoch[:-1]:
             axes[0, 0].axvline(e * n, color="gray", ls=":")
             axes[0, 0].annotate(f"end of epoch {e}", (e * n, 0.98), ha="right", va="top",

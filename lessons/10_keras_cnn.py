@@ -211,7 +211,7 @@ def main(L: Lesson, args) -> None:
     with L.figure("training", "The Keras-style CNN, one epoch of MNIST", ncols=2,
                   size=(13, 4.6)) as (fig, axes):
         figures.lines(axes[0, 0], {"cross-entropy per batch": losses}, "training loss",
-                      "step (batch of 32)", "loss", logy=True)
+                      "step (batch of 32)", "loss", logy=True, smooth=50)
         steps_, accs = zip(*checkpoints)
         figures.lines(axes[0, 1], {"first 500 test digits": accs}, "test accuracy during the epoch",
                       "step", "accuracy", x=steps_, markers=True)

@@ -207,7 +207,8 @@ def main(L: Lesson, args) -> None:
     with L.figure("cnn_vs_mlp", "The same data, two models", ncols=2,
                   size=(13, 4.6)) as (fig, axes):
         figures.lines(axes[0, 0], {"1-D CNN": cnn_losses, "MLP": mlp_losses},
-                      "training loss", "Adam step (batch of 50)", "cross-entropy", logy=True)
+                      "training loss", "Adam step (batch of 50)", "cross-entropy", logy=True,
+                      smooth=20)
         figures.bars(axes[0, 1], ["CNN, train\n(word at 0–9)", "CNN, test\n(word at 12–19)",
                                   "MLP, train\n(word at 0–9)", "MLP, test\n(word at 12–19)"],
                      [cnn_train, cnn_test, mlp_train, mlp_test], "accuracy", "accuracy",

@@ -44,6 +44,7 @@ def numpy_bptt(xs: np.ndarray, target: np.ndarray, W: np.ndarray, U: np.ndarray,
     for x_t in xs:
         hs.append(np.tanh(W @ x_t + U @ hs[-1] + b))
     y = V @ hs[-1]
+    E = 0.5 * float(np.sum((y - target) ** 2))
     dV = np.outer(y - target, hs[-1])
     delta = V.T @ (y - target)                            # δ_{T−1} = ∂E/∂h_{T−1}
     dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
@@ -56,7 +57,7 @@ def numpy_bptt(xs: np.ndarray, target: np.ndarray, W: np.ndarray, U: np.ndarray,
         dU += shares[t][1]
         db += shares[t][2]
         delta = U.T @ da                                  # δ_{t−1}
-    return {"W": dW, "U": dU, "b": db, "V": dV, "deltas": deltas, "shares": shares}
+    return {"E": E, "W": dW, "U": dU, "b": db, "V": dV, "deltas": deltas, "shares": shares}
 
 
 def max_diff(a: object, b: object) -> float:
@@ -143,9 +144,10 @@ def main(L: Lesson, args) -> None:
         copies = [tuple(nn.Parameter(p.detach().clone()) for p in (W, U, b)) for _ in range(T)]
         E_untied, _ = rnn_loss(xs, target, W, U, b, nn.Parameter(V.detach().clone()), copies)
         E_untied.backward()
-    L.check("the untied net computes the same E", E_untied.item(), E.item(), 1e-15)
     ref = numpy_bptt(xs_np, target_np, W.detach().numpy(), U.detach().numpy(),
                      b.detach().numpy(), V.detach().numpy())
+    L.check("the tied net's E equals the NumPy loop's (next step)", E.item(), ref["E"], 1e-14)
+    L.check("the untied net computes that same E", E_untied.item(), ref["E"], 1e-14)
     for k, name in enumerate(("W", "U", "b")):
         L.check(f"each copy's ∂E/∂{name}_t equals step t's share in the NumPy loop of the "
                 "next step",

@@ -205,7 +205,8 @@ def main(L: Lesson, args) -> None:
     with L.figure("training", "A character-level RNN reading tiny Shakespeare",
                   size=(10, 5)) as (fig, axes):
         figures.lines(axes[0, 0], {"training loss (per batch)": bar.losses},
-                      "cross-entropy per character", "Adam step", "nats per character")
+                      "cross-entropy per character", "Adam step", "nats per character",
+                      smooth=50)
         axes[0, 0].plot(list(val_losses), list(val_losses.values()), "o-", color="#c44e52",
                         label="validation loss (at the samples)")
         axes[0, 0].axhline(math.log(V), color="gray", ls=":", label=f"uniform guess: ln {V}")

@@ -250,7 +250,8 @@ def main(L: Lesson, args) -> None:
     with L.figure("sentiment", "Sentiment of 600 held-out sentences", ncols=2,
                   size=(13, 4.8)) as (fig, axes):
         figures.lines(axes[0, 0], {f"Embedding-{k}-Dense": v for k, v in curves.items()},
-                      "training loss", "Adam step (batch of 32)", "binary cross-entropy")
+                      "training loss", "Adam step (batch of 32)", "binary cross-entropy",
+                      smooth=20)
         figures.bars(axes[0, 1], ["bag of words\n+ bigrams", "Embedding-RNN", "Embedding-LSTM"],
                      [acc_bag, results["RNN"][2], results["LSTM"][2]], "held-out accuracy",
                      "accuracy", ylim=(0, 1.05), colors=["#8c8c8c", "C0", "C1"])

@@ -217,7 +217,7 @@ def main(L: Lesson, args) -> None:
     with L.figure("reversal", "An encoder-decoder learns to reverse strings", ncols=2,
                   size=(13, 4.8)) as (fig, axes):
         figures.lines(axes[0, 0], {"cross-entropy per token": train_losses}, "training loss",
-                      "Adam step (batch of 64)", "loss (log scale)", logy=True)
+                      "Adam step (batch of 64)", "loss (log scale)", logy=True, smooth=50)
         axes[0, 0].axhline(math.log(len(TGT_ITOS)), color="gray", ls=":",
                            label=f"uniform guess: ln {len(TGT_ITOS)}")
         axes[0, 0].legend()

@@ -25,8 +25,8 @@ def train(device: str, images, labels, steps: int, batch: int,
           report: Callable[..., None]) -> tuple[list, float, nn.Module]:
     """Train from the same initial weights on ``device``; return losses, seconds, model.
 
-    The losses stay on the device until the end (reading one is a device -> host copy that
-    waits for the GPU), so the progress bar shows the step count, not the loss."""
+    On the GPU the losses stay on the device until the end (reading one is a device -> host
+    copy that waits for the GPU), so there the progress bar counts steps without the loss."""
     model = make_model().to(device)
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     x_all = tg.tensor(images, device=device)          # one explicit host -> device copy
@@ -41,7 +41,7 @@ def train(device: str, images, labels, steps: int, batch: int,
         loss.backward()
         opt.step()
         losses.append(loss.detach())                  # on the device (no sync), graph dropped
-        report()
+        report(loss=loss.item() if device == "cpu" else None)
     losses = [v.item() for v in losses]               # device -> host, once, at the end
     tg.cuda.synchronize()
     return losses, time.perf_counter() - start, model

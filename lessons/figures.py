@@ -147,13 +147,23 @@ def plain_log_axis(ax: Any) -> None:
 
 def lines(ax: Any, series: dict[str, Any], title: str, xlabel: str, ylabel: str, *,
           x: Any = None, logy: bool = False, markers: bool = False,
-          colors: dict[str, str] | None = None) -> None:
-    """One line per entry of ``series`` (label -> values), with a legend."""
-    for label, ys in series.items():
+          colors: dict[str, str] | None = None, smooth: int | None = None) -> None:
+    """One line per entry of ``series`` (label -> values), with a legend.
+
+    ``smooth=k`` draws a noisy series (a loss per batch) faintly and, over it, its running
+    mean over k values, when the series is long enough for that to help (> 4k values)."""
+    for n, (label, ys) in enumerate(series.items()):
         ys = to_numpy(ys)
         xs = np.arange(len(ys)) if x is None else to_numpy(x)
+        color = (colors or {}).get(label, f"C{n}")
+        if smooth and len(ys) > 4 * smooth:
+            ax.plot(xs, ys, color=color, alpha=0.25, linewidth=0.8)
+            mean = np.convolve(ys, np.ones(smooth) / smooth, mode="valid")
+            ax.plot(xs[smooth - 1:], mean, color=color, linewidth=2,
+                    label=f"{label} (mean of {smooth})")
+            continue
         ax.plot(xs, ys, marker="o" if markers else None, markersize=4, label=label,
-                color=(colors or {}).get(label))
+                color=color)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
