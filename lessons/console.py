@@ -34,7 +34,6 @@ import json
 import linecache
 import os
 import re
-import select
 import signal
 import sys
 import time
@@ -58,6 +57,7 @@ import tinygrad_edu as tg
 from tinygrad_edu.train import sparkline
 
 from images import framed, side_by_side
+from pacing import cbreak, read_key, wants_pause
 
 ROOT = Path(__file__).resolve().parents[1]        # the repository
 DEFAULT_OUT = ROOT / "out"                         # git-ignored; out/lessonNN/ per lesson
@@ -145,46 +145,6 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
                     help="folder for the pictures; this lesson writes into OUT/lessonNN/ "
                          "(default: out/ in the repository)")
     return ap.parse_args(argv)
-
-
-def in_ci() -> bool:
-    """CI=true (or any value but 0/false/no), as CI services set it."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def wants_pause(args: argparse.Namespace) -> bool:
-    """Stop after each step only for a person at a terminal."""
-    if args.fast or args.no_pause or in_ci():
-        return False
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
-@contextmanager
-def cbreak() -> Iterator[None]:
-    """The terminal in cbreak mode while a lesson waits: each key arrives at once, without
-    Enter and without being echoed; Ctrl-C still interrupts. Set before the prompt is shown
-    (without discarding keys already typed) and restored after."""
-    import termios   # noqa: PLC0415 - POSIX only, and only needed at a terminal
-    import tty       # noqa: PLC0415
-
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd, termios.TCSANOW)
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
-def read_key() -> str:
-    """One key press (the terminal is in cbreak mode); an arrow key's escape sequence is read
-    whole and returned as ESC."""
-    fd = sys.stdin.fileno()
-    data = os.read(fd, 1)
-    if data == b"\x1b":
-        while select.select([fd], [], [], 0.05)[0]:
-            os.read(fd, 16)
-    return data.decode("utf-8", errors="replace")
 
 
 # ---------------------------------------------------------------- recording what was shown
@@ -591,7 +551,7 @@ def run(main: Callable[[Lesson, argparse.Namespace], None], number: int, title: 
     # the course runner starts lessons with Ctrl-C ignored, so that starting up never
     # prints a traceback; from here on Ctrl-C ends the lesson with its summary
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    L = Lesson(number, title, pause=wants_pause(args), out_root=args.out)
+    L = Lesson(number, title, pause=wants_pause(args.fast, args.no_pause), out_root=args.out)
     status, detail, code = "done", "", 0
     try:
         main(L, args)

@@ -27,6 +27,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pacing import wants_pause
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE.parent / "out"
 RESULTS = {"done": "[green]ok[/green]", "quit": "[yellow]quit (q)[/yellow]",
@@ -66,14 +68,6 @@ def parse_args(argv: list[str] | None, numbers: list[int]) -> argparse.Namespace
         ap.error(f"no lesson {', '.join(map(str, unknown))}: the lessons are {valid} "
                  "(--list shows their titles)")
     return args
-
-
-def wants_pause(args: argparse.Namespace) -> bool:
-    if args.fast or args.no_pause:
-        return False
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        return False
-    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def ignore_ctrl_c() -> None:
@@ -163,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     console = Console()
-    pause = wants_pause(args)
+    pause = wants_pause(args.fast, args.no_pause)
     results = []
     t0 = time.perf_counter()
     interrupted = False

@@ -16,8 +16,8 @@ import pytest
 
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
-from console import (Lesson, LessonCheckError, LessonQuit, TapeConsole, compare, run,
-                     wants_pause)
+from console import Lesson, LessonCheckError, LessonQuit, TapeConsole, compare, run
+from pacing import wants_pause
 
 HERE = Path(__file__).resolve()
 
@@ -234,16 +234,15 @@ def test_who_gets_pauses(monkeypatch) -> None:
     monkeypatch.setattr("sys.stdin", Tty())
     monkeypatch.setattr("sys.stdout", Tty())
     monkeypatch.delenv("CI", raising=False)
-    flags = argparse.Namespace(fast=False, no_pause=False)
-    assert wants_pause(flags) is True
-    assert wants_pause(argparse.Namespace(fast=True, no_pause=False)) is False
-    assert wants_pause(argparse.Namespace(fast=False, no_pause=True)) is False
+    assert wants_pause(fast=False, no_pause=False) is True
+    assert wants_pause(fast=True, no_pause=False) is False
+    assert wants_pause(fast=False, no_pause=True) is False
     monkeypatch.setenv("CI", "true")
-    assert wants_pause(flags) is False
+    assert wants_pause(False, False) is False
     monkeypatch.setenv("CI", "false")
-    assert wants_pause(flags) is True
+    assert wants_pause(False, False) is True
     monkeypatch.setattr("sys.stdout", io.StringIO())          # piped output
-    assert wants_pause(flags) is False
+    assert wants_pause(False, False) is False
 
 
 # ---------------------------------------------------------------- progress and figures
