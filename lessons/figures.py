@@ -51,6 +51,16 @@ def save(fig: Figure, folder: Path, name: str) -> list[Path]:
     return paths
 
 
+def cell_ticks(axis: Any, n: int, labels: Sequence[str] | None) -> None:
+    """Ticks for n cells: the given labels, every cell when there are few, else about 10."""
+    if labels is not None:
+        axis.set_ticks(range(n), list(labels))
+    elif n <= 16:
+        axis.set_ticks(range(n))
+    else:
+        axis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+
+
 def heatmap(ax: Any, values: Any, title: str, *, cmap: str = "viridis",
             vmin: float | None = None, vmax: float | None = None, annotate: bool = False,
             fmt: str = "{:g}", colorbar: str | None = "value", xlabel: str | None = "column",
@@ -75,18 +85,8 @@ def heatmap(ax: Any, values: Any, title: str, *, cmap: str = "viridis",
     if ylabel:
         ax.set_ylabel(ylabel)
     h, w = a.shape
-    if xticks is not None:
-        ax.set_xticks(range(w), list(xticks))
-    elif w <= 16:
-        ax.set_xticks(range(w))
-    else:
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
-    if yticks is not None:
-        ax.set_yticks(range(h), list(yticks))
-    elif h <= 16:
-        ax.set_yticks(range(h))
-    else:
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+    cell_ticks(ax.xaxis, w, xticks)
+    cell_ticks(ax.yaxis, h, yticks)
     if annotate:
         for i in range(h):
             for j in range(w):
