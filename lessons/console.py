@@ -126,8 +126,10 @@ def shown(value: Any) -> str:
     if isinstance(a, np.ndarray):
         if a.size > 16:
             return f"array of shape {a.shape}"
+        digits = 15 if a.dtype == np.float64 else 8         # what the dtype can hold
         return np.array2string(a, separator=", ", formatter={
-            "int": str, "bool": str, "float": lambda v: f"{v + 0.0:.8g}"}).replace("\n", "")
+            "int": str, "bool": str, "float": lambda v: f"{v + 0.0:.{digits}g}"}
+        ).replace("\n", "")
     return str(a)
 
 
