@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn, optim
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 
 def fmt(t: tg.Tensor) -> str:
@@ -30,11 +32,15 @@ def hand_deltas(x: tg.Tensor, t: tg.Tensor, W1: tg.Tensor, b1: tg.Tensor, W2: tg
     return h, o, d_out, d_hid
 
 
-def main(args) -> None:
+def mlp_params(sizes: list) -> int:
+    """Parameters of a stack of dense layers of the given widths: Σ (n_in·n_out + n_out)."""
+    return sum(n * m + m for n, m in zip(sizes, sizes[1:]))
+
+
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
     dev = args.device
     f64 = tg.float64
-    L = Lesson(2, "Backpropagation in an MLP")
 
     # ------------------------------------------------------------------ the network
     L.step("A 2-3-1 network of sigmoid units")
@@ -42,52 +48,69 @@ def main(args) -> None:
           "We write the threshold as a bias b = -T. Two inputs feed three hidden units, which\n"
           "feed one output unit. The error on one example is E = ½ Σ_k (t_k - o_k)².\n"
           "Everything runs in float64 so that we can compare numbers to 12 digits.")
-    W1 = tg.randn(2, 3, dtype=f64, device=dev)      # w_ij: input i -> hidden j
-    b1 = tg.randn(3, dtype=f64, device=dev) * 0.5
-    W2 = tg.randn(3, 1, dtype=f64, device=dev)      # w_jk: hidden j -> output k
-    b2 = tg.randn(1, dtype=f64, device=dev) * 0.5
-    x = tg.tensor([[1.0, 0.0]], dtype=f64, device=dev)
-    t = tg.tensor([[1.0]], dtype=f64, device=dev)
+    with L.code():
+        W1 = tg.randn(2, 3, dtype=f64, device=dev)      # w_ij: input i -> hidden j
+        b1 = tg.randn(3, dtype=f64, device=dev) * 0.5
+        W2 = tg.randn(3, 1, dtype=f64, device=dev)      # w_jk: hidden j -> output k
+        b2 = tg.randn(1, dtype=f64, device=dev) * 0.5
+        x = tg.tensor([[1.0, 0.0]], dtype=f64, device=dev)
+        t = tg.tensor([[1.0]], dtype=f64, device=dev)
+    L.source(forward)
 
-    L.step("Steps 1-2: run the example forward and measure the error")
-    h, o, d_out, d_hid = hand_deltas(x, t, W1, b1, W2, b2)
-    E = 0.5 * ((t - o) ** 2).sum()
+    L.step("Backprop steps 1-2: run the example forward and measure the error")
+    L.source(hand_deltas)
+    with L.code():
+        h, o, d_out, d_hid = hand_deltas(x, t, W1, b1, W2, b2)
+        E = 0.5 * ((t - o) ** 2).sum()
     L.say(f"hidden outputs h = {fmt(h)}\noutput o = {fmt(o)}, target t = 1, "
           f"error E = {E.item():.6f}")
 
-    L.step("Step 3: the output unit's error term")
+    L.step("Backprop step 3: the output unit's error term")
     L.say("For an output unit δ_k = (t_k - o_k)·o_k·(1 - o_k): how far off it is, times the\n"
           "slope of the sigmoid at that point, σ'(net) = o(1 - o). It equals -∂E/∂net_k.")
-    L.say(f"δ_out = {fmt(d_out)}")
+    with L.code():
+        o_ = o.item()                                # plain Python floats from here
+        delta_out = (1.0 - o_) * o_ * (1 - o_)       # t = 1
+    L.say(f"δ_out = {delta_out:+.8f}")
+    L.check("hand_deltas' δ_out = the formula in Python floats", d_out, [[delta_out]], 1e-15)
 
-    L.step("Step 4: the hidden units' error terms, sent backwards")
+    L.step("Backprop step 4: the hidden units' error terms, sent backwards")
     L.say("A hidden unit has no target. Its blame is the blame of the units it feeds,\n"
           "weighted by the connections: δ_j = h_j(1 - h_j)·Σ_k δ_k w_jk. This sum over\n"
           "'downstream' units is the backward pass, one layer at a time.")
+    with L.code():
+        h_ = h.tolist()[0]
+        w_out = [row[0] for row in W2.tolist()]
+        delta_hidden = [h_[j] * (1 - h_[j]) * delta_out * w_out[j] for j in range(3)]
     L.table(["hidden unit j", "h_j", "w_j,out", "δ_j = h_j(1-h_j)·δ_out·w_j,out"],
-            [[j, f"{h.numpy()[0, j]:.6f}", f"{W2.numpy()[j, 0]:+.6f}",
-              f"{d_hid.numpy()[0, j]:+.8f}"] for j in range(3)])
+            [[j, f"{h_[j]:.6f}", f"{w_out[j]:+.6f}", f"{delta_hidden[j]:+.8f}"]
+             for j in range(3)])
+    L.check("hand_deltas' δ_j = the formula in Python floats", d_hid, [delta_hidden], 1e-15)
 
     L.step("Autograd computes the same error terms")
     L.say("Now let the engine differentiate E. Keeping the gradient of the pre-activations\n"
           "(retain_grad) shows that each δ is exactly -∂E/∂net, and the weight gradients\n"
           "are -δ_j·x_i: the input to a connection times the error term at its end.")
-    P = [nn.Parameter(p.clone()) for p in (W1, b1, W2, b2)]
-    net_h, h_ag, net_o, o_ag = forward(x, *P)
-    net_h.retain_grad()
-    net_o.retain_grad()
-    (0.5 * ((t - o_ag) ** 2).sum()).backward()
+    with L.code():
+        P = [nn.Parameter(p.clone()) for p in (W1, b1, W2, b2)]
+        net_h, h_ag, net_o, o_ag = forward(x, *P)
+        net_h.retain_grad()
+        net_o.retain_grad()
+        (0.5 * ((t - o_ag) ** 2).sum()).backward()
+    L.uses(tg.Tensor.backward)
     L.check("output δ = -∂E/∂net_out (autograd)", -net_o.grad, d_out, 1e-12)
     L.check("hidden δ_j = -∂E/∂net_j (autograd)", -net_h.grad, d_hid, 1e-12)
     L.check("∂E/∂w_ij (input->hidden) = -x_i·δ_j", P[0].grad, -(x.T @ d_hid), 1e-12)
     L.check("∂E/∂w_jk (hidden->output) = -h_j·δ_k", P[2].grad, -(h.T @ d_out), 1e-12)
     L.check("∂E/∂b_j = -δ_j", P[1].grad, -d_hid.sum(0), 1e-12)
 
-    L.step("Step 5: the update Δw_ij = R·δ_j·x_i is one step of gradient descent")
+    L.step("Backprop step 5: the update Δw_ij = R·δ_j·x_i is one step of gradient descent")
     R = 2.0
     L.say(f"With learning rate R = {R}: w ← w + R·δ·x = w - R·∂E/∂w, which is what\n"
           "optim.SGD(lr=R) does with the gradients autograd just filled in.")
-    optim.SGD(P, lr=R).step()
+    with L.code():
+        optim.SGD(P, lr=R).step()
+    L.uses(optim.SGD.step)
     L.check("SGD step = hand update of input->hidden weights", P[0], W1 + R * (x.T @ d_hid), 1e-12)
     L.check("SGD step = hand update of hidden->output weights", P[2], W2 + R * (h.T @ d_out),
             1e-12)
@@ -99,21 +122,23 @@ def main(args) -> None:
           f"cannot solve but one hidden layer can. We run steps 1-5 {steps} times on all four\n"
           "examples at once (the δ's of a batch are rows; a weight's update sums over them),\n"
           "once with the hand-written deltas and once with autograd + optim.SGD.")
-    X = tg.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=f64, device=dev)
-    T = tg.tensor([[0.0], [1.0], [1.0], [0.0]], dtype=f64, device=dev)
-    hand = [W1, b1, W2, b2]
-    auto = [nn.Parameter(p.clone()) for p in hand]
-    opt = optim.SGD(auto, lr=R)
-    losses = []
-    for _ in range(steps):
-        hh, oo, d_o, d_h = hand_deltas(X, T, *hand)
-        hand = [hand[0] + R * (X.T @ d_h), hand[1] + R * d_h.sum(0),
-                hand[2] + R * (hh.T @ d_o), hand[3] + R * d_o.sum(0)]
-        opt.zero_grad()
-        loss = 0.5 * ((T - forward(X, *auto)[3]) ** 2).sum()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    with L.code():
+        X = tg.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=f64, device=dev)
+        T = tg.tensor([[0.0], [1.0], [1.0], [0.0]], dtype=f64, device=dev)
+        hand = [W1, b1, W2, b2]
+        auto = [nn.Parameter(p.clone()) for p in hand]
+        opt = optim.SGD(auto, lr=R)
+        with L.progress("learning XOR", total=steps) as bar:
+            for _ in range(steps):
+                hh, oo, d_o, d_h = hand_deltas(X, T, *hand)
+                hand = [hand[0] + R * (X.T @ d_h), hand[1] + R * d_h.sum(0),
+                        hand[2] + R * (hh.T @ d_o), hand[3] + R * d_o.sum(0)]
+                opt.zero_grad()
+                loss = 0.5 * ((T - forward(X, *auto)[3]) ** 2).sum()
+                loss.backward()
+                opt.step()
+                bar.update(loss=loss.item())
+    losses = bar.losses
     out = forward(X, *auto)[3]
     L.table(["x1", "x2", "target", "network output"],
             [[int(a), int(b), int(c), f"{v:.4f}"] for (a, b), c, v in
@@ -124,32 +149,66 @@ def main(args) -> None:
     correct = int(((out > 0.5).to(f64) == T).sum().item())
     L.check_true("XOR learned: all four outputs on the right side of 0.5", correct == 4,
                  f"{correct}/4")
+    with tg.no_grad():                                # the output over the whole input square
+        n = 61
+        grid = tg.linspace(-0.25, 1.25, n, dtype=f64, device=dev)
+        pts = tg.stack([grid.reshape(n, 1).expand(n, n), grid.reshape(1, n).expand(n, n)], -1)
+        surface = forward(pts.reshape(n * n, 2), *auto)[3].reshape(n, n)    # [x1, x2]
+    with L.figure("xor", "A 2-3-1 network learns XOR", ncols=2, size=(12, 4.8)) as (fig, axes):
+        ax = axes[0, 0]
+        im = ax.imshow(surface.numpy().T, origin="lower", extent=(-0.25, 1.25, -0.25, 1.25),
+                       cmap="RdBu_r", vmin=0, vmax=1)
+        fig.colorbar(im, ax=ax, label="network output o")
+        ax.contour(grid.numpy(), grid.numpy(), surface.numpy().T, levels=[0.5], colors="black")
+        for (a, b), tt in zip(X.tolist(), T.numpy().ravel()):
+            ax.scatter([a], [b], s=120, c="white" if tt == 0 else "black", edgecolors="black")
+            ax.annotate(f"target {tt:g}", (a, b), xytext=(8, 8), textcoords="offset points")
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+        ax.set_title("output over the input square (black: o = 0.5)")
+        figures.lines(axes[0, 1], {"E = ½Σ(t − o)² over the 4 examples": losses},
+                      "error per step (hand-written and autograd agree)", "step", "error",
+                      logy=True)
 
     # ------------------------------------------------------------------ parameter explosion
     L.step("Parameter explosion in fully connected layers")
     L.say("Every unit of a dense layer has its own weight to every input: a layer from n to\n"
           "m units holds n·m weights (plus m biases). Counting the parameters of real layers:")
 
-    def count(layer: nn.Module) -> int:
-        return sum(p.numel() for p in layer.parameters())
+    with L.code():
+        def count(layer: nn.Module) -> int:
+            return sum(p.numel() for p in layer.parameters())
 
-    square = count(nn.Linear(1000, 1000, bias=False))
-    big = count(nn.Linear(256 * 256, 1000))          # 65,536 pixels -> 1,000 hidden units
-    two_hidden = (256 * 256 * 15000 + 15000) + (15000 * 15000 + 15000)
+        square = count(nn.Linear(1000, 1000, bias=False))
+        big = count(nn.Linear(256 * 256, 1000))          # 65,536 pixels -> 1,000 hidden units
+        small_mlp = count(nn.Sequential(nn.Linear(30, 20), nn.Tanh(), nn.Linear(20, 20)))
+    L.check("1000×1000 layer: n·m weights (the slide's 1,000,000)", square, 1_000_000)
+    L.check("256×256 input to 1000 hidden units, with biases (the slide's 65 million)", big,
+            65_537_000)
+    L.say("Two layers of 15,000 units hold 4 GB of float32 weights: too many to build here. "
+          "Count them with the formula instead, after testing it on layers that do exist:")
+    L.source(mlp_params)
+    L.check("the formula counts nn.Linear(65,536 → 1,000) right", mlp_params([65536, 1000]), big)
+    L.check("the formula counts a 30-20-20 nn.Sequential right", mlp_params([30, 20, 20]),
+            small_mlp)
+    two_hidden = mlp_params([256 * 256, 15000, 15000])
+    L.check_true("two hidden layers of 15,000 units: over a billion parameters (the slide)",
+                 two_hidden > 10 ** 9, f"{two_hidden:,}")
     L.table(["layer", "formula", "parameters"], [
         ["1000 → 1000 (weights only)", "n·m", f"{square:,}"],
         ["256×256 image → 1000 hidden", "65,536·1,000 + 1,000", f"{big:,}"],
-        ["256×256 → 15,000 → 15,000", "by the formula", f"{two_hidden:,}"],
+        ["256×256 → 15,000 → 15,000", "mlp_params", f"{two_hidden:,}"],
         ["one 3×3 convolution filter", "3·3 + 1", f"{3 * 3 + 1:,}"],
     ])
-    L.check("1000×1000 layer: n·m weights", square, 1_000_000)
-    L.check("256×256 input to 1000 hidden units, with biases", big, 65_537_000)
-    L.check_true("two hidden layers of 15,000 units pass a billion", two_hidden > 10 ** 9,
-                 f"{two_hidden:,}")
+    with L.figure("parameter_explosion", "Dense layers bloat; a filter stays small",
+                  size=(10, 5)) as (fig, axes):
+        figures.bars(axes[0, 0], ["1000 → 1000", "256² → 1000", "256² → 15k → 15k",
+                                  "one 3×3 filter + bias"], [square, big, two_hidden, 10],
+                     "parameters (log scale)", "parameters", fmt="{:,.0f}", logy=True,
+                     colors=["#4c72b0", "#4c72b0", "#c44e52", "#55a868"])
     L.say("A convolution reuses one small filter at every position instead: the idea of the\n"
           "next lessons.")
-    L.done()
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 2, "Backpropagation in an MLP")

@@ -1,9 +1,13 @@
 """Lesson 3: Convolution by hand. A 3×3 patch times a 3×3 filter, summed: a cross scores 12."""
 from __future__ import annotations
 
+from matplotlib.patches import Rectangle
+
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 
 def score(patch: tg.Tensor, filt: tg.Tensor) -> float:
@@ -24,40 +28,47 @@ def slide_by_loops(image: list, filt: list) -> list:
             for i in range(h - k + 1)]
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(3, "Convolution by hand")
 
     L.step("Why look at patches?")
-    n_pixels, hidden = 256 * 256, 1000
     L.say("A fully connected layer joins every input to every unit: n inputs and m units cost "
-          f"n·m weights. A 256×256 image into 1000 units is already {n_pixels * hidden:,} "
-          "weights. But neighbouring pixels usually belong together (sky, fur, an edge), so a "
-          "small model that looks at one small square *patch* at a time can find local patterns, "
-          "and the same small model can be reused at every position of the image.")
+          "n·m weights.")
+    with L.code():
+        n_pixels, hidden = 256 * 256, 1000
+        weights = n_pixels * hidden
+    L.say(f"A 256×256 image into 1000 units is already {weights:,} weights. But neighbouring "
+          "pixels usually belong together (sky, fur, an edge), so a small model that looks at "
+          "one small square *patch* at a time can find local patterns, and the same small "
+          "model can be reused at every position of the image.")
 
     L.step("A patch and a filter")
-    cross = tg.tensor([[0., 1., 0.],
-                       [1., 1., 1.],
-                       [0., 1., 0.]])
-    tee = tg.tensor([[1., 1., 1.],
-                     [0., 1., 0.],
-                     [0., 1., 0.]])
-    random_f = tg.tensor([[0., 2., 3.],
-                          [2., 4., 1.],
-                          [0., 3., 0.]])
-    learned_f = tg.tensor([[0., 2., 0.],
-                           [2., 4., 1.],
-                           [0., 3., 0.]])
     L.say("Pixels are 1 (ink) or 0 (paper). P is a 3×3 patch showing a cross; F is a 3×3 "
           "filter, the weights of the small model. Its answer is the sum of the elementwise "
           "products:\n\n    score(P, F) = Σ_u Σ_v P(u, v) · F(u, v)\n\n"
           "This multiply-and-add is what a CNN calls a *convolution*. It is large when the "
           "filter's big weights sit on the patch's ink.")
+    with L.code():
+        cross = tg.tensor([[0., 1., 0.],
+                           [1., 1., 1.],
+                           [0., 1., 0.]])
+        tee = tg.tensor([[1., 1., 1.],
+                         [0., 1., 0.],
+                         [0., 1., 0.]])
+        random_f = tg.tensor([[0., 2., 3.],
+                              [2., 4., 1.],
+                              [0., 3., 0.]])
+        learned_f = tg.tensor([[0., 2., 0.],
+                               [2., 4., 1.],
+                               [0., 3., 0.]])
     L.images([cross, tee, learned_f], ["cross P", "T patch", "learned F"])
-
-    s_cross = score(cross, learned_f)
-    columns = (cross * learned_f).sum(0)          # one partial sum per column, as on the slide
+    L.source(score)
+    L.uses(F.conv2d, tg.sliding_window,
+           note="conv2d cuts the input into windows (a strided view, no copying), then one "
+                "matrix product multiplies every window by the filter.")
+    with L.code():
+        s_cross = score(cross, learned_f)
+        columns = (cross * learned_f).sum(0)     # one partial sum per column, as on the slide
     L.say("Column by column the products add up to "
           f"{[int(v) for v in columns.tolist()]}: the middle column holds the cross's vertical "
           "bar and the filter's big weights 2, 4, 3.")
@@ -65,9 +76,10 @@ def main(args) -> None:
     L.check("cross patch · learned filter = 12", s_cross, 12.0)
 
     L.step("A different pattern scores lower")
-    s_tee = score(tee, learned_f)
     L.say("A T-shaped patch shares the vertical bar with the cross but has its ink across the "
           "top instead of the middle row. Only the bar meets big weights: 2 + 4 + 3 = 9.")
+    with L.code():
+        s_tee = score(tee, learned_f)
     L.check("column sums of P ⊙ F (T patch, learned filter)", (tee * learned_f).sum(0),
             [0., 9., 0.])
     L.check("T patch · learned filter = 9", s_tee, 9.0)
@@ -75,8 +87,9 @@ def main(args) -> None:
     L.step("Why the slides' random filter scores the T at 12")
     L.say("The slides draw the T next to the *randomly initialised* filter, whose top-right "
           "weight is 3 instead of 0. Score all four pairs:")
-    pairs = {(p, f): score(pt, ft) for p, pt in (("cross", cross), ("T", tee))
-             for f, ft in (("random", random_f), ("learned", learned_f))}
+    with L.code():
+        pairs = {(p, f): score(pt, ft) for p, pt in (("cross", cross), ("T", tee))
+                 for f, ft in (("random", random_f), ("learned", learned_f))}
     L.table(["patch", "random F [[0,2,3],...]", "learned F [[0,2,0],...]"],
             [[p, pairs[(p, "random")], pairs[(p, "learned")]] for p in ("cross", "T")])
     L.check("T patch · random filter = 12", pairs[("T", "random")], 12.0)
@@ -86,32 +99,55 @@ def main(args) -> None:
           "counts for it. With the random filter the two shapes tie at 12: it cannot tell a "
           "cross from a T. Learning pushed the top-right weight to 0 (weights on the cross's "
           "paper pixels should be about zero) and the tie breaks: cross 12 > T 9.")
-    diff = (tee * (random_f - learned_f)).sum().item()
+    with L.code():
+        diff = (tee * (random_f - learned_f)).sum().item()
     L.check("the T's extra score = its pixel under the changed weight × 3", diff, 3.0)
     L.check_true("learned filter ranks the cross above the T", s_cross > s_tee,
                  f"{s_cross:g} > {s_tee:g}")
+    with L.figure("patches_and_filters", "Score = Σ patch ⊙ filter (red: the corner where the "
+                  "random and the learned filter differ)", ncols=4, nrows=2,
+                  size=(15, 7.5)) as (fig, axes):
+        for ax, a, name, bar in ((axes[0, 0], cross, "cross patch P", "pixel (1 = ink)"),
+                                 (axes[0, 1], tee, "T patch", "pixel (1 = ink)"),
+                                 (axes[0, 2], random_f, "random filter F", "weight"),
+                                 (axes[0, 3], learned_f, "learned filter F", "weight")):
+            figures.heatmap(ax, a, name, cmap="Greys" if "patch" in name else "viridis",
+                            annotate=True, colorbar=bar)
+        for ax, (p, pt), (f, ft) in ((axes[1, 0], ("cross", cross), ("learned", learned_f)),
+                                     (axes[1, 1], ("T", tee), ("learned", learned_f)),
+                                     (axes[1, 2], ("cross", cross), ("random", random_f)),
+                                     (axes[1, 3], ("T", tee), ("random", random_f))):
+            figures.heatmap(ax, pt * ft, f"{p} ⊙ {f} F: sum = {score(pt, ft):g}", cmap="viridis",
+                            vmin=0, vmax=4, annotate=True, colorbar="product")
+        for ax in (axes[0, 1], axes[0, 2], axes[0, 3], axes[1, 3]):   # the corner that differs
+            ax.add_patch(Rectangle((1.5, -0.5), 1, 1, fill=False, lw=3, edgecolor="tab:red"))
 
     L.step("Learning the filter from examples")
     L.say("Where did the learned filter come from? Gradient descent. Start from the random "
           "filter, add a bias b, squash with a sigmoid σ(score + b) and ask for 1 on the cross "
           "and 0 on other shapes (a T, an upside-down T, an L, a diagonal). Each step moves "
           "F ← F − η ∂loss/∂F; autograd gives the gradient.")
-    others = [tee, tee.flip(0),
-              tg.tensor([[1., 0., 0.], [1., 0., 0.], [1., 1., 1.]]),
-              tg.tensor([[1., 0., 0.], [0., 1., 0.], [0., 0., 1.]])]
-    x = tg.stack([cross] + others).reshape(5, 1, 3, 3)              # (N=5, C=1, 3, 3)
-    y = tg.tensor([1., 0., 0., 0., 0.])
-    w = random_f.reshape(1, 1, 3, 3).clone().requires_grad_(True)    # (O=1, C=1, 3, 3)
-    b = tg.tensor([-8.0], requires_grad=True)
-    lr, steps = 0.5, 200
-    for _ in range(steps):
-        logits = F.conv2d(x, w, b).reshape(5)                        # (N,)
-        loss = F.binary_cross_entropy_with_logits(logits, y)
-        w.grad, b.grad = None, None
-        loss.backward()
-        with tg.no_grad():
-            w -= lr * w.grad
-            b -= lr * b.grad
+    with L.code():
+        others = [tee, tee.flip(0),
+                  tg.tensor([[1., 0., 0.], [1., 0., 0.], [1., 1., 1.]]),
+                  tg.tensor([[1., 0., 0.], [0., 1., 0.], [0., 0., 1.]])]
+        x = tg.stack([cross] + others).reshape(5, 1, 3, 3)              # (N=5, C=1, 3, 3)
+        y = tg.tensor([1., 0., 0., 0., 0.])
+        w = random_f.reshape(1, 1, 3, 3).clone().requires_grad_(True)    # (O=1, C=1, 3, 3)
+        b = tg.tensor([-8.0], requires_grad=True)
+        lr, steps = 0.5, 200
+        with L.progress("learning the filter", total=steps) as bar:
+            for _ in range(steps):
+                logits = F.conv2d(x, w, b).reshape(5)                    # (N,)
+                loss = F.binary_cross_entropy_with_logits(logits, y)
+                w.grad, b.grad = None, None
+                loss.backward()
+                with tg.no_grad():
+                    w -= lr * w.grad
+                    b -= lr * b.grad
+                bar.update(loss=loss.item())
+    L.uses(tg.Tensor.backward, note="backward() walks the recorded graph from the loss back to "
+                                    "w and b, applying each op's derivative once.")
     trained = w.detach().reshape(3, 3)
     L.table(["row"] + [f"col {j}" for j in range(3)],
             [[i] + [f"{v:+.2f}" for v in trained[i].tolist()] for i in range(3)],
@@ -122,18 +158,27 @@ def main(args) -> None:
                  f"3 → {top_right:.2f}")
     L.check_true("the trained filter scores the cross above the T", s_c > s_t,
                  f"{s_c:.2f} > {s_t:.2f}")
+    with L.figure("learning_the_filter", "Gradient descent reshapes the random filter",
+                  ncols=3, size=(15, 4.6)) as (fig, axes):
+        figures.heatmap(axes[0, 0], random_f, "start: the random filter", annotate=True,
+                        fmt="{:.2f}", colorbar="weight", vmin=-3, vmax=5)
+        figures.heatmap(axes[0, 1], trained, f"after {steps} steps", annotate=True,
+                        fmt="{:.2f}", colorbar="weight", vmin=-3, vmax=5)
+        figures.lines(axes[0, 2], {"loss": bar.losses}, "binary cross-entropy", "step", "loss")
 
     L.step("Sliding the filter over a whole image")
-    image = [[0., 1., 0., 0.],
-             [1., 1., 1., 0.],
-             [0., 1., 0., 1.],
-             [0., 0., 1., 1.]]
     L.say("A layer does not see one patch: it slides the filter over the image, left to right "
           "and top to bottom, and writes each score into a *feature map*. For an H×W image and "
           "a K×K filter (stride 1, no padding) the filter fits in (H − K + 1)×(W − K + 1) "
-          "places.")
-    img = tg.tensor(image).reshape(1, 1, 4, 4)                       # (N, C, H, W)
-    fmap = F.conv2d(img, learned_f.reshape(1, 1, 3, 3))              # (1, 1, 2, 2)
+          "places. The definition, written as loops:")
+    L.source(slide_by_loops)
+    with L.code():
+        image = [[0., 1., 0., 0.],
+                 [1., 1., 1., 0.],
+                 [0., 1., 0., 1.],
+                 [0., 0., 1., 1.]]
+        img = tg.tensor(image).reshape(1, 1, 4, 4)                       # (N, C, H, W)
+        fmap = F.conv2d(img, learned_f.reshape(1, 1, 3, 3))              # (1, 1, 2, 2)
     L.image(img[0, 0], "4×4 image")
     L.table(["", "j=0", "j=1"], [[f"i={i}"] + fmap[0, 0, i].tolist() for i in range(2)],
             title="feature map of the learned 3×3 filter")
@@ -144,24 +189,34 @@ def main(args) -> None:
     L.say("The slides' 3×3 map from a 4×4 image comes from a 2×2 filter (4 − 2 + 1 = 3), the "
           "size also used in the volume example of lesson 5. A 3×3 filter gives a 3×3 map only "
           "with a 5×5 image, or keeps 4×4 with one ring of zero padding.")
-    f2 = tg.tensor([[1., 0.], [0., 1.]])                             # a small diagonal detector
-    bias = -1.0
-    map2 = F.conv2d(img, f2.reshape(1, 1, 2, 2), tg.tensor([bias]))  # (1, 1, 3, 3)
-    act = F.relu(map2)
+    with L.code():
+        f2 = tg.tensor([[1., 0.], [0., 1.]])                             # a small diagonal detector
+        bias = -1.0
+        map2 = F.conv2d(img, f2.reshape(1, 1, 2, 2), tg.tensor([bias]))  # (1, 1, 3, 3)
+        act = F.relu(map2)
+        padded = F.conv2d(img, learned_f.reshape(1, 1, 3, 3), padding=1)  # (1, 1, 4, 4)
     L.table(["", "j=0", "j=1", "j=2"],
             [[f"i={i}"] + [f"{v + 0.0:g}" for v in act[0, 0, i].tolist()] for i in range(3)],
             title="ReLU(conv(image, [[1,0],[0,1]]) − 1): a 2×2 diagonal detector")
     L.check("a 4×4 image and a 2×2 filter give a 3×3 map", act.shape[2:], (3, 3))
     L.check("loops + bias + ReLU agree with F.conv2d + F.relu", act[0, 0],
             [[max(0.0, v + bias) for v in row] for row in slide_by_loops(image, f2.tolist())])
-    padded = F.conv2d(img, learned_f.reshape(1, 1, 3, 3), padding=1)
     L.check("a 3×3 filter with padding 1 keeps 4×4", padded.shape[2:], (4, 4))
     L.say("The map goes through ReLU(score + b): the bias b sets how strong a match must be "
           "before the unit fires, and the ReLU drops the weak ones. The filter's weights and "
           "the bias are learned by backpropagation, exactly like the weights of lesson 2, but "
           "there are only K·K + 1 of them however large the image.")
-    L.done()
+    with L.figure("feature_maps", "Sliding a filter over a 4×4 image", ncols=4,
+                  size=(16, 4.4)) as (fig, axes):
+        figures.heatmap(axes[0, 0], img[0, 0], "4×4 image", cmap="Greys", annotate=True,
+                        colorbar="pixel (1 = ink)")
+        figures.heatmap(axes[0, 1], fmap[0, 0], "map of the learned 3×3 filter (2×2)",
+                        annotate=True, colorbar="score", vmin=0, vmax=12)
+        figures.heatmap(axes[0, 2], padded[0, 0], "the same filter, padding 1 (4×4)",
+                        annotate=True, colorbar="score", vmin=0, vmax=12)
+        figures.heatmap(axes[0, 3], act[0, 0], "ReLU(diagonal 2×2 filter − 1) (3×3)",
+                        annotate=True, colorbar="activation")
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 3, "Convolution by hand")

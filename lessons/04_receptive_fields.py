@@ -1,9 +1,13 @@
 """Lesson 4: Receptive fields. A 7×7 curve detector scores 6600 on a curve and 0 elsewhere."""
 from __future__ import annotations
 
+from matplotlib.patches import Rectangle
+
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 # The 7×7 piece of a drawing where a curve bends (0 = paper, larger = darker ink).
 CURVE_PATCH = [
@@ -76,9 +80,8 @@ def formula(layers: list) -> int:
     return r
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(4, "Receptive fields")
 
     L.step("A filter looks at a small window: its receptive field")
     L.say("A unit in a convolutional layer does not see the whole image, only the K×K window "
@@ -86,13 +89,18 @@ def main(args) -> None:
           "a line drawing. The filter has weight 30 along a curve and 0 elsewhere, so it is a "
           "*curve detector*: its score Σ_{u,v} window(u, v) · filter(u, v) is large only when "
           "ink lies under its 30s.")
-    img = drawing()
-    filt = tg.tensor(CURVE_FILTER, dtype=tg.float32)
+    L.source(drawing)
+    with L.code():
+        img = drawing()
+        filt = tg.tensor(CURVE_FILTER, dtype=tg.float32)
     L.images([img, filt], ["the drawing (12×20)", "curve filter 7×7"])
 
     L.step("On the curve: a large number")
-    r0, c0 = CURVE_AT
-    window = img[r0:r0 + 7, c0:c0 + 7]
+    with L.code():
+        r0, c0 = CURVE_AT
+        window = img[r0:r0 + 7, c0:c0 + 7]
+        fmap = F.conv2d(img.reshape(1, 1, 12, 20), filt.reshape(1, 1, 7, 7))[0, 0]   # (6, 14)
+    L.uses(F.conv2d)
     L.table([""] + [str(v) for v in range(7)],
             [[u] + [int(t) for t in window[u].tolist()] for u in range(7)],
             title=f"receptive field at rows {r0}..{r0 + 6}, columns {c0}..{c0 + 6}")
@@ -102,33 +110,56 @@ def main(args) -> None:
     L.say("The products that are not zero:  "
           + " + ".join(f"({p}·{w})" for _, _, p, w in hits)
           + f" = {int(prod.sum().item())}")
-    fmap = F.conv2d(img.reshape(1, 1, 12, 20), filt.reshape(1, 1, 7, 7))[0, 0]   # (6, 14)
-    L.check("curve detector on the curve = 6600", fmap[r0, c0], 6600.0)
-    L.check("by hand: 4·(50·30) + 20·30", 4 * 50 * 30 + 20 * 30, fmap[r0, c0].item())
+    L.check("curve detector on the curve = 6600 (the slide)", fmap[r0, c0], 6600.0)
+    with L.code():
+        by_hand = sum(CURVE_PATCH[u][v] * CURVE_FILTER[u][v] for u in range(7) for v in range(7))
+    L.check("conv2d at the curve equals the sum over the 7×7 lists in plain Python",
+            fmap[r0, c0], float(by_hand))
 
     L.step("Move the filter: 0")
-    q0, d0 = OTHER_AT
+    with L.code():
+        q0, d0 = OTHER_AT
+        moved = fmap[q0, d0]
     L.table([""] + [str(v) for v in range(7)],
             [[u] + [int(t) for t in img[q0 + u, d0:d0 + 7].tolist()] for u in range(7)],
             title=f"receptive field at rows {q0}..{q0 + 6}, columns {d0}..{d0 + 6}")
     L.say("Here the ink runs along the window's left column and bottom row, exactly where the "
           "filter's weights are 0; every product vanishes.")
-    L.check("the same filter at the other corner = 0", fmap[q0, d0], 0.0)
+    L.check("the same filter at the other corner = 0 (the slide)", moved, 0.0)
 
     L.step("The whole feature map")
     L.say("Sliding the filter everywhere gives a 6×14 map (12 − 7 + 1 = 6, 20 − 7 + 1 = 14). "
           "It lights up where the drawing has a curve of the filter's shape and stays blank "
           "elsewhere: a feature map is a map of *where* the feature is.")
+    with L.code():
+        left = fmap[:, :8].max().item()          # map columns 0..7: around the straight strokes
+        below = fmap[r0 + 1, c0]                 # one row under the window of the slide
     L.image(fmap, "curve-detector feature map (██ = largest)")
     L.check("the map has shape (6, 14)", fmap.shape, (6, 14))
-    left = fmap[:, :8].max().item()
     L.check_true("around the straight strokes (map columns 0..7) it stays far below 6600",
                  left < 6600 / 2, f"max there {left:g}")
     L.say("The map is largest just below our window (9000): there the thick vertical part of "
           "the stroke fills all four middle 30s of the filter. A detector answers "
           "\"how much of my pattern is under me\", and a thicker stroke of the same shape "
           "answers louder.")
-    L.check("one row further down the score is 9000", fmap[r0 + 1, c0], 9000.0)
+    L.check("one row further down the score is 9000", below, 9000.0)
+    with L.figure("curve_detector", "A 7×7 curve detector slid over a drawing", ncols=3,
+                  size=(17, 4.6)) as (fig, axes):
+        figures.heatmap(axes[0, 0], img, "the drawing, with two receptive fields",
+                        cmap="Greys", colorbar="ink")
+        for (r, c), color, text in ((CURVE_AT, "tab:red", "6600"), (OTHER_AT, "tab:blue", "0")):
+            axes[0, 0].add_patch(Rectangle((c - 0.5, r - 0.5), 7, 7, fill=False, lw=2.5,
+                                           edgecolor=color))
+            axes[0, 0].annotate(f"score {text}", (c + 3, r - 0.7), color=color, ha="center",
+                                fontweight="bold")
+        figures.heatmap(axes[0, 1], filt, "the curve filter (7×7)", cmap="Greys",
+                        colorbar="weight")
+        figures.heatmap(axes[0, 2], fmap / 1000, "feature map (6×14): where the curve is",
+                        annotate=True, fmt="{:.1f}", colorbar="score (thousands)",
+                        xlabel="window column", ylabel="window row", fontsize=9)
+        for (r, c), color in ((CURVE_AT, "tab:red"), (OTHER_AT, "tab:blue")):
+            axes[0, 2].add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, lw=2.5,
+                                           edgecolor=color))
 
     L.step("Deeper layers see wider")
     L.say("A unit of the second layer looks at a K×K window of the *first layer's map*, and "
@@ -146,19 +177,26 @@ def main(args) -> None:
         "LeNet: conv 5 → pool 2 → conv 5 → pool 2": [("conv", 5, 1), ("pool", 2, 2),
                                                     ("conv", 5, 1), ("pool", 2, 2)],
     }
+    L.source(receptive_field)
+    L.source(formula)
+    L.uses(tg.Tensor.backward, F.avg_pool2d)
     rows = []
-    for name, layers in stacks.items():
-        measured, predicted = receptive_field(layers), formula(layers)
-        rows.append([name, predicted, measured])
-        L.check(f"receptive field of {name}", measured, predicted)
+    with L.code():
+        for name, layers in stacks.items():
+            measured, predicted = receptive_field(layers), formula(layers)
+            rows.append([name, predicted, measured])
+            L.check(f"receptive field of {name}", measured, predicted)
     L.table(["stack", "formula r", "measured by autograd"], rows)
     L.say("Three 3×3 layers see the same 7×7 window as one 7×7 layer but with 3·9 = 27 "
           "weights instead of 49 (and two more non-linearities), the reason VGG uses only 3×3 "
           "filters. Pooling with stride 2 doubles the step of every later layer, so the field "
           f"grows fast: after LeNet's second pooling layer one unit sees a {rows[-1][2]}×"
           f"{rows[-1][2]} window of the 32×32 input.")
-    L.done()
+    with L.figure("receptive_fields", "How far one output pixel sees", size=(12, 5)) as (fig, axes):
+        figures.bars(axes[0, 0], [n.replace(" → ", "\n→ ").replace(": ", ":\n") for n in stacks],
+                     [r[2] for r in rows], "receptive field width r (measured by autograd = "
+                     "formula)", "input pixels per side", fmt="{:.0f}")
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 4, "Receptive fields")

@@ -1,9 +1,13 @@
 """Lesson 6: Classic image filters. Identity, shift, box blur and sharpen, and the kernel flip."""
 from __future__ import annotations
 
+import numpy as np   # only for the two sums written out as loops
+
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 SIZE = 16
 
@@ -36,13 +40,36 @@ def filt(image: tg.Tensor, kernel: tg.Tensor, flip: bool = False) -> tg.Tensor:
     return y.reshape(image.shape)                              # (H, W)
 
 
+def correlate_loops(f: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """(f ⋆ g)(m, n) = Σ_k Σ_l f(m + k, n + l) · g(k, l) for k, l in −1, 0, 1; f is 0 outside."""
+    out = np.zeros(f.shape)
+    for m in range(f.shape[0]):
+        for n in range(f.shape[1]):
+            for k in (-1, 0, 1):
+                for l in (-1, 0, 1):
+                    if 0 <= m + k < f.shape[0] and 0 <= n + l < f.shape[1]:
+                        out[m, n] += f[m + k, n + l] * g[k + 1, l + 1]
+    return out
+
+
+def convolve_loops(f: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """(f * g)(m, n) = Σ_k Σ_l f(m − k, n − l) · g(k, l) for k, l in −1, 0, 1; f is 0 outside."""
+    out = np.zeros(f.shape)
+    for m in range(f.shape[0]):
+        for n in range(f.shape[1]):
+            for k in (-1, 0, 1):
+                for l in (-1, 0, 1):
+                    if 0 <= m - k < f.shape[0] and 0 <= n - l < f.shape[1]:
+                        out[m, n] += f[m - k, n - l] * g[k + 1, l + 1]
+    return out
+
+
 def max_diff(a: tg.Tensor, b: tg.Tensor) -> float:
     return (a - b).abs().max().item()
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(6, "Classic image filters")
     clean = scene()
     noisy = clean + 0.15 * tg.randn(SIZE, SIZE)
 
@@ -56,22 +83,30 @@ def main(args) -> None:
           "The minus signs visit the kernel back to front, so true convolution is "
           "cross-correlation with the kernel turned by 180°. F.conv2d is the ⋆ version; "
           "F.true_conv2d is the * version. All filters below use zero padding of 1 pixel so "
-          "the picture keeps its 16×16 size.")
+          "the picture keeps its 16×16 size. Both sums, written out as loops:")
+    L.source(correlate_loops)
+    L.source(convolve_loops)
+    L.say("and the library's way, one helper for the whole lesson:")
+    L.source(filt)
+    L.uses(F.conv2d, F.true_conv2d)
     L.images([clean, noisy], ["picture", "with noise"], vmin=0, vmax=1)
 
     L.step("Identity: a single 1 in the middle")
-    identity = tg.tensor([[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]])
+    with L.code():
+        identity = tg.tensor([[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]])
+        same = filt(clean, identity)
     L.check("identity kernel leaves the picture unchanged (max |difference|)",
-            max_diff(filt(clean, identity), clean), 0.0)
+            max_diff(same, clean), 0.0)
     L.check("flipping it changes nothing: it is symmetric",
             max_diff(filt(clean, identity, flip=True), clean), 0.0)
 
     L.step("Shift: a single 1 next to the middle")
-    shift = tg.tensor([[0., 0., 0.], [0., 0., 1.], [0., 0., 0.]])
-    row = tg.tensor([[1., 2., 3., 4., 5.]])
-    row3 = F.pad(row, (0, 0, 1, 1))                             # (3, 5): a 1-row image
-    corr = F.conv2d(row3.reshape(1, 1, 3, 5), shift.reshape(1, 1, 3, 3), padding=(0, 1))
-    conv = F.true_conv2d(row3.reshape(1, 1, 3, 5), shift.reshape(1, 1, 3, 3), padding=(0, 1))
+    with L.code():
+        shift = tg.tensor([[0., 0., 0.], [0., 0., 1.], [0., 0., 0.]])
+        row = tg.tensor([[1., 2., 3., 4., 5.]])
+        row3 = F.pad(row, (0, 0, 1, 1))                             # (3, 5): a 1-row image
+        corr = F.conv2d(row3.reshape(1, 1, 3, 5), shift.reshape(1, 1, 3, 3), padding=(0, 1))
+        conv = F.true_conv2d(row3.reshape(1, 1, 3, 5), shift.reshape(1, 1, 3, 3), padding=(0, 1))
     L.say("With the 1 right of centre, cross-correlation computes out(m, n) = f(m, n + 1): "
           "every pixel takes the value of its right neighbour, so the picture moves one pixel "
           "*left*. That is the lecture's \"shifted left by 1 pixel\". True convolution reads "
@@ -84,58 +119,67 @@ def main(args) -> None:
             [2., 3., 4., 5., 0.])
     L.check("true convolution with it moves the row right", conv.reshape(5),
             [0., 1., 2., 3., 4.])
-    left = filt(clean, shift)
+    with L.code():
+        left = filt(clean, shift)
+        right = filt(clean, shift, flip=True)
     L.images([clean, left], ["picture", "shifted left"], vmin=0, vmax=1)
     L.check("whole picture: out[:, j] = picture[:, j + 1] (max |difference|)",
             max_diff(left[:, :-1], clean[:, 1:]), 0.0)
     L.check("the last column comes from the zero padding", left[:, -1].abs().max(), 0.0)
-    L.check("true convolution = cross-correlation with the flipped kernel (max |difference|)",
-            max_diff(filt(clean, shift, flip=True), filt(clean, shift.flip((0, 1)))), 0.0)
+    L.check("F.conv2d equals Σ f(m + k, n + l)·g(k, l) written out in NumPy", left,
+            correlate_loops(clean.numpy(), shift.numpy()), 1e-6)
+    L.check("F.true_conv2d equals Σ f(m − k, n − l)·g(k, l) written out in NumPy", right,
+            convolve_loops(clean.numpy(), shift.numpy()), 1e-6)
     L.say("For a *learned* filter the flip does not matter: the network would simply learn "
           "the turned kernel. That is why libraries skip it and still say \"convolution\".")
 
     L.step("Box blur: the average of the 3×3 neighbourhood")
-    box = tg.ones(3, 3) / 9.0
-    blurred = filt(noisy, box)
+    with L.code():
+        box = tg.ones(3, 3) / 9.0
+        blurred = filt(noisy, box)
     i, j = 8, 9
     by_hand = sum(noisy[i + u, j + v].item() for u in (-1, 0, 1) for v in (-1, 0, 1)) / 9.0
     L.say(f"All nine weights are 1/9: pixel ({i}, {j}) becomes the mean of its 3×3 "
           f"neighbourhood, {by_hand:.4f} by hand.")
     L.check(f"blurred pixel ({i}, {j}) = mean of its 9 neighbours", blurred[i, j], by_hand,
             1e-5)
-    pooled = F.avg_pool2d(noisy.reshape(1, 1, SIZE, SIZE), 3, stride=1).reshape(14, 14)
-    L.check("inside the border the blur equals 3×3 average pooling with stride 1",
-            max_diff(blurred[1:-1, 1:-1], pooled), 0.0, 1e-6)
+    with L.code():
+        pooled = F.avg_pool2d(noisy.reshape(1, 1, SIZE, SIZE), 3, stride=1).reshape(14, 14)
+        blur_loops = correlate_loops(noisy.numpy(), box.numpy())
+    L.check("the box blur equals the NumPy loops", blurred, blur_loops, 1e-6)
+    L.check("inside the border, 3×3 average pooling (stride 1) equals them too", pooled,
+            blur_loops[1:-1, 1:-1], 1e-6)
     inner = (slice(1, -1), slice(1, -1))
     err_noisy = ((noisy - clean)[inner] ** 2).mean().item()
     err_blur = ((blurred - clean)[inner] ** 2).mean().item()
     L.images([noisy, blurred], ["noisy", "box blur"], vmin=0, vmax=1)
     L.check_true("blurring removes noise: mean squared error to the clean picture drops",
                  err_blur < err_noisy, f"{err_noisy:.4f} → {err_blur:.4f}")
-    L.check("the box kernel is symmetric: true conv = correlation (max |difference|)",
-            max_diff(filt(noisy, box, flip=True), blurred), 0.0, 1e-6)
+    L.check("the box kernel is symmetric: F.true_conv2d with it equals the correlation loops",
+            filt(noisy, box, flip=True), blur_loops, 1e-6)
 
     L.step("Sharpen: twice the pixel minus the local average")
-    sharpen = 2 * identity - box
+    with L.code():
+        sharpen = 2 * identity - box
+        sharp = filt(clean, sharpen)
     L.say("The sharpening kernel is 2·identity − box: 2·f − mean. Its output minus the local "
           "mean is 2·(f − mean): every difference from the neighbourhood average is doubled, "
           "so edges stand out (and so does noise).")
     L.table(["row"] + [f"col {c}" for c in range(3)],
             [[r] + [f"{v:+.3f}" for v in sharpen[r].tolist()] for r in range(3)],
             title="sharpen kernel = [[0,0,0],[0,2,0],[0,0,0]] − (1/9)·ones")
-    sharp = filt(clean, sharpen)
-    mean = filt(clean, box)
-    L.check("sharpen(f) = 2·f − blur(f) (max |difference|)",
-            max_diff(sharp, 2 * clean - mean), 0.0, 1e-6)
-    L.check("sharpen(f) − mean = 2·(f − mean): differences doubled (max |difference|)",
-            max_diff(sharp - mean, 2 * (clean - mean)), 0.0, 1e-6)
+    f, mean = clean.numpy(), correlate_loops(clean.numpy(), box.numpy())   # mean: NumPy loops
+    L.check("sharpen(f) = 2·f − mean, the mean from the NumPy loops", sharp, 2 * f - mean, 1e-6)
+    L.check("sharpen(f) − mean = 2·(f − mean): differences doubled", sharp.numpy() - mean,
+            2 * (f - mean), 1e-6)
     L.check("sum of the kernel's weights is 1: flat regions keep their brightness",
             sharpen.sum(), 1.0, 1e-6)
     L.images([clean, sharp], ["picture", "sharpened"], vmin=0, vmax=1)
 
     L.step("Filters find structure: a vertical-edge kernel")
-    sobel = tg.tensor([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]])
-    edges = filt(clean, sobel)
+    with L.code():
+        sobel = tg.tensor([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]])
+        edges = filt(clean, sobel)
     L.table(["row"] + [f"col {c}" for c in range(3)],
             [[r] + [f"{v:+g}" for v in sobel[r].tolist()] for r in range(3)],
             title="Sobel kernel (vertical edges)")
@@ -149,8 +193,24 @@ def main(args) -> None:
     L.say("A CNN starts from this idea and lets gradient descent choose the kernels: the first "
           "layer of a trained network usually holds blur-, edge- and colour-like filters "
           "(lesson 12 shows some).")
-    L.done()
+    with L.figure("filtered_pictures", "One picture through five classic 3×3 filters", ncols=6,
+                  size=(20, 4)) as (fig, axes):
+        figures.image_grid(axes[:, :5], [clean, left, noisy, blurred, sharp],
+                           ["picture", "shift kernel: moved left", "with noise",
+                            "box blur of the noisy one", "sharpened"],
+                           vmin=0, vmax=1, colorbar="brightness")
+        figures.heatmap(axes[0, 5], edges, "Sobel: vertical edges", centered=True,
+                        colorbar="edge response", xlabel=None, ylabel=None)
+    with L.figure("kernels", "The kernels g(k, l), as F.conv2d applies them", ncols=5,
+                  size=(19, 5)) as (fig, axes):
+        for n, (ax, k, name) in enumerate(zip(
+                axes[0], (identity, shift, box, sharpen, sobel),
+                ("identity", "shift (moves left)", "box blur (1/9 each)",
+                 "sharpen = 2·identity − box", "Sobel (vertical edges)"))):
+            figures.heatmap(ax, k, name, cmap="RdBu_r", vmin=-2, vmax=2, annotate=True,
+                            fmt="{:+.2f}", colorbar="weight" if n == 4 else None, xlabel="l",
+                            ylabel="k", xticks=["−1", "0", "1"], yticks=["−1", "0", "1"])
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 6, "Classic image filters")

@@ -6,7 +6,9 @@ import math
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 
 def out_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
@@ -15,13 +17,20 @@ def out_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+def conv_by_loops(image: list, filt: list, stride: int) -> list:
+    """Cross-correlation at every stride-th position, in plain Python (no padding)."""
+    h, w, k = len(image), len(image[0]), len(filt)
+    return [[sum(image[i + u][j + v] * filt[u][v] for u in range(k) for v in range(k))
+             for j in range(0, w - k + 1, stride)]
+            for i in range(0, h - k + 1, stride)]
+
+
 def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(7, "Stride, padding, pooling")
 
     L.step("How big is the output?")
     L.say("A K×K filter fits in N − K + 1 positions along a side of N pixels. Three knobs "
@@ -29,6 +38,7 @@ def main(args) -> None:
           "the filter S pixels at a time, and *dilation* D spreads its taps D pixels apart "
           "(a 3×3 filter with D = 2 covers 5×5). Together:\n\n"
           "    O = ⌊(N + 2P − D·(K − 1) − 1) / S⌋ + 1")
+    L.source(out_size)
     configs = [  # (N, K, S, P, D)
         (32, 5, 1, 0, 1),     # LeNet's first layer: 32 → 28
         (28, 3, 1, 1, 1),     # 'same' padding keeps the size
@@ -40,14 +50,16 @@ def main(args) -> None:
     ]
     rows = []
     x_cache = {}
-    for n, k, s, p, d in configs:
-        x = x_cache.setdefault(n, tg.randn(1, 1, n, n))
-        conv = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d)
-        with tg.no_grad():
-            got = conv(x).shape[-1]
-        want = out_size(n, k, s, p, d)
-        rows.append([n, k, s, p, d, want, got])
-        L.check(f"Conv2d(k={k}, stride={s}, padding={p}, dilation={d}) on {n}×{n}", got, want)
+    with L.code():
+        for n, k, s, p, d in configs:
+            x = x_cache.setdefault(n, tg.randn(1, 1, n, n))
+            conv = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d)
+            with tg.no_grad():
+                got = conv(x).shape[-1]
+            want = out_size(n, k, s, p, d)
+            rows.append([n, k, s, p, d, want, got])
+            L.check(f"Conv2d(k={k}, stride={s}, padding={p}, dilation={d}) on {n}×{n}", got,
+                    want)
     L.table(["N", "K", "S", "P", "D", "formula O", "Conv2d output"], rows)
     L.check("F.conv_output_size agrees with the formula",
             [F.conv_output_size(n, k, s, p, d) for n, k, s, p, d in configs],
@@ -55,24 +67,29 @@ def main(args) -> None:
     L.say("With stride 1, padding P = (K − 1)/2 keeps the size ('same' padding); that is why "
           "3×3 layers usually come with padding 1. Stride 2 computes the stride-1 map and "
           "keeps every second row and column:")
-    x = tg.randn(1, 1, 12, 12)
-    w = tg.randn(1, 1, 3, 3)
-    strided, dense = F.conv2d(x, w, stride=2), F.conv2d(x, w)
-    L.check("conv with stride 2 = stride-1 conv subsampled [::2, ::2] (max |difference|)",
-            (strided - dense[:, :, ::2, ::2]).abs().max(), 0.0, 1e-6)
+    with L.code():
+        x = tg.randn(1, 1, 12, 12)
+        w = tg.randn(1, 1, 3, 3)
+        strided, dense = F.conv2d(x, w, stride=2), F.conv2d(x, w)
+    L.source(conv_by_loops)
+    L.check("F.conv2d with stride 2 equals the loops with stride 2", strided[0, 0],
+            conv_by_loops(x[0, 0].tolist(), w[0, 0].tolist(), 2), 1e-5)
+    L.check("the stride-1 map, subsampled [::2, ::2], equals the same loops", dense[0, 0, ::2, ::2],
+            conv_by_loops(x[0, 0].tolist(), w[0, 0].tolist(), 2), 1e-5)
 
     L.step("Parameters: shared weights are cheap")
-    conv = nn.Conv2d(1, 6, kernel_size=5)
-    per_filter = 5 * 5 + 1
+    with L.code():
+        conv = nn.Conv2d(1, 6, kernel_size=5)
+        per_filter = 5 * 5 + 1
     L.say("A 5×5 filter on a 1-channel image has 5·5 = 25 weights and 1 bias: 26 numbers, "
           "however big the image, because the same filter is used at every position. Six "
           "filters: 6 × 26 = 156.")
     L.table(["parameter", "shape", "count"],
             [[name, tuple(p.shape), p.numel()] for name, p in conv.named_parameters()]
             + [["total", "", n_params(conv)]])
-    L.check("one 5×5 filter + bias = 26 parameters",
+    L.check("one 5×5 filter + bias = 26 parameters (the slide)",
             conv.weight[0].numel() + conv.bias[0:1].numel(), per_filter)
-    L.check("Conv2d(1, 6, 5) has 6 × 26 = 156 parameters", n_params(conv), 156)
+    L.check("Conv2d(1, 6, 5) has 6 × 26 = 156 parameters (the slide)", n_params(conv), 156)
     dense_layer = 32 * 32 * (6 * 28 * 28) + 6 * 28 * 28
     L.say("A fully connected layer making the same 6×28×28 outputs from a 32×32 input would "
           f"need 1024·4704 + 4704 = {dense_layer:,} parameters: "
@@ -80,19 +97,21 @@ def main(args) -> None:
           "5×5 window (sparse connections).")
 
     L.step("Pooling: summarise each window")
-    x = tg.tensor([[1., 3., 2., 0.],
-                   [4., 6., 1., 1.],
-                   [0., 2., 9., 5.],
-                   [3., 1., 7., 8.]]).reshape(1, 1, 4, 4)
     L.say("A pooling layer slides a window too, but has no weights: it replaces each window "
           "by one summary number. With a 2×2 window and stride 2 the windows do not overlap "
           "and height and width are halved. The summary can be the maximum, the average, or "
           "the L2 norm sqrt(Σ x²) (Lp pooling with p = 2).")
+    with L.code():
+        x = tg.tensor([[1., 3., 2., 0.],
+                       [4., 6., 1., 1.],
+                       [0., 2., 9., 5.],
+                       [3., 1., 7., 8.]]).reshape(1, 1, 4, 4)
+        mx = F.max_pool2d(x, 2, stride=2)
+        av = F.avg_pool2d(x, 2, stride=2)
+        l2 = F.lp_pool2d(x, 2, 2, stride=2)
+    L.uses(F.max_pool2d, tg.sliding_window)
     L.table(["", "c0", "c1", "c2", "c3"], [[f"r{i}"] + x[0, 0, i].tolist() for i in range(4)],
             title="a 4×4 map")
-    mx = F.max_pool2d(x, 2, stride=2)
-    av = F.avg_pool2d(x, 2, stride=2)
-    l2 = F.lp_pool2d(x, 2, 2, stride=2)
     windows = [[x[0, 0, 2 * i:2 * i + 2, 2 * j:2 * j + 2].reshape(4).tolist() for j in range(2)]
                for i in range(2)]
     L.table(["window", "values", "max", "average", "L2 = sqrt(Σx²)"],
@@ -107,11 +126,12 @@ def main(args) -> None:
             math.sqrt(62), 1e-6)
 
     L.step("Stride 2 halves height and width")
-    feat = tg.randn(2, 6, 28, 28)
-    shapes = []
-    for layer in (nn.MaxPool2d(2), nn.AvgPool2d(2), nn.LPPool2d(2, 2)):
-        shapes.append([type(layer).__name__, tuple(feat.shape), tuple(layer(feat.abs()).shape),
-                       n_params(layer)])
+    with L.code():
+        feat = tg.randn(2, 6, 28, 28)
+        shapes = []
+        for layer in (nn.MaxPool2d(2), nn.AvgPool2d(2), nn.LPPool2d(2, 2)):
+            shapes.append([type(layer).__name__, tuple(feat.shape),
+                           tuple(layer(feat.abs()).shape), n_params(layer)])
     L.table(["layer", "input", "output", "parameters"], shapes)
     L.check("2×2 pools with stride 2: (2, 6, 28, 28) → (2, 6, 14, 14)",
             [s[2] for s in shapes], [(2, 6, 14, 14)] * 3)
@@ -121,23 +141,28 @@ def main(args) -> None:
           "fully connected layer that follows.")
 
     L.step("Max pooling forgives small shifts")
-    img = tg.zeros(1, 1, 8, 8)
-    img[0, 0, 2, 2] = 1.0
-    moved = tg.zeros(1, 1, 8, 8)
-    moved[0, 0, 3, 3] = 1.0            # the same dot, one pixel down and right
-    p1, p2 = F.max_pool2d(img, 2), F.max_pool2d(moved, 2)
-    L.check("a dot moved inside its 2×2 window gives the same pooled map (max |difference|)",
-            (p1 - p2).abs().max(), 0.0)
+    with L.code():
+        img = tg.zeros(1, 1, 8, 8)
+        img[0, 0, 2, 2] = 1.0
+        moved = tg.zeros(1, 1, 8, 8)
+        moved[0, 0, 3, 3] = 1.0            # the same dot, one pixel down and right
+        p1, p2 = F.max_pool2d(img, 2), F.max_pool2d(moved, 2)
+    expected = [[0.0] * 4 for _ in range(4)]
+    expected[1][1] = 1.0                   # window (1, 1) covers rows 2-3 and columns 2-3
+    L.check("the dot at (2, 2) lands in pooled cell (1, 1)", p1[0, 0], expected)
+    L.check("moved to (3, 3), inside the same 2×2 window: the same pooled map", p2[0, 0],
+            expected)
     L.say("Both dots fall in the same 2×2 window, so after pooling the maps are identical: "
           "a little translation invariance. (A move across a window border still shows.)")
 
     L.step("Where does the gradient of a pool go?")
-    x = x.clone().requires_grad_(True)
-    F.max_pool2d(x, 2).sum().backward()
-    g_max = x.grad[0, 0]
-    x.grad = None
-    F.avg_pool2d(x, 2).sum().backward()
-    g_avg = x.grad[0, 0]
+    with L.code():
+        x = x.clone().requires_grad_(True)
+        F.max_pool2d(x, 2).sum().backward()
+        g_max = x.grad[0, 0]
+        x.grad = None
+        F.avg_pool2d(x, 2).sum().backward()
+        g_avg = x.grad[0, 0]
     L.table(["", "max-pool gradient", "avg-pool gradient"],
             [[f"r{i}", g_max[i].tolist(), g_avg[i].tolist()] for i in range(4)])
     L.check("max pooling sends the gradient only to each window's maximum", g_max,
@@ -145,8 +170,23 @@ def main(args) -> None:
     L.check("average pooling spreads it evenly: 1/4 each", g_avg, [[0.25] * 4] * 4)
     L.say("Autograd derived both from the pooling code (a window view, then max or mean): the "
           "derivative of max is 1 for the winner and 0 for the rest; the mean's is 1/4.")
-    L.done()
+    with L.figure("pooling", "2×2 pooling with stride 2, and where its gradient goes", ncols=6,
+                  size=(21, 4.2)) as (fig, axes):
+        figures.heatmap(axes[0, 0], x[0, 0], "a 4×4 map (lines: the 2×2 windows)", annotate=True,
+                        colorbar=None, cmap="Blues", vmin=0, vmax=15)
+        for ax, a, name in ((axes[0, 1], mx[0, 0], "max pooling"),
+                            (axes[0, 2], av[0, 0], "average pooling"),
+                            (axes[0, 3], l2[0, 0], "L2 pooling √Σx²")):
+            figures.heatmap(ax, a, name, annotate=True, fmt="{:.2f}", cmap="Blues", vmin=0,
+                            vmax=15, colorbar="value" if name.startswith("L2") else None)
+        figures.heatmap(axes[0, 4], g_max, "∂(Σ max pool)/∂x", annotate=True, fmt="{:g}",
+                        cmap="Oranges", vmin=0, vmax=1, colorbar=None)
+        figures.heatmap(axes[0, 5], g_avg, "∂(Σ avg pool)/∂x", annotate=True, fmt="{:g}",
+                        cmap="Oranges", vmin=0, vmax=1, colorbar="gradient")
+        for ax in (axes[0, 0], axes[0, 4], axes[0, 5]):
+            ax.axhline(1.5, color="black", lw=2)
+            ax.axvline(1.5, color="black", lw=2)
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 7, "Stride, padding, pooling")

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import random
 
+from typing import Callable
+
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn, optim
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 N = 9
 CLASSES = ("X", "O")
@@ -77,7 +81,8 @@ def accuracy(model: nn.Module, x: tg.Tensor, y: tg.Tensor) -> float:
         return (model(x).argmax(1) == y).float().mean().item()
 
 
-def train(model: nn.Module, x: tg.Tensor, y: tg.Tensor, steps: int, lr: float) -> list:
+def train(model: nn.Module, x: tg.Tensor, y: tg.Tensor, steps: int, lr: float,
+          report: Callable[..., None]) -> list:
     """Full-batch training with Adam on the cross-entropy; returns the loss curve."""
     opt = optim.Adam(model.parameters(), lr=lr)
     losses = []
@@ -87,12 +92,12 @@ def train(model: nn.Module, x: tg.Tensor, y: tg.Tensor, steps: int, lr: float) -
         loss.backward()
         opt.step()
         losses.append(loss.item())
+        report(loss=losses[-1])
     return losses
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(8, "X or O?")
 
     L.step("Two classes of 9×9 pictures")
     L.say("Each picture is a 9×9 grid of −1 (background) and +1 (ink). A computer comparing "
@@ -100,9 +105,12 @@ def main(args) -> None:
           "with a wobbly stroke: the lecture's example below shares few +1 pixels with the "
           "clean X. A CNN instead looks for small *features* (a short diagonal, a crossing) "
           "wherever they are.")
-    x_img, o_img, slide_x = tg.tensor(base_x()), tg.tensor(base_o()), tg.tensor(SLIDE_X)
+    L.source(base_x)
+    L.source(base_o)
+    with L.code():
+        x_img, o_img, slide_x = tg.tensor(base_x()), tg.tensor(base_o()), tg.tensor(SLIDE_X)
+        same = ((x_img > 0) & (slide_x > 0)).sum().item()
     L.images([x_img, o_img, slide_x], ["X", "O", "the slide's X"], vmin=-1, vmax=1)
-    same = ((x_img > 0) & (slide_x > 0)).sum().item()
     L.say(f"The slide's X shares only {same} of its ink pixels with the clean X "
           f"(which has {(x_img > 0).sum().item()}).")
 
@@ -118,7 +126,8 @@ def main(args) -> None:
           "perfect match gives (9 · 1)/9 = 1, a perfect mismatch −1. Convolution with the "
           "filter divided by 9 does exactly that. A 9×9 picture and a 3×3 filter give a 7×7 "
           "map.")
-    maps = F.conv2d(x_img.reshape(1, 1, N, N), feats) / 9.0        # (1, 3, 7, 7)
+    with L.code():
+        maps = F.conv2d(x_img.reshape(1, 1, N, N), feats) / 9.0        # (1, 3, 7, 7)
     L.images([maps[0, k] for k in range(3)], [f"{n} map" for n in names], vmin=-1, vmax=1)
     L.check("the \\ filter matches the X's upper-left stroke perfectly: map(1, 1) = 1",
             maps[0, 0, 1, 1], 1.0, 1e-6)
@@ -134,11 +143,25 @@ def main(args) -> None:
           "leftover last row and column form their own smaller windows, so 7×7 becomes 4×4. "
           "A pooled map still says \"there is a \\ stroke in the upper left\", but no longer "
           "exactly where: that is what makes a shifted X still look like an X.")
-    pooled = F.max_pool2d(F.relu(maps), 2, ceil_mode=True)          # (1, 3, 4, 4)
+    with L.code():
+        pooled = F.max_pool2d(F.relu(maps), 2, ceil_mode=True)          # (1, 3, 4, 4)
+    L.uses(F.max_pool2d)
     L.images([pooled[0, k] for k in range(3)], [f"pooled {n}" for n in names], vmin=0, vmax=1)
     L.check("ReLU + 2×2 max pooling (ceil mode): 7×7 → 4×4", pooled.shape, (1, 3, 4, 4))
-    L.check("pooled top-left of the \\ map = best match of its window", pooled[0, 0, 0, 0],
-            F.relu(maps[0, 0, 0:2, 0:2]).max(), 1e-6)
+    window = maps[0, 0, 0:2, 0:2].reshape(4).tolist()                # the top-left 2×2 window
+    L.check("pooled top-left of the \\ map = max(0, best match of its window), in Python",
+            pooled[0, 0, 0, 0], max(0.0, *window), 1e-6)
+    with L.figure("features", "Hand-made 3×3 features on the clean X", ncols=4, nrows=3,
+                  size=(15, 10)) as (fig, axes):
+        figures.image_grid(axes[0:1, :], [x_img, o_img, slide_x],
+                           ["X", "O", "the slide's wobbly X"], cmap="Greys", vmin=-1, vmax=1,
+                           colorbar="pixel (+1 ink)")
+        figures.image_grid(axes[1:2, :], [feats[k, 0] for k in range(3)] + [maps[0, 1]],
+                           [f"filter: {n}" for n in names] + ["crossing map of the X (7×7)"],
+                           centered=True, colorbar="weight / match")
+        figures.image_grid(axes[2:3, :], [pooled[0, k] for k in range(3)],
+                           [f"ReLU + max pool: {n} (4×4)" for n in names], cmap="viridis",
+                           vmin=0, vmax=1, colorbar="match")
 
     L.step("A fully connected vote, learned from examples")
     train_x, train_y = make_set(200, seed=1, max_moves=2)
@@ -159,22 +182,28 @@ def main(args) -> None:
             p = F.max_pool2d(m, 2, ceil_mode=True)                    # (N, 3, 4, 4)
             return self.vote(p.flatten(1))                            # (N, 2)
 
-    hand = HandFeatures()
-    losses = train(hand, train_x, train_y, steps=150, lr=0.05)
-    acc_hand = accuracy(hand, test_x, test_y)
+    L.source(HandFeatures)
+    with L.code():
+        hand = HandFeatures()
+        with L.progress("training the vote", total=150) as bar:
+            hand_losses = train(hand, train_x, train_y, steps=150, lr=0.05, report=bar.update)
+        acc_hand = accuracy(hand, test_x, test_y)
     L.check_true("hand-made features + learned vote: test accuracy ≥ 95%", acc_hand >= 0.95,
-                 f"{acc_hand:.1%}, loss {losses[0]:.3f} → {losses[-1]:.3f}")
+                 f"{acc_hand:.1%}, loss {hand_losses[0]:.3f} → {hand_losses[-1]:.3f}")
 
     L.step("Learning the filters too: a tiny CNN")
     L.say("Now let gradient descent choose the filters as well: Conv2d(1, 3, 3) → ReLU → "
           "MaxPool2d(2, ceil_mode=True) → Flatten → Linear(48, 2), 30 + 98 = 128 parameters, "
           "started from random numbers.")
-    tg.manual_seed(0)
-    cnn = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-                        nn.Flatten(), nn.Linear(48, 2))
-    n_par = sum(p.numel() for p in cnn.parameters())
+    L.source(train)
+    with L.code():
+        tg.manual_seed(0)
+        cnn = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+                            nn.Flatten(), nn.Linear(48, 2))
+        n_par = sum(p.numel() for p in cnn.parameters())
+        with L.progress("training the tiny CNN", total=200) as bar:
+            losses = train(cnn, train_x, train_y, steps=200, lr=0.05, report=bar.update)
     L.check("parameters: 3·(9 + 1) + 48·2 + 2", n_par, 128)
-    losses = train(cnn, train_x, train_y, steps=200, lr=0.05)
     acc_train, acc_test = accuracy(cnn, train_x, train_y), accuracy(cnn, test_x, test_y)
     L.table(["set", "pictures", "accuracy"],
             [["train (shifts, ≤ 2 moved pixels)", 200, f"{acc_train:.1%}"],
@@ -193,9 +222,10 @@ def main(args) -> None:
         "O shifted, 3 moved pixels": o_wobbly,
     }
     truth = [0, 1, 0, 0, 1]
-    batch = tg.tensor(list(cases.values())).reshape(len(cases), 1, N, N)
-    with tg.no_grad():
-        probs = F.softmax(cnn(batch), dim=1)
+    with L.code():
+        batch = tg.tensor(list(cases.values())).reshape(len(cases), 1, N, N)
+        with tg.no_grad():
+            probs = F.softmax(cnn(batch), dim=1)
     rows, preds = [], []
     for k, name in enumerate(cases):
         pred = int(probs[k].argmax().item())
@@ -206,10 +236,11 @@ def main(args) -> None:
     L.check("the CNN gets every hard case right", preds, truth)
 
     L.step("What the trained CNN sees in the slide's X")
-    conv = cnn[0]
-    with tg.no_grad():
-        fm = F.relu(conv(slide_x.reshape(1, 1, N, N)))              # (1, 3, 7, 7)
-        pm = cnn[2](fm)                                             # (1, 3, 4, 4)
+    with L.code():
+        conv = cnn[0]
+        with tg.no_grad():
+            fm = F.relu(conv(slide_x.reshape(1, 1, N, N)))              # (1, 3, 7, 7)
+            pm = cnn[2](fm)                                             # (1, 3, 4, 4)
     L.images([conv.weight[k, 0].detach() for k in range(3)],
              [f"learned filter {k}" for k in range(3)])
     L.images([fm[0, k] for k in range(3)], [f"feature map {k}" for k in range(3)])
@@ -217,8 +248,25 @@ def main(args) -> None:
     L.say("The learned filters are not the tidy ±1 diagonals we drew, but they play the same "
           "game: each lights up on some local piece of stroke, pooling blurs away the exact "
           "position, and the vote weighs the pieces.")
-    L.done()
+    L.check("three feature maps of 7×7 and pooled maps of 4×4", [list(fm.shape), list(pm.shape)],
+            [[1, 3, 7, 7], [1, 3, 4, 4]])
+    with L.figure("tiny_cnn", "What the trained tiny CNN sees in the slide's X", ncols=3, nrows=3,
+                  size=(12, 11)) as (fig, axes):
+        figures.image_grid(axes[0:1, :], [conv.weight[k, 0].detach() for k in range(3)],
+                           [f"learned filter {k}" for k in range(3)], centered=True,
+                           colorbar="weight")
+        figures.image_grid(axes[1:2, :], [fm[0, k] for k in range(3)],
+                           [f"feature map {k} (after ReLU)" for k in range(3)], cmap="viridis",
+                           colorbar="activation")
+        figures.image_grid(axes[2:3, :], [pm[0, k] for k in range(3)],
+                           [f"pooled map {k}" for k in range(3)], cmap="viridis",
+                           colorbar="activation")
+    with L.figure("training", "Training on 200 shifted, distorted pictures",
+                  size=(9, 4.5)) as (fig, axes):
+        figures.lines(axes[0, 0], {"hand-made filters, learned vote": hand_losses,
+                                   "tiny CNN, everything learned": losses},
+                      "cross-entropy on the training pictures", "Adam step", "loss", logy=True)
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 8, "X or O?")

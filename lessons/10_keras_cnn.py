@@ -1,34 +1,62 @@
 """Lesson 10: A Keras-style CNN. Parameter counts by hand; SGD momentum + decay rule by hand."""
 from __future__ import annotations
 
+import numpy as np   # only for the cross-entropy written out with log-sum-exp
+
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
-from tinygrad_edu import optim
-from tinygrad_edu.data import DataLoader, mnist_dataset
-from tinygrad_edu.lesson import Lesson, run
+from tinygrad_edu import nn, optim
+from tinygrad_edu.data import DataLoader, TensorDataset, mnist_dataset
 from tinygrad_edu.models import KerasCNN
+from tinygrad_edu.train import fit
+
+import figures
+from console import Lesson, run
+
+MEAN, STD = 0.1307, 0.3081          # MNIST's pixel mean and standard deviation
 
 
-def main(args) -> None:
+class Standardised(nn.Module):
+    """The network behind (x − mean) / std: pixels centred on 0 with unit spread."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: tg.Tensor) -> tg.Tensor:
+        return self.net((x - MEAN) * (1 / STD))
+
+
+def cross_entropy_numpy(z: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over rows of −log softmax(z)[label] = log Σ_j e^{z_j} − z_label, with the
+    log-sum-exp computed stably as m + log Σ_j e^{z_j − m}, m = max_j z_j."""
+    m = z.max(axis=1, keepdims=True)
+    log_sum_exp = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+    return float(np.mean(log_sum_exp - z[np.arange(len(labels)), labels]))
+
+
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(10, "A Keras-style CNN")
 
     L.step("The model of the lecture, in PyTorch's words")
     L.say("Keras: Conv2D(32, (3,3), relu) → MaxPooling2D(2,2) → Conv2D(64, (3,3), relu) → "
           "MaxPooling2D(2,2) → Conv2D(64, (3,3), relu) → Flatten → Dense(64, relu) → "
           "Dense(10, softmax). Here Conv2D is nn.Conv2d, MaxPooling2D is nn.MaxPool2d and "
           "Dense is nn.Linear; the last layer returns logits and the softmax lives in the loss.")
-    model = KerasCNN()
-    summary = model.summary((1, 28, 28))
+    with L.code():
+        model = KerasCNN()
+        summary = model.summary((1, 28, 28), console=L.console)
+    L.uses(KerasCNN)
 
     L.step("Shapes and parameter counts by hand")
     L.say("A 3×3 conv without padding shrinks each side by 2; a 2×2 pool halves it (rounding "
           "down): 28 → 26 → 13 → 11 → 5 → 3. A conv layer with C_in input and C_out output "
           "channels holds C_out·(C_in·3·3 + 1) numbers, a dense layer n_out·(n_in + 1).")
-    side = [28]
-    for op in ("conv", "pool", "conv", "pool", "conv"):
-        side.append(side[-1] - 2 if op == "conv" else side[-1] // 2)
-    flat = 64 * side[-1] * side[-1]
+    with L.code():
+        side = [28]
+        for op in ("conv", "pool", "conv", "pool", "conv"):
+            side.append(side[-1] - 2 if op == "conv" else side[-1] // 2)
+        flat = 64 * side[-1] * side[-1]
     by_hand = [
         ("Conv2d(1 → 32, 3×3)", "32·(1·9 + 1)", 32 * (1 * 9 + 1), (32, side[1], side[1])),
         ("Conv2d(32 → 64, 3×3)", "64·(32·9 + 1)", 64 * (32 * 9 + 1), (64, side[3], side[3])),
@@ -43,7 +71,8 @@ def main(args) -> None:
     for (name, _, n, shape), r in zip(by_hand, layers):
         L.check(f"{name}: {n:,} parameters, output {shape}",
                 [r["params"], *r["output_shape"][1:]], [n, *shape])
-    L.check("Conv2D(32, 3×3) on one channel = 320 parameters", by_hand[0][2], 320)
+    L.check("Conv2D(32, 3×3) on one channel = 320 parameters (the Keras summary)",
+            layers[0]["params"], 320)
     L.check("total = 93,322", summary.total, sum(n for _, _, n, _ in by_hand))
     L.say(f"Flatten turns the 64 maps of {side[-1]}×{side[-1]} into {flat} numbers; the "
           "first dense layer then holds as many parameters as the last convolution.")
@@ -52,30 +81,41 @@ def main(args) -> None:
     L.say("nn.Dropout(p) zeroes each value with probability p during training and scales the "
           "survivors by 1/(1−p), so the expected value is unchanged; in eval mode it does "
           "nothing. It has no parameters.")
-    dropped = KerasCNN(dropout=0.5)
+    with L.code():
+        dropped = KerasCNN(dropout=0.5)
+    L.uses(F.dropout)
     L.check("KerasCNN(dropout=0.5) has the same 93,322 parameters",
             sum(p.numel() for p in dropped.parameters()), 93322)
-    x = tg.randn(4, 1, 28, 28)
-    with tg.no_grad():
-        a, b = dropped(x), dropped(x)
-        dropped.eval()
-        c, d = dropped(x), dropped(x)
+    with L.code():
+        x = tg.randn(4, 1, 28, 28)
+        with tg.no_grad():
+            a, b = dropped(x), dropped(x)
+            dropped.eval()
+            c, d = dropped(x), dropped(x)
     L.check_true("training mode: two passes differ (different units dropped)",
                  bool((a - b).abs().max().item() > 0))
-    L.check("eval mode: two passes agree exactly (max |difference|)", (c - d).abs().max(), 0.0)
+    L.check("eval mode: two passes agree exactly", c, d)
 
     L.step("Softmax + negative log-likelihood")
     L.say("The probabilities are y_j = e^{z_j} / Σ_k e^{z_k}; the loss of one example with "
           "one-hot target t is E = −Σ_j t_j log y_j = −log y_label. F.cross_entropy does both "
           "in one numerically stable step.")
-    logits = tg.randn(5, 10)
-    labels = tg.tensor([3, 1, 4, 1, 5])
-    probs = logits.softmax(1)
-    by_hand_nll = -(F.one_hot(labels, 10).to(tg.float32) * probs.log()).sum(1).mean()
-    L.check("−mean Σ t log y by hand = F.cross_entropy", F.cross_entropy(logits, labels),
-            by_hand_nll.item(), 1e-6)
-    L.check("= F.nll_loss(F.log_softmax(z))", F.nll_loss(F.log_softmax(logits, 1), labels),
-            by_hand_nll.item(), 1e-6)
+    with L.code():
+        logits = tg.randn(5, 10)
+        labels = tg.tensor([3, 1, 4, 1, 5])
+        loss = F.cross_entropy(logits, labels)
+    L.uses(F.cross_entropy)
+    L.say("The same number written out in NumPy, with the log-sum-exp trick that keeps e^z "
+          "from overflowing:")
+    L.source(cross_entropy_numpy)
+    with L.code():
+        by_hand = cross_entropy_numpy(logits.numpy().astype(np.float64), labels.numpy())
+    L.check("F.cross_entropy = the NumPy log-sum-exp", loss, by_hand, 1e-6)
+    onehot = np.eye(10)[labels.numpy()]
+    y = np.exp(logits.numpy().astype(np.float64))
+    y /= y.sum(1, keepdims=True)
+    L.check("= −mean Σ_j t_j log y_j with one-hot t and the softmax y in NumPy", loss,
+            float(-(onehot * np.log(y)).sum(1).mean()), 1e-6)
 
     L.step("The update rule: momentum and weight decay")
     eta, alpha, lam = 0.05, 0.9, 1e-3
@@ -96,62 +136,92 @@ def main(args) -> None:
     xs, ys = data.tensors
     xs = xs.double()
     rows = []
-    for step in range(1, 5):
-        xb, yb = xs[(step - 1) * 16: step * 16], ys[(step - 1) * 16: step * 16]
-        loss_manual = F.cross_entropy(manual(xb), yb)
-        manual.zero_grad()
-        loss_manual.backward()
-        with tg.no_grad():
-            for name, w in manual.named_parameters():
-                delta = -eta * w.grad + alpha * last_step[name] - lam * eta * w
-                w.add_(delta)
-                last_step[name] = delta
-        loss_lib = F.cross_entropy(library(xb), yb)
-        opt.zero_grad()
-        loss_lib.backward()
-        opt.step()
-        diff = max((a.detach() - b.detach()).abs().max().item()
-                   for a, b in zip(manual.parameters(), library.parameters()))
-        rows.append([step, f"{loss_manual.item():.6f}", f"{loss_lib.item():.6f}", f"{diff:.1e}"])
-        L.check(f"step {step}: hand-written rule = optim.SGD (max |w difference|)", diff, 0.0,
-                1e-12)
+    with L.code():
+        with L.progress("two copies, same batches", total=4) as bar:
+            for step in range(1, 5):
+                xb, yb = xs[(step - 1) * 16: step * 16], ys[(step - 1) * 16: step * 16]
+                loss_manual = F.cross_entropy(manual(xb), yb)
+                manual.zero_grad()
+                loss_manual.backward()
+                with tg.no_grad():
+                    for name, w in manual.named_parameters():
+                        delta = -eta * w.grad + alpha * last_step[name] - lam * eta * w
+                        w.add_(delta)
+                        last_step[name] = delta
+                loss_lib = F.cross_entropy(library(xb), yb)
+                opt.zero_grad()
+                loss_lib.backward()
+                opt.step()
+                bar.update(loss=loss_lib.item())
+                diff = max((a.detach() - b.detach()).abs().max().item()
+                           for a, b in zip(manual.parameters(), library.parameters()))
+                rows.append([step, f"{loss_manual.item():.6f}", f"{loss_lib.item():.6f}",
+                             f"{diff:.1e}"])
+                L.check(f"step {step}: hand-written rule = optim.SGD (max |w difference|)", diff,
+                        0.0, 1e-12)
+    L.uses(optim.SGD.step)
     L.table(["step", "loss (by hand)", "loss (optim.SGD)", "max |Δ weights|"], rows)
     L.say("optim.SGD keeps a 'momentum buffer' b_t = α·b_{t−1} + ∂E/∂w + λ·w and steps "
           "w ← w − η·b_t; multiplying by −η shows that −η·b_t is exactly the Δw_t above.")
 
     L.step("Training on MNIST")
     n_train, bar = (2048, 0.60) if args.fast else (60000, 0.96)
-    mean, std = 0.1307, 0.3081          # MNIST's pixel mean and standard deviation
     train = mnist_dataset(train=True, limit=n_train)
     test_x, test_y = mnist_dataset(train=False, limit=1000 if args.fast else None).tensors
-    L.say(f"One epoch over {n_train:,} digits (pixels standardised with MNIST's mean {mean} "
-          f"and standard deviation {std}), batches of 32, optim.SGD(lr={eta}, "
-          f"momentum={alpha}, weight_decay={lam}).")
-    model = KerasCNN()
-    opt = optim.SGD(model.parameters(), lr=eta, momentum=alpha, weight_decay=lam)
-    loader = DataLoader(train, batch_size=32, shuffle=True, seed=0)
-    losses = []
-    for xb, yb in loader:
-        loss = F.cross_entropy(model((xb - mean) * (1 / std)), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    correct = 0
-    with tg.no_grad():
-        for i in range(0, test_x.shape[0], 500):
-            pred = model((test_x[i:i + 500] - mean) * (1 / std)).argmax(1)
-            correct += int((pred == test_y[i:i + 500]).sum().item())
-    acc = correct / test_x.shape[0]
+    L.say(f"One epoch over {n_train:,} digits (pixels standardised with MNIST's mean {MEAN} "
+          f"and standard deviation {STD}), batches of 32, optim.SGD(lr={eta}, "
+          f"momentum={alpha}, weight_decay={lam}); train.fit runs the loop with a progress "
+          "bar, and a few times during the epoch we measure the accuracy on 500 test digits.")
+    L.source(Standardised)
+
+    def accuracy(net: nn.Module, images: tg.Tensor, labels: tg.Tensor) -> float:
+        net.eval()
+        correct = 0
+        with tg.no_grad():
+            for i in range(0, images.shape[0], 500):
+                pred = net(images[i:i + 500]).argmax(1)
+                correct += int((pred == labels[i:i + 500]).sum().item())
+        net.train()
+        return correct / images.shape[0]
+
+    with L.code():
+        model = Standardised(KerasCNN())
+        opt = optim.SGD(model.parameters(), lr=eta, momentum=alpha, weight_decay=lam)
+        loader = DataLoader(train, batch_size=32, shuffle=True, seed=0)
+        every = max(len(loader) // (2 if args.fast else 5), 1)
+        checkpoints = []                                        # (step, accuracy)
+
+        def report(step: int, loss: float) -> None:
+            if step % every == 0:
+                checkpoints.append((step, accuracy(model, test_x[:500], test_y[:500])))
+                L.say(f"  step {step:5,}: loss {loss:.4f}, accuracy on 500 test digits "
+                      f"{checkpoints[-1][1]:.1%}")
+
+        hist = fit(model, loader, opt, F.cross_entropy, epochs=1, console=L.console,
+                   on_step=report)
+        losses = hist.step_loss
+        acc = accuracy(model, test_x, test_y)
+    L.uses(fit)
     first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
     L.table(["training images", "steps", "loss (first 10 steps)", "loss (last 10 steps)",
              f"test accuracy ({test_x.shape[0]:,} digits)"],
             [[f"{n_train:,}", len(losses), f"{first:.3f}", f"{last:.3f}", f"{acc:.2%}"]])
     L.check_true("the loss falls", last < first, f"{first:.3f} → {last:.3f}")
     L.check_true(f"test accuracy above {bar:.0%} after one epoch", acc > bar, f"{acc:.2%}")
-    L.done()
+    with L.figure("training", "The Keras-style CNN, one epoch of MNIST", ncols=2,
+                  size=(13, 4.6)) as (fig, axes):
+        figures.lines(axes[0, 0], {"cross-entropy per batch": losses}, "training loss",
+                      "step (batch of 32)", "loss", logy=True, smooth=50)
+        steps_, accs = zip(*checkpoints)
+        figures.lines(axes[0, 1], {"first 500 test digits": accs}, "test accuracy during the epoch",
+                      "step", "accuracy", x=steps_, markers=True)
+        axes[0, 1].yaxis.set_major_formatter("{x:.0%}")
+    filters = model.net[0].weight.detach()[:, 0]                 # (32, 3, 3)
+    with L.figure("first_layer_filters", "The 32 first-layer 3×3 filters after one epoch",
+                  ncols=8, nrows=4, size=(14, 7.5)) as (fig, axes):
+        figures.image_grid(axes, [filters[k] for k in range(32)], [f"{k}" for k in range(32)],
+                           centered=True, colorbar="weight")
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 10, "A Keras-style CNN")

@@ -4,11 +4,17 @@ from __future__ import annotations
 import itertools
 import random
 
+from typing import Callable
+
+from matplotlib.patches import Rectangle
+
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn, optim
 from tinygrad_edu.data import DataLoader, TensorDataset
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 WORD = "delta"
@@ -64,10 +70,15 @@ class WordSpotter(nn.Module):
         return self.out(pooled)                                       # (N, 2)
 
 
-def fit(model: nn.Module, x: tg.Tensor, y: tg.Tensor, epochs: int, seed: int) -> float:
+def batches(x: tg.Tensor, y: tg.Tensor, seed: int) -> DataLoader:
+    return DataLoader(TensorDataset(x, y), batch_size=50, shuffle=True, seed=seed)
+
+
+def fit(model: nn.Module, loader: DataLoader, epochs: int, seed: int,
+        report: Callable[..., None]) -> float:
+    """Adam (lr 0.02) on the cross-entropy; returns the last batch's loss."""
     tg.manual_seed(seed)
     opt = optim.Adam(model.parameters(), lr=0.02)
-    loader = DataLoader(TensorDataset(x, y), batch_size=50, shuffle=True, seed=seed)
     loss = None
     for _ in range(epochs):
         for xb, yb in loader:
@@ -75,6 +86,7 @@ def fit(model: nn.Module, x: tg.Tensor, y: tg.Tensor, epochs: int, seed: int) ->
             opt.zero_grad()
             loss.backward()
             opt.step()
+            report(loss=loss.item())
     return loss.item()
 
 
@@ -84,9 +96,8 @@ def accuracy(model: nn.Module, x: tg.Tensor, y: tg.Tensor) -> float:
         return (model(x).argmax(1) == y).float().mean().item()
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(11, "1-D convolution on sequences")
     epochs = 15 if args.fast else 40
 
     L.step("A sequence is a 1-D image")
@@ -95,10 +106,14 @@ def main(args) -> None:
           "(C=26, L): one row of 'pixels' with 26 channels. A 1-D filter of width K is a "
           "(26, K) block that slides along the text, reading K letters at a time:\n\n"
           "    y(o, i) = b(o) + Σ_c Σ_{u<K} x(c, i + u) · w(o, c, u)")
-    sample = "xxqdeltazzz"
+    L.source(encode)
+    with L.code():
+        sample = "xxqdeltazzz"
+        volume = encode([sample])                                     # (1, 26, 11)
     L.image(encode([sample])[0], f"one-hot image of {sample!r}: 26 channels × {len(sample)}")
-    L.check("a text of length 11 becomes a (1, 26, 11) volume", encode([sample]).shape,
-            (1, 26, 11))
+    L.check("a text of length 11 becomes a (1, 26, 11) volume", volume.shape, (1, 26, 11))
+    L.check("one 1 per position, in the row of its letter", volume[0].argmax(0).tolist(),
+            [ord(c) - ord("a") for c in sample])
 
     L.step(f"The task: does the text contain {WORD!r}?")
     L.say(f"Positive texts hold the word {WORD!r} somewhere among random letters; negative "
@@ -106,29 +121,42 @@ def main(args) -> None:
           "so counting letters is useless: only their order tells. A window of 5 can learn a "
           "word of length 5.\n\nThe twist: in training the word always starts in positions "
           "0–9; the test texts put it at 12–19, where no training text ever had it.")
-    train_texts, train_y = make_set(400 if args.fast else 1000, seed=1, positions=range(0, 10))
-    test_texts, test_y = make_set(400, seed=2, positions=range(12, 20))
+    with L.code():
+        train_texts, train_y = make_set(400 if args.fast else 1000, seed=1,
+                                        positions=range(0, 10))
+        test_texts, test_y = make_set(400, seed=2, positions=range(12, 20))
     L.table(["set", "example (positive)", "example (negative)"],
             [["train", train_texts[1], train_texts[0]], ["test", test_texts[1], test_texts[0]]])
     x_train, x_test = encode(train_texts), encode(test_texts)
 
     L.step("A 1-D CNN")
+    L.source(WordSpotter)
+    L.uses(F.conv1d, F.max_pool1d)
     cnn = WordSpotter()
     n_conv = sum(p.numel() for p in cnn.conv.parameters())
     L.say(f"Conv1d(26, 8, kernel_size=5) has 8·(26·5 + 1) = {n_conv} parameters, the same for "
           "a text of any length. After ReLU, a max over all positions keeps each filter's "
           "strongest response; a Linear layer turns the 8 maxima into two scores.")
     L.check("Conv1d(26, 8, 5) parameters", n_conv, 8 * (26 * 5 + 1))
-    loss = fit(cnn, x_train, train_y, epochs, seed=0)
-    cnn_train, cnn_test = accuracy(cnn, x_train, train_y), accuracy(cnn, x_test, test_y)
+    L.source(fit)
+    loader = batches(x_train, train_y, seed=0)
+    with L.code():
+        with L.progress("training the 1-D CNN", total=epochs * len(loader)) as bar:
+            loss = fit(cnn, loader, epochs, seed=0, report=bar.update)
+        cnn_train, cnn_test = accuracy(cnn, x_train, train_y), accuracy(cnn, x_test, test_y)
+    cnn_losses = bar.losses
 
     L.step("A fully connected network for comparison")
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(26 * LENGTH, 64), nn.ReLU(), nn.Linear(64, 2))
     L.say("An MLP on the flattened one-hot text gives every (position, letter) pair its own "
           f"weight: {sum(p.numel() for p in mlp.parameters()):,} parameters. What it learns "
           "about 'd at position 3' says nothing about 'd at position 15'.")
-    fit(mlp, x_train, train_y, epochs, seed=0)
-    mlp_train, mlp_test = accuracy(mlp, x_train, train_y), accuracy(mlp, x_test, test_y)
+    with L.code():
+        loader = batches(x_train, train_y, seed=0)
+        with L.progress("training the MLP", total=epochs * len(loader)) as bar:
+            fit(mlp, loader, epochs, seed=0, report=bar.update)
+        mlp_train, mlp_test = accuracy(mlp, x_train, train_y), accuracy(mlp, x_test, test_y)
+    mlp_losses = bar.losses
     L.table(["model", "train (word at 0–9)", "test (word at 12–19)"],
             [["1-D CNN", f"{cnn_train:.1%}", f"{cnn_test:.1%}"],
              ["MLP", f"{mlp_train:.1%}", f"{mlp_test:.1%}"]])
@@ -144,9 +172,10 @@ def main(args) -> None:
     L.step("Where do the filters fire?")
     text = "qqzkyhwmbrdeltazzvpjqxwk"
     decoy = text.replace(WORD, "ldeta")
-    with tg.no_grad():
-        r = cnn.responses(encode([text]))[0]                         # (8, L − 4)
-        p_yes = F.softmax(cnn(encode([text, decoy])), dim=1)[:, 1]   # P('contains delta')
+    with L.code():
+        with tg.no_grad():
+            r = cnn.responses(encode([text]))[0]                         # (8, L − 4)
+            p_yes = F.softmax(cnn(encode([text, decoy])), dim=1)[:, 1]   # P('contains delta')
     start = text.index(WORD)
     L.say(f"All 8 filters slid along {text!r} (the word starts at position {start}). Row o, "
           "column i is filter o's response to the window of 5 letters starting at i:")
@@ -165,8 +194,26 @@ def main(args) -> None:
     L.check_true("P(yes) is high with 'delta' and low when it is scrambled to 'ldeta'",
                  p_yes[0].item() > 0.5 > p_yes[1].item(),
                  f"{p_yes[0].item():.3f} vs {p_yes[1].item():.3f}")
-    L.done()
+    windows = [text[i:i + 5] for i in range(LENGTH - 4)]
+    with L.figure("filter_responses", f"Where the 8 learned filters fire along {text!r}",
+                  size=(15, 5)) as (fig, axes):
+        figures.heatmap(axes[0, 0], r, "ReLU(conv1d) response (cyan: the filter voting most "
+                        "for yes, at the word)",
+                        cmap="magma", colorbar="response", xlabel="window of 5 letters",
+                        ylabel="filter", xticks=windows)
+        axes[0, 0].tick_params(axis="x", labelrotation=90)
+        axes[0, 0].add_patch(Rectangle((start - 0.5, best - 0.5), 1, 1, fill=False, lw=2.5,
+                                       edgecolor="cyan"))
+    with L.figure("cnn_vs_mlp", "The same data, two models", ncols=2,
+                  size=(13, 4.6)) as (fig, axes):
+        figures.lines(axes[0, 0], {"1-D CNN": cnn_losses, "MLP": mlp_losses},
+                      "training loss", "Adam step (batch of 50)", "cross-entropy", logy=True,
+                      smooth=20)
+        figures.bars(axes[0, 1], ["CNN, train\n(word at 0–9)", "CNN, test\n(word at 12–19)",
+                                  "MLP, train\n(word at 0–9)", "MLP, test\n(word at 12–19)"],
+                     [cnn_train, cnn_test, mlp_train, mlp_test], "accuracy", "accuracy",
+                     colors=["#4c72b0", "#4c72b0", "#c44e52", "#c44e52"], ylim=(0, 1.1))
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 11, "1-D convolution on sequences")

@@ -4,8 +4,11 @@ from __future__ import annotations
 import numpy as np   # only for the plain NumPy loop that the autograd RNN is compared with
 
 import tinygrad_edu as tg
+import tinygrad_edu.functional as F
 from tinygrad_edu import nn
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 
 def numpy_rnn(inputs: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -22,10 +25,9 @@ def numpy_rnn(inputs: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -
     return np.stack(successive_outputs, axis=0)                   # (T, H)
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
     rng = np.random.default_rng(0)
-    L = Lesson(13, "RNN: from a NumPy loop to autograd")
 
     # ------------------------------------------------------------------ the loop
     L.step("A recurrent layer is a for-loop that carries a state")
@@ -37,15 +39,17 @@ def main(args) -> None:
           "W, U and b are used at every step: the loop shares its weights across time, as a "
           "convolution shares its filter across space. Each h_t is the layer's output at step t "
           "and the state it hands to step t+1.")
+    L.source(numpy_rnn)
     timesteps, input_features, output_features = 100, 32, 64
     T, I, H = timesteps, input_features, output_features
     inputs = rng.random((T, I))                                   # (T, I) noise in [0, 1)
 
     L.say(f"\nThe lecture's sizes: T = {T} steps of I = {I} features, H = {H} state units. "
           "It also draws W, U, b uniformly from [0, 1). Look at what that does to tanh:")
-    W0, U0, b0 = rng.random((H, I)), rng.random((H, H)), rng.random(H)
-    h_slide = numpy_rnn(inputs, W0, U0, b0)
-    saturated = float(np.mean(np.abs(h_slide) > 0.999))
+    with L.code():
+        W0, U0, b0 = rng.random((H, I)), rng.random((H, H)), rng.random(H)
+        h_slide = numpy_rnn(inputs, W0, U0, b0)
+        saturated = float(np.mean(np.abs(h_slide) > 0.999))
     L.say(f"  every pre-activation is a sum of up to {I + H} positive terms (already about "
           f"{float(np.mean(W0 @ inputs[0] + b0)):.1f} at t=1, where h_0 = 0), so {saturated:.1%} "
           "of all states "
@@ -55,12 +59,13 @@ def main(args) -> None:
     L.check_true("with weights from U[0, 1) more than 99% of the states saturate",
                  saturated > 0.99, f"{saturated:.4f}")
 
-    bound = 1 / np.sqrt(H)
-    W = rng.uniform(-bound, bound, (H, I))
-    U = rng.uniform(-bound, bound, (H, H))
-    b = rng.uniform(-bound, bound, H)
-    h_np = numpy_rnn(inputs, W, U, b)                             # (T, H) float64
-    spread = float(np.mean(np.abs(h_np) > 0.999))
+    with L.code():
+        bound = 1 / np.sqrt(H)
+        W = rng.uniform(-bound, bound, (H, I))
+        U = rng.uniform(-bound, bound, (H, H))
+        b = rng.uniform(-bound, bound, H)
+        h_np = numpy_rnn(inputs, W, U, b)                             # (T, H) float64
+        spread = float(np.mean(np.abs(h_np) > 0.999))
     L.say(f"With U(−1/√H, 1/√H) weights the states spread over (−1, 1): "
           f"{spread:.1%} saturate, mean |h| = {float(np.mean(np.abs(h_np))):.3f}.")
     L.check_true("with U(−1/√H, 1/√H) weights fewer than 5% of the states saturate",
@@ -68,28 +73,43 @@ def main(args) -> None:
 
     L.say("\nCollect the outputs with np.stack, not np.concatenate: concatenating 100 vectors of "
           "64 along axis 0 glues them into one long vector.")
-    flat = np.concatenate(list(h_np), axis=0)
+    with L.code():
+        flat = np.concatenate(list(h_np), axis=0)
     L.table(["how the outputs are collected", "shape"],
             [["np.concatenate(outputs, axis=0)", flat.shape], ["np.stack(outputs, axis=0)",
                                                                h_np.shape]])
     L.check("np.concatenate gives T·H = 6400 numbers in one row", list(flat.shape), [T * H])
     L.check("np.stack gives a (timesteps, output_features) matrix", list(h_np.shape), [T, H])
+    with L.figure("rnn_states", "100 steps of h_t = tanh(W·x_t + U·h_(t−1) + b), 64 units",
+                  ncols=3, size=(18, 5)) as (fig, axes):
+        figures.heatmap(axes[0, 0], h_slide.T, "weights from U[0, 1): saturated", cmap="RdBu_r",
+                        vmin=-1, vmax=1, colorbar="h", xlabel="step t", ylabel="unit")
+        figures.heatmap(axes[0, 1], h_np.T, "weights from U(−1/√H, 1/√H)", cmap="RdBu_r",
+                        vmin=-1, vmax=1, colorbar="h", xlabel="step t", ylabel="unit")
+        axes[0, 2].hist([h_slide.ravel(), h_np.ravel()], bins=40, range=(-1, 1),
+                        label=["U[0, 1) weights", "U(−1/√H, 1/√H) weights"])
+        axes[0, 2].set_yscale("log")
+        axes[0, 2].set_title("all 6,400 state values")
+        axes[0, 2].set_xlabel("h")
+        axes[0, 2].set_ylabel("count (log scale)")
+        axes[0, 2].legend()
 
     # ------------------------------------------------------------------ tensors
     L.step("The same loop with tinygrad_edu tensors")
     L.say("Replace np.tanh by Tensor.tanh and np.dot by @ and nothing else changes. The "
           "difference is invisible in the values: every tensor op also records itself in a graph, "
           "so the loop can later be differentiated.")
-    x64 = tg.tensor(inputs, dtype=tg.float64)                      # (T, I)
-    Wt = tg.tensor(W, dtype=tg.float64, requires_grad=True)        # (H, I)
-    Ut = tg.tensor(U, dtype=tg.float64, requires_grad=True)        # (H, H)
-    bt = tg.tensor(b, dtype=tg.float64, requires_grad=True)        # (H,)
-    h = tg.zeros(H, dtype=tg.float64)
-    states = []
-    for t in range(T):
-        h = (Wt @ x64[t] + Ut @ h + bt).tanh()                     # (H,)
-        states.append(h)
-    h_loop = tg.stack(states, 0)                                   # (T, H)
+    with L.code():
+        x64 = tg.tensor(inputs, dtype=tg.float64)                      # (T, I)
+        Wt = tg.tensor(W, dtype=tg.float64, requires_grad=True)        # (H, I)
+        Ut = tg.tensor(U, dtype=tg.float64, requires_grad=True)        # (H, H)
+        bt = tg.tensor(b, dtype=tg.float64, requires_grad=True)        # (H,)
+        h = tg.zeros(H, dtype=tg.float64)
+        states = []
+        for t in range(T):
+            h = (Wt @ x64[t] + Ut @ h + bt).tanh()                     # (H,)
+            states.append(h)
+        h_loop = tg.stack(states, 0)                                   # (T, H)
     diff = float(np.max(np.abs(h_loop.detach().numpy() - h_np)))
     L.check("tensor loop equals the NumPy loop (float64, max |Δ| ≤ 1e-12)", diff, 0.0, 1e-12)
 
@@ -100,13 +120,15 @@ def main(args) -> None:
           "    h_t = tanh(x_t·W_ihᵀ + b_ih + h_(t−1)·W_hhᵀ + b_hh)\n"
           "which is the lecture's formula transposed: W_ih = W, W_hh = U, and the two bias "
           "vectors only ever appear as their sum b = b_ih + b_hh. Load W, U, b into the layer:")
-    rnn64 = nn.RNN(I, H, batch_first=True, dtype=tg.float64)
-    rnn64.load_state_dict({"weight_ih_l0": W, "weight_hh_l0": U, "bias_ih_l0": b,
-                           "bias_hh_l0": np.zeros(H)})
+    with L.code():
+        rnn64 = nn.RNN(I, H, batch_first=True, dtype=tg.float64)
+        rnn64.load_state_dict({"weight_ih_l0": W, "weight_hh_l0": U, "bias_ih_l0": b,
+                               "bias_hh_l0": np.zeros(H)})
+        out64, h_n64 = rnn64(x64.unsqueeze(0))                         # (1, T, H), (1, 1, H)
+    L.uses(nn.RNN, F.rnn_tanh_cell)
     names = ["W", "U", "b", "0 (b is split in two)"]
     L.table(["parameter", "shape", "lecture's name"],
             [[k, tuple(v.shape), n] for (k, v), n in zip(rnn64.state_dict().items(), names)])
-    out64, h_n64 = rnn64(x64.unsqueeze(0))                         # (1, T, H), (1, 1, H)
     diff64 = float(np.max(np.abs(out64.detach().numpy()[0] - h_np)))
     L.check("nn.RNN equals the NumPy loop in float64 (max |Δ| ≤ 1e-12)", diff64, 0.0, 1e-12)
 
@@ -130,8 +152,9 @@ def main(args) -> None:
           "  • h_n (num_layers, B, H): only the last state = return_sequences=False. Use it "
           "when one vector must summarise the whole sequence, e.g. before a Dense classifier.")
     batch = 4
-    xb = tg.randn(batch, 7, I)                                      # (B, T=7, I)
-    out, h_n = rnn32(xb)
+    with L.code():
+        xb = tg.randn(batch, 7, I)                                      # (B, T=7, I)
+        out, h_n = rnn32(xb)
     L.table(["what", "shape", "Keras"],
             [["input", tuple(xb.shape), "(batch, timesteps, features)"],
              ["output", tuple(out.shape), "return_sequences=True"],
@@ -140,8 +163,12 @@ def main(args) -> None:
     L.check("full-sequence output has shape (batch, timesteps, H)", list(out.shape),
             [batch, 7, H])
     L.check("last-state output h_n[-1] has shape (batch, H)", list(h_n[-1].shape), [batch, H])
-    gap = float((out[:, -1] - h_n[-1]).abs().max().item())
-    L.check("the last state is the last row of the full sequence (max |Δ| = 0)", gap, 0.0)
+    loop_last = np.stack([numpy_rnn(xb[i].numpy().astype(np.float64), W, U, b)[-1]
+                          for i in range(batch)])                   # (B, H) from the NumPy loop
+    L.check("h_n[-1] equals the NumPy loop's last state, sequence by sequence (1e-5)",
+            h_n[-1], loop_last, 1e-5)
+    L.check("and so does the last row of the full output, out[:, -1] (1e-5)", out[:, -1],
+            loop_last, 1e-5)
 
     deep = nn.RNN(I, H, num_layers=2, batch_first=True)
     out2, h_n2 = deep(xb)
@@ -157,9 +184,11 @@ def main(args) -> None:
           "(the sum of the last state's entries). "
           "Check a few entries against a central difference of the plain NumPy loop,\n"
           "    ∂E/∂U_ij ≈ (E(U + εe_ij) − E(U − εe_ij)) / 2ε,   ε = 1e-6:")
-    E = h_loop[-1].sum()
-    E.backward()
-    gU = Ut.grad.numpy()
+    with L.code():
+        E = h_loop[-1].sum()
+        E.backward()
+        gU = Ut.grad.numpy()
+    L.uses(tg.Tensor.backward)
     eps = 1e-6
     rows = []
     for (i, j) in [(0, 0), (5, 17), (63, 40)]:
@@ -179,14 +208,28 @@ def main(args) -> None:
           "bias. The lecture's sentiment model uses SimpleRNN(32) after a 32-dim embedding: "
           "Keras counts 32·32 + 32·32 + 32 = 2,080. PyTorch keeps two bias vectors "
           "(b_ih and b_hh) for the same function, so its count is 32 more: 2,112.")
-    r = nn.RNN(32, 32)
-    n_params = sum(p.numel() for p in r.parameters())
-    L.table(["layer", "parameters"], [["nn.RNN(32, 32)", f"{n_params:,}"],
-                                      ["Keras SimpleRNN(32), one bias", f"{n_params - 32:,}"]])
+    with L.code():
+        r = nn.RNN(32, 32)
+        n_params = sum(p.numel() for p in r.parameters())
     L.check("nn.RNN(32, 32) has 32·32 + 32·32 + 2·32 = 2,112 parameters", n_params, 2112)
-    L.check("one bias fewer: Keras' 2,080", n_params - 32, 2080)
-    L.done()
+    L.say("Why may Keras count one bias fewer? Because b_ih and b_hh only ever appear as their "
+          "sum: the NumPy loop above, with the single bias b = b_ih + b_hh, computes what the "
+          "two-bias layer computes.")
+    with L.code():
+        sd = {k: v.numpy().astype(np.float64) for k, v in r.state_dict().items()}
+        seq = tg.randn(5, 3, 32)                                      # (T, B, I)
+        with tg.no_grad():
+            out_two = r(seq)[0]                                       # (T, B, H)
+        one_bias = sd["bias_ih_l0"] + sd["bias_hh_l0"]
+        out_one = np.stack([numpy_rnn(seq[:, i].numpy().astype(np.float64), sd["weight_ih_l0"],
+                                      sd["weight_hh_l0"], one_bias) for i in range(3)], axis=1)
+        free = sd["weight_ih_l0"].size + sd["weight_hh_l0"].size + one_bias.size  # the loop's
+    L.check("nn.RNN with b_ih and b_hh = the NumPy loop with b = b_ih + b_hh (1e-6)", out_two,
+            out_one, 1e-6)
+    L.check("the one-bias loop's W, U and b: Keras' count for SimpleRNN(32), 2,080", free, 2080)
+    L.table(["layer", "parameters"], [["nn.RNN(32, 32)", f"{n_params:,}"],
+                                      ["Keras SimpleRNN(32), one bias", f"{free:,}"]])
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 13, "RNN: from a NumPy loop to autograd")

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np   # only for the hand-written BPTT loop that autograd is compared with
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 
 def rnn_loss(xs: list, target: tg.Tensor, W: tg.Tensor, U: tg.Tensor, b: tg.Tensor,
@@ -43,18 +44,20 @@ def numpy_bptt(xs: np.ndarray, target: np.ndarray, W: np.ndarray, U: np.ndarray,
     for x_t in xs:
         hs.append(np.tanh(W @ x_t + U @ hs[-1] + b))
     y = V @ hs[-1]
+    E = 0.5 * float(np.sum((y - target) ** 2))
     dV = np.outer(y - target, hs[-1])
     delta = V.T @ (y - target)                            # δ_{T−1} = ∂E/∂h_{T−1}
     dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
-    deltas = [None] * T
+    deltas, shares = [None] * T, [None] * T
     for t in range(T - 1, -1, -1):
         deltas[t] = delta
         da = delta * (1 - hs[t + 1] ** 2)                 # ∂E/∂a_t
-        dW += np.outer(da, xs[t])                         # step t's share of ∂E/∂W
-        dU += np.outer(da, hs[t])                         # hs[t] is h_{t−1}
-        db += da
+        shares[t] = (np.outer(da, xs[t]), np.outer(da, hs[t]), da)   # step t's (W, U, b) share
+        dW += shares[t][0]                                # hs[t] is h_{t−1}
+        dU += shares[t][1]
+        db += shares[t][2]
         delta = U.T @ da                                  # δ_{t−1}
-    return {"W": dW, "U": dU, "b": db, "V": dV, "deltas": deltas}
+    return {"E": E, "W": dW, "U": dU, "b": db, "V": dV, "deltas": deltas, "shares": shares}
 
 
 def max_diff(a: object, b: object) -> float:
@@ -65,12 +68,20 @@ def max_diff(a: object, b: object) -> float:
     return float(np.max(np.abs(a - np.asarray(b))))
 
 
-def main(args) -> None:
+def write_graph(L: Lesson, drawing: tg.viz.Drawing, name: str, what: str) -> None:
+    """Write a graph drawing into the lesson's folder: PNG (for any image viewer), SVG
+    (zoomable, for a browser) and the DOT source beside them (name.gv)."""
+    try:
+        paths = [Path(drawing.render(L.out_dir / f"{name}.{ext}")) for ext in ("png", "svg")]
+    except tg.viz.GraphvizNotFoundError as e:      # no `dot`: the DOT source is still written
+        L.say(f"[yellow]{e}[/yellow]")
+        return
+    L.add_pictures(paths, what)
+
+
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
     rng = np.random.default_rng(14)
-    L = Lesson(14, "Backpropagation through time")
-    out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lesson14_"))
-    out_dir.mkdir(parents=True, exist_ok=True)
     T = 4 if args.fast else 6
     I, H, O = 3, 4, 2
 
@@ -80,6 +91,7 @@ def main(args) -> None:
           f"Write the loop out for T = {T} steps and you get a feed-forward network {T} "
           "cells deep, in which W, U and b occur T times. Backpropagation through time (BPTT) "
           "is ordinary backpropagation on that unrolled network.")
+    L.source(rnn_loss)
     f64 = tg.float64
     W = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (H, I)), dtype=f64))
     U = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (H, H)), dtype=f64))
@@ -93,16 +105,20 @@ def main(args) -> None:
         x_t.name = "x"
         xs.append(x_t)
     target = tg.tensor(target_np, dtype=f64)
-    E, states = rnn_loss(xs, target, W, U, b, V)
-    with tg.retain_grads():                               # keep ∂E/∂h_t on every state
-        E.backward()
+    with L.code():
+        E, states = rnn_loss(xs, target, W, U, b, V)
+        with tg.retain_grads():                               # keep ∂E/∂h_t on every state
+            E.backward()
+    L.uses(tg.scope, tg.retain_grads, tg.Tensor.backward)
     L.say(f"E = {E.item():.6f}")
 
     L.step("The unrolled graph: one cluster per time step")
-    params = {"W": W, "U": U, "b": b, "V": V}
-    graph = tg.viz.trace(E, params=params)
-    drawing = tg.viz.draw_unrolled(graph, title=f"an RNN unrolled over {T} steps")
-    source = drawing.source
+    with L.code():
+        params = {"W": W, "U": U, "b": b, "V": V}
+        graph = tg.viz.trace(E, params=params)
+        drawing = tg.viz.draw_unrolled(graph, title=f"an RNN unrolled over {T} steps")
+        source = drawing.source
+    L.uses(tg.viz.trace, tg.viz.draw_unrolled)
     clusters = re.findall(r"subgraph (cluster_t\d+) \{", source)
     L.check("one cluster per time step, in time order",
             [int(c[len("cluster_t"):]) for c in clusters], list(range(T)))
@@ -114,24 +130,28 @@ def main(args) -> None:
                 [source.count(f"<B>{name}</B>"), arrows[name]], [1, T])
     L.say("Each step's cell reads W, U and b: the weights are *shared* by the copies. V is "
           "used once, after the loop.")
-    svg = out_dir / "14_unrolled_rnn.svg"
-    try:
-        path = drawing.render(svg)
-        L.say(f"Drawing written to {path} (open it in a browser).")
-    except tg.viz.GraphvizNotFoundError as e:
-        L.say(f"[yellow]{e}[/yellow]")
+    write_graph(L, drawing, "unrolled_rnn", f"the RNN unrolled over {T} steps (the SVG zooms "
+                "in a browser)")
     L.say("The same picture in the terminal, from E back to the inputs:")
-    L.console.print(tg.viz.tree(E, params=params, modules="collapse", max_depth=8))
+    L.print(tg.viz.tree(E, params=params, modules="collapse", max_depth=8))
 
     L.step("A shared weight's gradient is the sum over its copies")
     L.say("Untie the weights: give step t its own copy (W_t, U_t, b_t), all equal to W, U, b. "
           "The function does not change, so ∂E/∂W_t is step t's share of the gradient, and "
           "the chain rule for a variable used T times says\n"
           "    ∂E/∂W = Σ_t ∂E/∂W_t        (the same for U and b)")
-    copies = [tuple(nn.Parameter(p.detach().clone()) for p in (W, U, b)) for _ in range(T)]
-    E_untied, _ = rnn_loss(xs, target, W, U, b, nn.Parameter(V.detach().clone()), copies)
-    E_untied.backward()
-    L.check("the untied net computes the same E", E_untied.item(), E.item(), 1e-15)
+    with L.code():
+        copies = [tuple(nn.Parameter(p.detach().clone()) for p in (W, U, b)) for _ in range(T)]
+        E_untied, _ = rnn_loss(xs, target, W, U, b, nn.Parameter(V.detach().clone()), copies)
+        E_untied.backward()
+    ref = numpy_bptt(xs_np, target_np, W.detach().numpy(), U.detach().numpy(),
+                     b.detach().numpy(), V.detach().numpy())
+    L.check("the tied net's E equals the NumPy loop's (next step)", E.item(), ref["E"], 1e-14)
+    L.check("the untied net computes that same E", E_untied.item(), ref["E"], 1e-14)
+    for k, name in enumerate(("W", "U", "b")):
+        L.check(f"each copy's ∂E/∂{name}_t equals step t's share in the NumPy loop of the "
+                "next step",
+                [c[k].grad for c in copies], [s_[k] for s_ in ref["shares"]], 1e-12)
     rows = []
     for t, (Wt, Ut, bt) in enumerate(copies):
         rows.append([t, f"{np.linalg.norm(Wt.grad.numpy()):.6f}",
@@ -150,18 +170,31 @@ def main(args) -> None:
           "    δ_{t−1} = Uᵀ ∂E/∂a_t\n"
           "and each step adds ∂E/∂a_t x_tᵀ to ∂E/∂W, ∂E/∂a_t h_{t−1}ᵀ to ∂E/∂U and ∂E/∂a_t to "
           "∂E/∂b. A plain NumPy loop does exactly that:")
-    ref = numpy_bptt(xs_np, target_np, W.detach().numpy(), U.detach().numpy(),
-                     b.detach().numpy(), V.detach().numpy())
+    L.source(numpy_bptt)
     for name in ("W", "U", "b", "V"):
         L.check(f"NumPy BPTT ∂E/∂{name} equals autograd: max |difference|",
                 max_diff(params[name].grad, ref[name]), 0.0, 1e-12)
     L.check("δ_t of the NumPy loop equals ∂E/∂h_t kept by tg.retain_grads(): max |difference|",
             max_diff([s.grad for s in states], ref["deltas"]), 0.0, 1e-12)
-    L.console.print(tg.viz.step_table(graph))
+    L.print(tg.viz.step_table(graph))
     L.say("The table shows how much the loss cares about each hidden state. It changes "
           "from step to step by the factor Uᵀ diag(1 − h_t²): lesson 15 follows that factor.")
-    L.done()
+    norms = [float(np.linalg.norm(d)) for d in ref["deltas"]]
+    with L.figure("gradient_per_step", "Backpropagation through time, step by step", ncols=2,
+                  size=(13, 4.6)) as (fig, axes):
+        figures.bars(axes[0, 0], [f"t={t}" for t in range(T)], norms, "‖∂E/∂h_t‖ (δ_t)",
+                     "norm", fmt="{:.3f}")
+        steps_ = range(T)
+        for k, name in enumerate(("W", "U", "b")):
+            axes[0, 1].plot(steps_, [np.linalg.norm(c[k].grad.numpy()) for c in copies],
+                            marker="o", label=f"‖∂E/∂{name}_t‖")
+        axes[0, 1].set_title("each step's share of the shared weights' gradient")
+        axes[0, 1].set_xlabel("step t")
+        axes[0, 1].set_ylabel("norm")
+        axes[0, 1].set_xticks(list(steps_))
+        axes[0, 1].grid(True, alpha=0.3)
+        axes[0, 1].legend()
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 14, "Backpropagation through time")

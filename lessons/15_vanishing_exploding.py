@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np   # only to build an orthogonal matrix and to multiply Jacobians by hand
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 
 def run_rnn(U: tg.Tensor, W: tg.Tensor, xs: list, activation: str) -> tuple[tg.Tensor, list]:
@@ -25,12 +26,20 @@ def run_rnn(U: tg.Tensor, W: tg.Tensor, xs: list, activation: str) -> tuple[tg.T
     return 0.5 * (h * h).sum(), states
 
 
-def main(args) -> None:
+def write_graph(L: Lesson, drawing: tg.viz.Drawing, name: str, what: str) -> None:
+    """Write a graph drawing into the lesson's folder: PNG (for any image viewer), SVG
+    (zoomable, for a browser) and the DOT source beside them (name.gv)."""
+    try:
+        paths = [Path(drawing.render(L.out_dir / f"{name}.{ext}")) for ext in ("png", "svg")]
+    except tg.viz.GraphvizNotFoundError as e:      # no `dot`: the DOT source is still written
+        L.say(f"[yellow]{e}[/yellow]")
+        return
+    L.add_pictures(paths, what)
+
+
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
     rng = np.random.default_rng(15)
-    L = Lesson(15, "Vanishing and exploding gradients")
-    out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lesson15_"))
-    out_dir.mkdir(parents=True, exist_ok=True)
     T, H, I = (12, 6, 3) if args.fast else (30, 8, 3)
     f64 = tg.float64
     Q, _ = np.linalg.qr(rng.normal(size=(H, H)))                 # an orthogonal matrix
@@ -44,17 +53,20 @@ def main(args) -> None:
           "For h_t = U h_{t−1} + W x_t the Jacobian is simply J = U. Take U = γ·Q with Q "
           "orthogonal (it keeps lengths), then each step back multiplies the gradient's norm "
           "by exactly γ:  ‖∂E/∂h_t‖ = γ^(T−1−t) ‖∂E/∂h_{T−1}‖.")
+    L.source(run_rnn)
     rows = {}
-    for gamma in (0.5, 1.0, 1.5):
-        U = nn.Parameter(tg.tensor(gamma * Q, dtype=f64))
-        E, states = run_rnn(U, W, xs, "linear")
-        with tg.retain_grads():
-            E.backward()
-        norms = tg.viz.step_grad_norms(E)
-        rows[gamma] = norms
-        ratio = norms[0] / norms[T - 1]
-        L.check(f"γ = {gamma}: ‖∂E/∂h_0‖ / ‖∂E/∂h_{T - 1}‖ = γ^{T - 1} (relative 1e-9)",
-                ratio / gamma ** (T - 1), 1.0, 1e-9)
+    with L.code():
+        for gamma in (0.5, 1.0, 1.5):
+            U = nn.Parameter(tg.tensor(gamma * Q, dtype=f64))
+            E, states = run_rnn(U, W, xs, "linear")
+            with tg.retain_grads():
+                E.backward()
+            norms = tg.viz.step_grad_norms(E)
+            rows[gamma] = norms
+            ratio = norms[0] / norms[T - 1]
+            L.check(f"γ = {gamma}: ‖∂E/∂h_0‖ / ‖∂E/∂h_{T - 1}‖ = γ^{T - 1} (relative 1e-9)",
+                    ratio / gamma ** (T - 1), 1.0, 1e-9)
+    L.uses(tg.viz.step_grad_norms)
     L.table(["t", "γ = 0.5 (vanishes)", "γ = 1.0", "γ = 1.5 (explodes)"],
             [[t, f"{rows[0.5][t]:.3e}", f"{rows[1.0][t]:.3e}", f"{rows[1.5][t]:.3e}"]
              for t in range(T)])
@@ -63,29 +75,41 @@ def main(args) -> None:
     L.say("A squashing unit adds a factor 1 − h_t² ≤ 1 per step, so even with γ = 1 the "
           "gradient shrinks on its way back: the long-range signal vanishes. Multiply the "
           "Jacobians by hand and compare with autograd.")
-    U = nn.Parameter(tg.tensor(1.0 * Q, dtype=f64))
-    E, states = run_rnn(U, W, xs, "tanh")
-    with tg.retain_grads():
-        E.backward()
-    Un = U.detach().numpy()
-    hs = [s.detach().numpy() for s in states]
-    g = hs[-1].copy()                                           # ∂E/∂h_{T−1} = h_{T−1}
-    for t in range(T - 1, 0, -1):                               # ∂E/∂h_{t−1} = J_tᵀ ∂E/∂h_t
-        J = np.diag(1 - hs[t] ** 2) @ Un
-        g = J.T @ g
+    with L.code():
+        U = nn.Parameter(tg.tensor(1.0 * Q, dtype=f64))
+        E, states = run_rnn(U, W, xs, "tanh")
+        with tg.retain_grads():
+            E.backward()
+    with L.code():
+        Un = U.detach().numpy()
+        hs = [s.detach().numpy() for s in states]
+        g = hs[-1].copy()                                           # ∂E/∂h_{T−1} = h_{T−1}
+        for t in range(T - 1, 0, -1):                               # ∂E/∂h_{t−1} = J_tᵀ ∂E/∂h_t
+            J = np.diag(1 - hs[t] ** 2) @ Un
+            g = J.T @ g
     L.check("Jᵀ_1 ··· Jᵀ_{T−1} ∂E/∂h_{T−1} equals ∂E/∂h_0 from autograd: max |difference|",
             float(np.max(np.abs(g - states[0].grad.numpy()))), 0.0, 1e-12)
     norms = tg.viz.step_grad_norms(E)
-    L.console.print(tg.viz.step_table(E))
+    L.print(tg.viz.step_table(E))
     L.check_true("with tanh the gradient at t = 0 is smaller than at the last step",
                  norms[0] < norms[T - 1], f"{norms[0]:.2e} < {norms[T - 1]:.2e}")
+    with L.figure("gradient_norms", "How ‖∂E/∂h_t‖ changes on its way back through time",
+                  size=(10, 5.2)) as (fig, axes):
+        series = {f"linear, U = {g_}·Q": [rows[g_][t] for t in range(T)] for g_ in rows}
+        series["tanh, U = Q"] = [norms[t] for t in range(T)]
+        figures.lines(axes[0, 0], series, "gradient norm per step (the loss is at the last step)",
+                      "step t", "‖∂E/∂h_t‖ (log scale)", logy=True, markers=True)
 
     L.step("The same numbers, coloured on the unrolled graph")
     L.say("Each hidden state is filled with the colour of ‖∂E/∂h_t‖ on a log scale: blue "
           "where the gradient has vanished, red where it is largest; each step's frame "
-          "takes the same colour.")
-    graph = tg.viz.trace(E, params={"U": U})
-    drawing = tg.viz.draw_unrolled(graph, title="‖∂E/∂h_t‖ along the unrolled tanh RNN")
+          "takes the same colour. Beyond 12 steps the middle ones are folded into one '⋯' box "
+          "(the table above has them all).")
+    with L.code():
+        graph = tg.viz.trace(E, params={"U": U})
+        drawing = tg.viz.draw_unrolled(graph, max_steps=12,     # the middle folds into ⋯
+                                       title="‖∂E/∂h_t‖ along the unrolled tanh RNN")
+    L.uses(tg.viz.draw_unrolled)
     scale = tg.viz.ColorScale.from_values(norms.values())
     src = drawing.source
     lo, hi = min(norms, key=norms.get), max(norms, key=norms.get)
@@ -97,11 +121,7 @@ def main(args) -> None:
     L.check(f"h_{lo} (smallest gradient) is drawn in the coldest colour, h_{hi} in the "
             "warmest", [fills[lo] == scale(norms[lo]) == "#3b4cc0",
                         fills[hi] == scale(norms[hi]) == "#b40426"], [1, 1])
-    try:
-        path = drawing.render(out_dir / "15_gradient_norms.svg")
-        L.say(f"Drawing written to {path}.")
-    except tg.viz.GraphvizNotFoundError as e:
-        L.say(f"[yellow]{e}[/yellow]")
+    write_graph(L, drawing, "gradient_norms_graph", "‖∂E/∂h_t‖ coloured on the unrolled graph")
 
     L.step("Clipping bounds an exploding gradient")
     L.say("An exploding gradient makes one SGD step throw the weights far away. Clipping "
@@ -109,15 +129,17 @@ def main(args) -> None:
           "    g ← g · max_norm / ‖g‖        if ‖g‖ > max_norm\n"
           "The direction is kept, only the length is bounded (PyTorch's "
           "nn.utils.clip_grad_norm_, which returns the norm before clipping).")
-    U = nn.Parameter(tg.tensor(1.5 * Q, dtype=f64))
-    Wp = nn.Parameter(W.detach().clone())
-    E, _ = run_rnn(U, Wp, xs, "linear")
-    E.backward()
-    before = [p.grad.numpy().copy() for p in (U, Wp)]
-    norm_by_hand = float(np.sqrt(sum((g ** 2).sum() for g in before)))
-    max_norm = 1.0
-    total = nn.utils.clip_grad_norm_([U, Wp], max_norm)
-    after = [p.grad.numpy() for p in (U, Wp)]
+    with L.code():
+        U = nn.Parameter(tg.tensor(1.5 * Q, dtype=f64))
+        Wp = nn.Parameter(W.detach().clone())
+        E, _ = run_rnn(U, Wp, xs, "linear")
+        E.backward()
+        before = [p.grad.numpy().copy() for p in (U, Wp)]
+        norm_by_hand = float(np.sqrt(sum((g ** 2).sum() for g in before)))
+        max_norm = 1.0
+        total = nn.utils.clip_grad_norm_([U, Wp], max_norm)
+        after = [p.grad.numpy() for p in (U, Wp)]
+    L.uses(nn.utils.clip_grad_norm_)
     norm_after = float(np.sqrt(sum((g ** 2).sum() for g in after)))
     L.table(["", "‖g‖"], [["before clipping", f"{norm_by_hand:.4e}"],
                           ["after clipping", f"{norm_after:.6f}"]])
@@ -129,8 +151,7 @@ def main(args) -> None:
     lr = 0.1
     L.say(f"So one SGD step with learning rate {lr} moves the weights by at most "
           f"lr · max_norm = {lr * max_norm}, instead of lr · {norm_by_hand:.2e}.")
-    L.done()
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 15, "Vanishing and exploding gradients")

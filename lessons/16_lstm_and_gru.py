@@ -1,8 +1,8 @@
 """Lesson 16: LSTM and GRU. Gates keep the first symbol in memory where a simple RNN forgets it."""
 from __future__ import annotations
 
+import math
 import os
-import time
 
 # One BLAS thread unless told otherwise: recurrent layers multiply small matrices, and on
 # a busy 2-core machine idle OpenBLAS threads spin and make every step several times slower.
@@ -11,7 +11,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import tinygrad_edu as tg  # noqa: E402
 import tinygrad_edu.functional as F  # noqa: E402
 from tinygrad_edu import nn, optim  # noqa: E402
-from tinygrad_edu.lesson import Lesson, run  # noqa: E402
+
+import figures  # noqa: E402
+from console import Lesson, run  # noqa: E402
 
 K = 4            # classes: the first symbol is one of A, B, C, D
 V = 8            # alphabet: A B C D (the message) and e f g h (the distractors)
@@ -91,9 +93,22 @@ def accuracy(model: Reader, x: tg.Tensor, y: tg.Tensor) -> float:
         return (model(x).argmax(1) == y).float().mean().item()
 
 
-def main(args) -> None:
+def train(model: Reader, T: int, steps: int, batch: int, noise: float, lr: float,
+          report) -> None:
+    """Adam on fresh batches, the gradient norm clipped at 1."""
+    opt = optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        x, y = make_batch(batch, T, noise)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        report(loss=loss.item())
+
+
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(16, "LSTM and GRU")
     fast = args.fast
     steps_T = 30                          # sequence length: the gap to remember
     train_steps = 150
@@ -107,7 +122,21 @@ def main(args) -> None:
           "∂h_T/∂h_1 = Π_t diag(1 − h_t²)·U, which shrinks geometrically when U is small "
           "(lesson 15). The LSTM adds a second state, the cell c_t, that is changed only by a "
           "product with a gate and a sum: a conveyor belt that information can ride for many "
-          "steps untouched.")
+          "steps untouched. In numbers, for one unit over 30 steps: a tanh RNN with weight 0.9 "
+          "against a cell whose forget gate stays at 0.95:")
+    with L.code():
+        x1 = tg.tensor(1.0, dtype=tg.float64, requires_grad=True)   # the first input
+        h, c, slopes = x1.tanh(), x1 * 1.0, []
+        for t in range(29):                                          # 29 more steps, x = 0
+            h = (0.9 * h).tanh()
+            slopes.append(0.9 * (1 - h.item() ** 2))                 # ∂h_t/∂h_(t−1)
+            c = 0.95 * c                                 # c_t = f·c_(t−1) + i·g; f = 0.95, i·g = 0
+        (dh,) = tg.grad(h, [x1])
+        (dc,) = tg.grad(c, [x1])
+    L.check("∂h_30/∂x_1 = (1 − h_1²)·Π ∂h_t/∂h_(t−1) (autograd vs the product in Python)",
+            dh, (1 - math.tanh(1.0) ** 2) * math.prod(slopes), 1e-12)
+    L.check("∂c_30/∂x_1 = 0.95^29 along the cell", dc, 0.95 ** 29, 1e-12)
+    L.say(f"The RNN passes back {dh.item():.1e} of the signal, the cell {dc.item():.2f}.")
 
     # ------------------------------------------------------------------ LSTM by hand
     L.step("The LSTM cell, gate by gate")
@@ -121,10 +150,14 @@ def main(args) -> None:
           "    h_t = o_t ⊙ tanh(c_t)\n"
           "Since ∂c_t/∂c_(t−1) = f_t (elementwise), a forget gate near 1 passes both the memory "
           "and its gradient along. Recompute one step of nn.LSTMCell from these formulas:")
-    x1, h1, c1 = tg.randn(3, V), tg.randn(3, 5), tg.randn(3, 5)
-    lstm_cell = nn.LSTMCell(V, 5)
-    h_lib, c_lib = lstm_cell(x1, (h1, c1))
-    h_hand, c_hand = hand_lstm_step(lstm_cell, x1, h1, c1)
+    L.source(hand_lstm_step)
+    with L.code():
+        x1, h1, c1 = tg.randn(3, V), tg.randn(3, 5), tg.randn(3, 5)
+        lstm_cell = nn.LSTMCell(V, 5)
+        h_lib, c_lib = lstm_cell(x1, (h1, c1))
+        h_hand, c_hand = hand_lstm_step(lstm_cell, x1, h1, c1)
+    L.uses(F.lstm_cell, note="the library's cell: the same four gates (a fused fast path may "
+                             "replace it; a test proves the two equal)")
     L.check("nn.LSTMCell's h_t equals the gate formulas (1e-6)",
             (h_lib - h_hand).abs().max().item(), 0.0, 1e-6)
     L.check("nn.LSTMCell's c_t equals the gate formulas (1e-6)",
@@ -139,8 +172,11 @@ def main(args) -> None:
           "    h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_(t−1)\n"
           "z_t near 1 copies the old state forward (the GRU's conveyor belt); r_t near 0 lets "
           "the candidate ignore the past. One step of nn.GRUCell from these formulas:")
-    gru_cell = nn.GRUCell(V, 5)
-    g_lib, g_hand = gru_cell(x1, h1), hand_gru_step(gru_cell, x1, h1)
+    L.source(hand_gru_step)
+    with L.code():
+        gru_cell = nn.GRUCell(V, 5)
+        g_lib, g_hand = gru_cell(x1, h1), hand_gru_step(gru_cell, x1, h1)
+    L.uses(F.gru_cell)
     L.check("nn.GRUCell's h_t equals the gate formulas (1e-6)",
             (g_lib - g_hand).abs().max().item(), 0.0, 1e-6)
 
@@ -152,9 +188,12 @@ def main(args) -> None:
           "so a gate can open or close depending on what is stored, e.g. to count. PyTorch "
           "has no such layer; nn.PeepholeLSTMCell adds weight_ci, weight_cf, weight_co (H,) to "
           "an LSTMCell. Note that the output gate reads the new cell c_t.")
-    peep = nn.PeepholeLSTMCell(V, 5)
-    hp_lib, cp_lib = peep(x1, (h1, c1))
-    hp_hand, cp_hand = hand_peephole_step(peep, x1, h1, c1)
+    L.source(hand_peephole_step)
+    with L.code():
+        peep = nn.PeepholeLSTMCell(V, 5)
+        hp_lib, cp_lib = peep(x1, (h1, c1))
+        hp_hand, cp_hand = hand_peephole_step(peep, x1, h1, c1)
+    L.uses(F.peephole_lstm_cell)
     L.check("nn.PeepholeLSTMCell equals the peephole formulas (h and c, 1e-6)",
             max((hp_lib - hp_hand).abs().max().item(), (cp_lib - cp_hand).abs().max().item()),
             0.0, 1e-6)
@@ -181,7 +220,9 @@ def main(args) -> None:
           "last step the model must say which letter came first: 4 classes, chance = 25%. "
           "Like 'I grew up in France … I speak fluent ___', the clue is far from where it is "
           "needed, and everything in between is noise.")
-    xs, ys = make_batch(3, steps_T, 0.0)
+    L.source(make_batch)
+    with L.code():
+        xs, ys = make_batch(3, steps_T, 0.0)
     sample = ["".join(SYMBOLS[j] for j in row) for row in xs.argmax(2).tolist()]
     L.table(["sequence (noise-free symbols)", "label"],
             [[s, SYMBOLS[y]] for s, y in zip(sample, ys.tolist())])
@@ -194,31 +235,24 @@ def main(args) -> None:
     lengths = [steps_T] if fast else [10, 20, steps_T, 40]
     if not fast:
         L.say(f"To see where the simple RNN breaks, repeat the race for gaps of {lengths}.")
+    L.source(Reader)
+    L.source(train)
     results: dict = {}
-    for T in lengths:
-        tg.manual_seed(0)
-        x_test, y_test = make_batch(1000, T, noise)
-        for kind in ("RNN", "LSTM", "GRU"):
-            tg.manual_seed(1)
-            model = Reader(kind, hidden)
-            if kind != "RNN":
-                keep_gate_bias(model, hidden, 3.0)
-            opt = optim.Adam(model.parameters(), lr=lr)
-            t0 = time.perf_counter()
-            first = last = 0.0
-            for step in range(train_steps):
-                x, y = make_batch(batch, T, noise)
-                loss = F.cross_entropy(model(x), y)
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                first = loss.item() if step == 0 else first
-                last = 0.9 * last + 0.1 * loss.item() if step else loss.item()
-            acc = accuracy(model, x_test, y_test)
-            results[kind, T] = acc
-            L.say(f"  T={T:2d} {kind:4s}: loss {first:.3f} → {last:.3f}, held-out accuracy "
-                  f"{acc:.1%} ({time.perf_counter() - t0:.1f}s)")
+    curves: dict = {}
+    with L.code():
+        for T in lengths:
+            tg.manual_seed(0)
+            x_test, y_test = make_batch(1000, T, noise)
+            for kind in ("RNN", "LSTM", "GRU"):
+                tg.manual_seed(1)
+                model = Reader(kind, hidden)
+                if kind != "RNN":
+                    keep_gate_bias(model, hidden, 3.0)
+                with L.progress(f"T={T:2d} {kind:4s}", total=train_steps) as bar:
+                    train(model, T, train_steps, batch, noise, lr, report=bar.update)
+                results[kind, T] = accuracy(model, x_test, y_test)
+                curves[kind, T] = bar.losses
+                L.say(f"  T={T:2d} {kind:4s}: held-out accuracy {results[kind, T]:.1%}")
     L.table(["model", "parameters"] + [f"accuracy, T={T}" for T in lengths],
             [[k, counts[k]] + [f"{results[k, T]:.1%}" for T in lengths]
              for k in ("RNN", "LSTM", "GRU")])
@@ -251,21 +285,46 @@ def main(args) -> None:
           "input: ‖∂E/∂x_1‖, computed by autograd through all T steps. The RNN's signal has to "
           "cross T−1 Jacobians of size < 1; the gated cells, with their keep-gates near 1, "
           "deliver it almost intact, so they can learn from it at all.")
-    x, y = make_batch(batch, steps_T, noise)
-    norms = {}
-    for kind in ("RNN", "LSTM", "GRU"):
-        tg.manual_seed(1)
-        model = Reader(kind, hidden)
-        if kind != "RNN":
-            keep_gate_bias(model, hidden, 3.0)
-        xg = x.detach().requires_grad_()
-        F.cross_entropy(model(xg), y).backward()
-        norms[kind] = xg.grad[:, 0].norm().item()
+    with L.code():
+        x, y = make_batch(batch, steps_T, noise)
+        norms = {}
+        for kind in ("RNN", "LSTM", "GRU"):
+            tg.manual_seed(1)
+            model = Reader(kind, hidden)
+            if kind != "RNN":
+                keep_gate_bias(model, hidden, 3.0)
+            xg = x.detach().requires_grad_()
+            F.cross_entropy(model(xg), y).backward()
+            norms[kind] = xg.grad[:, 0].norm().item()
     L.table(["model (untrained)", "‖∂E/∂x_1‖"], [[k, f"{v:.2e}"] for k, v in norms.items()])
     L.check_true("at initialisation the LSTM's gradient at x_1 is > 100× the RNN's",
                  norms["LSTM"] > 100 * norms["RNN"], f"ratio {norms['LSTM'] / norms['RNN']:.0f}")
-    L.done()
+    colors = {"RNN": "#c44e52", "LSTM": "#4c72b0", "GRU": "#55a868"}
+    with L.figure("remember_the_first_symbol", "Remembering the first symbol: RNN vs LSTM vs GRU",
+                  ncols=3, size=(18, 4.8)) as (fig, axes):
+        figures.lines(axes[0, 0], {k: curves[k, steps_T] for k in ("RNN", "LSTM", "GRU")},
+                      f"training loss, gap T = {steps_T}", "Adam step", "cross-entropy",
+                      colors=colors)
+        axes[0, 0].axhline(math.log(K), color="gray", ls=":", label="chance: ln 4")
+        axes[0, 0].legend()
+        if len(lengths) > 1:
+            figures.lines(axes[0, 1], {k: [results[k, T] for T in lengths]
+                                       for k in ("RNN", "LSTM", "GRU")},
+                          "held-out accuracy by gap length", "gap T (steps)", "accuracy",
+                          x=lengths, markers=True, colors=colors)
+            axes[0, 1].set_xticks(lengths)
+            axes[0, 1].set_ylim(0, 1.05)
+        else:
+            figures.bars(axes[0, 1], ["RNN", "LSTM", "GRU"],
+                         [results[k, steps_T] for k in ("RNN", "LSTM", "GRU")],
+                         f"held-out accuracy, T = {steps_T}", "accuracy",
+                         colors=[colors[k] for k in ("RNN", "LSTM", "GRU")], ylim=(0, 1.1))
+        axes[0, 1].axhline(1 / K, color="gray", ls=":", label="chance (25%)")
+        axes[0, 1].legend(loc="lower left" if len(lengths) > 1 else "upper left")
+        figures.bars(axes[0, 2], list(norms), list(norms.values()),
+                     "‖∂E/∂x_1‖ at initialisation (log scale)", "gradient norm",
+                     fmt="{:.1e}", logy=True, colors=[colors[k] for k in norms])
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 16, "LSTM and GRU")

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import math
 import os
-import time
 
 # One BLAS thread unless told otherwise: recurrent layers multiply small matrices, and on
 # a busy 2-core machine idle OpenBLAS threads spin and make every step several times slower.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from rich.markup import escape  # noqa: E402
+
 import tinygrad_edu as tg  # noqa: E402
 import tinygrad_edu.functional as F  # noqa: E402
 from tinygrad_edu import nn, optim  # noqa: E402
 from tinygrad_edu.data import Vocab, load_shakespeare  # noqa: E402
-from tinygrad_edu.lesson import Lesson, run  # noqa: E402
+
+import figures  # noqa: E402
+from console import Lesson, run  # noqa: E402
+
 
 class CharRNN(nn.Module):
     """x_t one-hot (V) -> h_t = tanh(W_xh x_t + W_hh h_(t-1) + b_h) -> o_t = W_ho h_t + b_o."""
@@ -48,6 +52,19 @@ def sample(model: CharRNN, vocab: Vocab, prime: str, n: int, temperature: float)
     return prime + "".join(vocab.decode(out))
 
 
+def greedy(model: CharRNN, vocab: Vocab, prime: str, n: int) -> str:
+    """n characters, each the most likely one given those before: no random draw, so
+    watching the model during training changes nothing in it."""
+    with tg.no_grad():
+        logits, h = model(tg.tensor([vocab.encode(prime)]))
+        out = []
+        for _ in range(n):
+            c = int(logits[0, -1].argmax().item())
+            out.append(c)
+            logits, h = model(tg.tensor([[c]]), h)
+    return prime + "".join(vocab.decode(out))
+
+
 def word_share(text: str, words: set) -> float:
     """Fraction of the whitespace-separated words of `text` found in the training text."""
     toks = [w.strip(".,;:!?'-").lower() for w in text.split()]
@@ -65,9 +82,8 @@ def evaluate(model: CharRNN, data: tg.Tensor, seq: int, n_batches: int) -> float
         return F.cross_entropy(logits.reshape(-1, model.vocab_size), y.reshape(-1)).item()
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(17, "A character-level language model")
     fast = args.fast
     text = load_shakespeare()
     n_chars = 200_000 if fast else len(text)
@@ -83,8 +99,9 @@ def main(args) -> None:
     L.say("The data is tiny Shakespeare: 1,115,394 characters of plays. A character-level "
           "model reads one character at a time and predicts the next one, so the vocabulary "
           "is just the set of characters and no word is ever unknown.")
-    vocab = Vocab(text, specials=())
-    V = len(vocab)
+    with L.code():
+        vocab = Vocab(text, specials=())
+        V = len(vocab)
     L.check("tiny Shakespeare has 1,115,394 characters and 65 distinct ones", [len(text), V],
             [1115394, 65])
     text = text[:n_chars]
@@ -106,12 +123,14 @@ def main(args) -> None:
           "position of every window: each window of T+1 characters gives T predictions at once "
           "(teacher forcing: the model always reads the true previous character). By the chain "
           "rule, P(c_1..c_N) = Π_t P(c_t | c_1..c_(t−1)), so the summed loss is −log P(text).")
-    model = CharRNN(V, hidden)
-    n_params = sum(p.numel() for p in model.parameters())
+    L.source(CharRNN)
+    L.uses(nn.RNN, F.cross_entropy)
+    with L.code():
+        model = CharRNN(V, hidden)
+        n_params = sum(p.numel() for p in model.parameters())
+        logits, _ = model(train[:seq].reshape(1, seq))
+        loss0 = F.cross_entropy(logits.reshape(-1, V), train[1:seq + 1]).item()
     L.say(f"Parameters: {n_params:,}.")
-
-    logits, _ = model(train[:seq].reshape(1, seq))
-    loss0 = F.cross_entropy(logits.reshape(-1, V), train[1:seq + 1]).item()
     L.say(f"Before training the scores are small and nearly equal, so the model spreads its "
           f"bet over all 65 characters: loss {loss0:.3f} vs ln 65 = {math.log(65):.3f}.")
     L.check("untrained loss is close to ln 65 = 4.174 (±0.15)", loss0, math.log(65), 0.15 / 4.174)
@@ -120,42 +139,51 @@ def main(args) -> None:
     L.step("Training, with samples along the way")
     L.say(f"Adam (lr {lr}), gradient norm clipped at 5, {train_steps} steps of {batch} random "
           f"windows of {seq + 1} characters. Samples: 'First' followed by {n_sample} drawn "
-          "characters, temperature 0.8.")
+          "characters, temperature 0.8. While it trains, every tenth of the way, the model "
+          "also writes 60 characters greedily (always its most likely next character):")
+    L.source(sample)
+    L.source(greedy)
     opt = optim.Adam(model.parameters(), lr=lr)
     samples = {}
     tg.manual_seed(123)
     samples[0] = sample(model, vocab, "First", n_sample, 0.8)
     val_losses = {0: evaluate(model, val, seq, 4)}
-    t0 = time.perf_counter()
     curve = []
     running = None
-    for step in range(1, train_steps + 1):
-        starts = tg.randint(0, split - seq - 1, (batch,))       # (B,)
-        offs = starts.reshape(batch, 1) + tg.arange(seq + 1).reshape(1, seq + 1)
-        chunk = train[offs]                                     # (B, T+1)
-        logits, _ = model(chunk[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, V), chunk[:, 1:].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
-        if step == early or step == train_steps:
-            tg.manual_seed(123)
-            samples[step] = sample(model, vocab, "First", n_sample, 0.8)
-            val_losses[step] = evaluate(model, val, seq, 4)
-        if step % max(train_steps // 10, 1) == 0:
-            curve.append([step, f"{running:.3f}", f"{time.perf_counter() - t0:.0f}s"])
-    L.table(["step", "training loss (smoothed)", "time"], curve)
+    with L.code():
+        with L.progress("training the char-RNN", total=train_steps) as bar:
+            for step in range(1, train_steps + 1):
+                starts = tg.randint(0, split - seq - 1, (batch,))       # (B,)
+                offs = starts.reshape(batch, 1) + tg.arange(seq + 1).reshape(1, seq + 1)
+                chunk = train[offs]                                     # (B, T+1)
+                logits, _ = model(chunk[:, :-1])
+                loss = F.cross_entropy(logits.reshape(-1, V), chunk[:, 1:].reshape(-1))
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                opt.step()
+                running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+                bar.update(loss=loss.item())
+                if step == early or step == train_steps:
+                    tg.manual_seed(123)
+                    samples[step] = sample(model, vocab, "First", n_sample, 0.8)
+                    val_losses[step] = evaluate(model, val, seq, 4)
+                if step % max(train_steps // 10, 1) == 0:
+                    curve.append([step, f"{running:.3f}"])
+                    text_now = greedy(model, vocab, "First", 60).replace("\n", "⏎")
+                    bar.note(f"  step {step:5,}  loss {running:.3f}  [dim]greedy:[/dim] "
+                             f"{escape(text_now)}")
+    L.table(["step", "training loss (smoothed)"], curve)
 
     L.step("What the model writes")
+    L.source(word_share)
+    with L.code():
+        shares = {step: word_share(s[5:], train_words) for step, s in samples.items()}
     rows = []
-    shares = {}
     for step, s in samples.items():
-        shares[step] = word_share(s[5:], train_words)
         L.say(f"[bold]after {step} steps[/bold] (validation loss {val_losses[step]:.3f}, "
               f"{shares[step]:.0%} of its words are real):")
-        L.console.print(s, markup=False, highlight=False)
+        L.print(s, markup=False, highlight=False)
         L.say("")
         rows.append([step, f"{val_losses[step]:.3f}", f"{shares[step]:.0%}"])
     L.table(["step", "validation loss", "sampled words found in the training text"], rows)
@@ -174,8 +202,16 @@ def main(args) -> None:
                      val_losses[last] < 1.9, f"{val_losses[last]:.3f}")
         L.check_true("full run: more than half of the sampled words are real",
                      shares[last] > 0.5, f"{shares[last]:.2f}")
-    L.done()
+    with L.figure("training", "A character-level RNN reading tiny Shakespeare",
+                  size=(10, 5)) as (fig, axes):
+        figures.lines(axes[0, 0], {"training loss (per batch)": bar.losses},
+                      "cross-entropy per character", "Adam step", "nats per character",
+                      smooth=50)
+        axes[0, 0].plot(list(val_losses), list(val_losses.values()), "o-", color="#c44e52",
+                        label="validation loss (at the samples)")
+        axes[0, 0].axhline(math.log(V), color="gray", ls=":", label=f"uniform guess: ln {V}")
+        axes[0, 0].legend()
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 17, "A character-level language model")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-import time
+from typing import Callable
 
 # One BLAS thread unless told otherwise: recurrent layers multiply small matrices, and on
 # a busy 2-core machine idle OpenBLAS threads spin and make every step several times slower.
@@ -13,7 +13,10 @@ import tinygrad_edu.functional as F  # noqa: E402
 from tinygrad_edu import nn, optim  # noqa: E402
 from tinygrad_edu.data import (DataLoader, TensorDataset, Vocab, char_tokenize,  # noqa: E402
                                load_sentiment, ngrams, word_tokenize)
-from tinygrad_edu.lesson import Lesson, run  # noqa: E402
+
+import figures  # noqa: E402
+from console import Lesson, run  # noqa: E402
+
 
 class SentimentRNN(nn.Module):
     """Embedding -> recurrent layer (last state) -> Dense(1) -> sigmoid.
@@ -57,10 +60,10 @@ def train_loss(model: nn.Module, x: tg.Tensor, y: tg.Tensor) -> float:
         return F.binary_cross_entropy_with_logits(model(x), y).item()
 
 
-def train(model: nn.Module, x: tg.Tensor, y: tg.Tensor, epochs: int, lr: float) -> list:
+def train(model: nn.Module, loader: DataLoader, epochs: int, lr: float,
+          report: Callable[..., None]) -> list:
     """Adam on binary cross-entropy, mini-batches of 32; returns the mean loss per epoch."""
     opt = optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, seed=0)
     losses = []
     for _ in range(epochs):
         total, n = 0.0, 0
@@ -71,36 +74,41 @@ def train(model: nn.Module, x: tg.Tensor, y: tg.Tensor, epochs: int, lr: float) 
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             total, n = total + loss.item() * len(yb), n + len(yb)
+            report(loss=loss.item())
         losses.append(total / n)
     return losses
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(18, "Sentiment classification")
     fast = args.fast
 
     # ------------------------------------------------------------------ tokens
     L.step("From text to tokens")
     L.say("A network eats numbers, not strings. Vectorising text has two steps: cut it into "
           "tokens, then turn each token into a vector. Three ways to cut the lecture's sentence:")
-    s = "The cat sat on the mat."
-    words = word_tokenize(s)
-    chars = char_tokenize(s)
-    bigrams = ngrams(words, 2)
+    with L.code():
+        s = "The cat sat on the mat."
+        words = word_tokenize(s)
+        chars = char_tokenize(s)
+        bigrams = ngrams(words, 2)
+    L.uses(word_tokenize)
     L.table(["tokens", "how many", "first few"],
             [["words (lower-cased, punctuation dropped)", len(words), words],
              ["characters", len(chars), chars[:8]],
              ["word bigrams (n = 2)", len(bigrams), [" ".join(b) for b in bigrams]]])
-    L.check("6 words, 23 characters and 5 bigrams", [len(words), len(chars), len(bigrams)],
-            [6, 23, 5])
+    L.check("6 words, 23 characters and 5 bigrams, counted by hand",
+            [len(words), len(chars), len(bigrams)], [6, 23, 5])
+    L.check_true("the words come out lower-cased, without punctuation",
+                 words == ["the", "cat", "sat", "on", "the", "mat"], " ".join(words))
     L.say("Words give short sequences of meaningful units but a large vocabulary; characters a "
           "tiny vocabulary but long sequences; n-grams keep a little word order ('not good') "
           "even in a model that ignores order.")
 
     # ------------------------------------------------------------------ data
     L.step("The data: 3,000 labelled sentences")
-    rows = load_sentiment()
+    with L.code():
+        rows = load_sentiment()
     L.say("The UCI Sentiment Labelled Sentences: 1,000 one-line reviews each from Amazon "
           "(phones), IMDB (films) and Yelp (restaurants), half good (1) and half bad (0):")
     L.table(["source", "label", "sentence"],
@@ -132,11 +140,15 @@ def main(args) -> None:
           f"apart. An embedding maps word k to a dense, learned {E}-dim vector: row k of a "
           f"({V}×{E}) matrix, so similar words can end up close. The two are the same "
           "computation: a one-hot row times the matrix picks out exactly that row.")
-    emb = nn.Embedding(V, E, padding_idx=0)
-    ids = x_train[:4]                                           # (4, 30)
-    via_onehot = F.one_hot(ids, V).float() @ emb.weight         # (4, 30, V) @ (V, E)
-    L.check("one_hot(ids) @ W equals the embedding lookup (row ids of W) exactly",
-            (via_onehot - emb(ids)).abs().max().item(), 0.0)
+    with L.code():
+        emb = nn.Embedding(V, E, padding_idx=0)
+        ids = x_train[:4]                                           # (4, 30)
+        via_onehot = F.one_hot(ids, V).float() @ emb.weight         # (4, 30, V) @ (V, E)
+        looked_up = emb(ids)                                        # (4, 30, E)
+    L.uses(F.embedding)
+    rows_of_w = emb.weight.detach().numpy()[ids.numpy()]            # NumPy: row ids of W
+    L.check("the embedding lookup picks rows ids of W (NumPy indexing)", looked_up, rows_of_w)
+    L.check("one_hot(ids) @ W gives the same rows", via_onehot, rows_of_w, 1e-6)
     L.table(["representation of one sentence", "numbers", "non-zeros"],
             [["one-hot", f"{maxlen} × {V:,} = {maxlen * V:,}", f"≤ {maxlen}"],
              ["embedding", f"{maxlen} × {E} = {maxlen * E:,}", "all (dense)"]])
@@ -163,14 +175,18 @@ def main(args) -> None:
         return m
 
     b_train, b_test = bag(train_rows), bag(test_rows)
-    tg.manual_seed(0)
-    logreg = nn.Linear(len(gram_vocab), 1)
-    opt = optim.Adam(logreg.parameters(), lr=0.01, weight_decay=1e-4)
-    for _ in range(60 if fast else 150):
-        loss = F.binary_cross_entropy_with_logits(logreg(b_train).squeeze(1), y_train)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    with L.code():
+        tg.manual_seed(0)
+        logreg = nn.Linear(len(gram_vocab), 1)
+        opt = optim.Adam(logreg.parameters(), lr=0.01, weight_decay=1e-4)
+        steps = 60 if fast else 150
+        with L.progress("logistic regression", total=steps) as bar:
+            for _ in range(steps):
+                loss = F.binary_cross_entropy_with_logits(logreg(b_train).squeeze(1), y_train)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                bar.update(loss=loss.item())
     with tg.no_grad():
         acc_bag = ((logreg(b_test).squeeze(1) > 0).float() == y_test).float().mean().item()
     L.say(f"{len(gram_vocab) - 2:,} words and bigrams; held-out accuracy {acc_bag:.1%}.")
@@ -186,26 +202,31 @@ def main(args) -> None:
           "trained with binary cross-entropy −(y·log p + (1−y)·log(1−p)).")
     epochs = {"RNN": 2, "LSTM": 1} if fast else {"RNN": 5, "LSTM": 6}
     lr = 1e-2 if fast else 5e-3
+    L.source(SentimentRNN)
+    rnn_size = sum(p.numel() for p in SentimentRNN(V, E, H, "RNN").rnn.parameters())
+    L.table(["layer", "output shape", "parameters"],
+            [["Embedding", f"(B, {maxlen}, {E})", f"{V * E:,}"],
+             [f"RNN({E}, {H})", f"(B, {H}) last state", f"{rnn_size:,}"],
+             ["Linear + sigmoid", "(B, 1)", f"{H + 1}"]])
+    L.source(train)
     results = {}
-    for kind in ("RNN", "LSTM"):
-        tg.manual_seed(0)
-        model = SentimentRNN(V, E, H, kind)
-        if kind == "RNN":
-            L.table(["layer", "output shape", "parameters"],
-                    [["Embedding", f"(B, {maxlen}, {E})", f"{V * E:,}"],
-                     [f"{kind}({E}, {H})", f"(B, {H}) last state",
-                      f"{sum(p.numel() for p in model.rnn.parameters()):,}"],
-                     ["Linear + sigmoid", "(B, 1)", f"{H + 1}"]])
-        t0 = time.perf_counter()
-        before = train_loss(model, x_train, y_train)
-        losses = train(model, x_train, y_train, epochs[kind], lr)
-        acc_tr, acc_te = accuracy(model, x_train, y_train), accuracy(model, x_test, y_test)
-        results[kind] = ((before, train_loss(model, x_train, y_train)), acc_tr, acc_te)
-        L.say(f"  {kind}: loss per epoch {[round(v, 3) for v in losses]}, train accuracy "
-              f"{acc_tr:.1%}, held-out accuracy {acc_te:.1%} ({time.perf_counter() - t0:.0f}s)")
-        if kind == "RNN":
-            L.say("As in the lecture, the next step swaps SimpleRNN for an LSTM: same embedding, "
-                  "same head.")
+    curves = {}
+    with L.code():
+        for kind in ("RNN", "LSTM"):
+            tg.manual_seed(0)
+            model = SentimentRNN(V, E, H, kind)
+            before = train_loss(model, x_train, y_train)
+            loader = DataLoader(TensorDataset(x_train, y_train), batch_size=32, shuffle=True,
+                                seed=0)
+            with L.progress(f"Embedding-{kind}-Dense", total=epochs[kind] * len(loader)) as bar:
+                losses = train(model, loader, epochs[kind], lr, report=bar.update)
+            acc_tr, acc_te = accuracy(model, x_train, y_train), accuracy(model, x_test, y_test)
+            results[kind] = ((before, train_loss(model, x_train, y_train)), acc_tr, acc_te)
+            curves[kind] = bar.losses
+            L.say(f"  {kind}: loss per epoch {[round(v, 3) for v in losses]}, train accuracy "
+                  f"{acc_tr:.1%}, held-out accuracy {acc_te:.1%}")
+    L.say("As in the lecture, the second model swaps SimpleRNN for an LSTM: same embedding, "
+          "same head.")
 
     L.table(["model", "held-out accuracy (600 sentences)"],
             [["bag of words + bigrams", f"{acc_bag:.1%}"],
@@ -226,8 +247,17 @@ def main(args) -> None:
     bar = 0.6 if fast else 0.75
     L.check_true(f"Embedding-LSTM held-out accuracy > {bar:.0%}", results["LSTM"][2] > bar,
                  f"{results['LSTM'][2]:.3f}")
-    L.done()
+    with L.figure("sentiment", "Sentiment of 600 held-out sentences", ncols=2,
+                  size=(13, 4.8)) as (fig, axes):
+        figures.lines(axes[0, 0], {f"Embedding-{k}-Dense": v for k, v in curves.items()},
+                      "training loss", "Adam step (batch of 32)", "binary cross-entropy",
+                      smooth=20)
+        figures.bars(axes[0, 1], ["bag of words\n+ bigrams", "Embedding-RNN", "Embedding-LSTM"],
+                     [acc_bag, results["RNN"][2], results["LSTM"][2]], "held-out accuracy",
+                     "accuracy", ylim=(0, 1.05), colors=["#8c8c8c", "C0", "C1"])
+        axes[0, 1].axhline(0.5, color="gray", ls=":", label="chance (50%)")
+        axes[0, 1].legend(loc="upper left")
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 18, "Sentiment classification")

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import os
 import random
-import time
 
 # One BLAS thread unless told otherwise: recurrent layers multiply small matrices, and on
 # a busy 2-core machine idle OpenBLAS threads spin and make every step several times slower.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402  - only for the two directions written out as loops
+
 import tinygrad_edu as tg  # noqa: E402
 import tinygrad_edu.functional as F  # noqa: E402
 from tinygrad_edu import nn, optim  # noqa: E402
-from tinygrad_edu.lesson import Lesson, run  # noqa: E402
+
+import figures  # noqa: E402
+from console import Lesson, run  # noqa: E402
 
 FILLERS = list("abcdefghij")                   # ordinary words
 MARKERS = ["1]", "2]", "3]"]                   # "the k words before me were a span"
@@ -84,9 +87,19 @@ class Tagger(nn.Module):
         return self.out(states)                                # (B, T, 3)
 
 
-def main(args) -> None:
+def rnn_loop(xs: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray,
+             b_hh: np.ndarray) -> np.ndarray:
+    """h_t = tanh(W_ih x_t + b_ih + W_hh h_(t−1) + b_hh) over xs (T, I), h before the
+    first step 0 -> the states (T, H)."""
+    h, out = np.zeros(w_hh.shape[0]), []
+    for x_t in xs:
+        h = np.tanh(w_ih @ x_t + b_ih + w_hh @ h + b_hh)
+        out.append(h)
+    return np.stack(out)
+
+
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(19, "Bidirectional and deep RNNs")
     fast = args.fast
     length, hidden, batch = 16, 32, 32
     train_steps = 80 if fast else 400
@@ -98,8 +111,10 @@ def main(args) -> None:
           "begins a span, I is inside one, O is outside. In our generated language a span is "
           "announced only afterwards: the marker 'k]' says 'the k words before me were a "
           "span'. So whether a word is B, I or O depends on what comes to its right.")
-    x_train, y_train = make_data(2000 if fast else 4000, length, seed=1)
-    x_test, y_test = make_data(500, length, seed=2)
+    L.source(make_data)
+    with L.code():
+        x_train, y_train = make_data(2000 if fast else 4000, length, seed=1)
+        x_test, y_test = make_data(500, length, seed=2)
     for toks, tags in zip(x_train[:3], y_train[:3]):
         L.table(["word"] + [TOKENS[t] for t in toks], [["tag"] + [TAGS[t] for t in tags]])
     n_o = sum(t == 0 for row in y_test for t in row) / (500 * length)
@@ -120,19 +135,26 @@ def main(args) -> None:
           "At step t, h→ has read x_1..x_t and h← has read x_t..x_T: together, the whole "
           "sentence. nn.RNN(..., bidirectional=True) keeps the backward weights under the "
           "suffix _reverse.")
-    bi = nn.RNN(4, 5, bidirectional=True, batch_first=True)
-    fwd = nn.RNN(4, 5, batch_first=True)
-    bwd = nn.RNN(4, 5, batch_first=True)
-    sd = bi.state_dict()
-    fwd.load_state_dict({k: sd[k] for k in fwd.state_dict()})
-    bwd.load_state_dict({k: sd[k + "_reverse"] for k in bwd.state_dict()})
-    xb = tg.randn(2, 6, 4)
-    out_bi, _ = bi(xb)                                            # (2, 6, 10)
-    out_f, _ = fwd(xb)                                            # (2, 6, 5)
-    out_b, _ = bwd(xb.flip(1))                                    # read right to left
-    by_hand = tg.cat([out_f, out_b.flip(1)], -1)                  # (2, 6, 10)
-    L.check("bidirectional output = (forward RNN on x ; forward RNN on reversed x, re-reversed)",
-            (out_bi - by_hand).abs().max().item(), 0.0, 1e-6)
+    with L.code():
+        bi = nn.RNN(4, 5, bidirectional=True, batch_first=True)
+        xb = tg.randn(2, 6, 4)
+        out_bi, _ = bi(xb)                                            # (2, 6, 10)
+    L.uses(nn.RNN)
+    L.say("The same two directions, written out in NumPy with the layer's weights: run the "
+          "loop left to right, run it right to left on the reversed sequence and turn its "
+          "states back into reading order, then put the two side by side:")
+    L.source(rnn_loop)
+    with L.code():
+        w = {k: v.numpy().astype(np.float64) for k, v in bi.state_dict().items()}
+        by_hand = []
+        for x in xb.numpy().astype(np.float64):                       # one sequence (6, 4)
+            forward = rnn_loop(x, w["weight_ih_l0"], w["weight_hh_l0"], w["bias_ih_l0"],
+                               w["bias_hh_l0"])
+            backward = rnn_loop(x[::-1], w["weight_ih_l0_reverse"], w["weight_hh_l0_reverse"],
+                                w["bias_ih_l0_reverse"], w["bias_hh_l0_reverse"])[::-1]
+            by_hand.append(np.concatenate([forward, backward], axis=1))   # (6, 10)
+    L.check("bidirectional output = (left-to-right loop ; right-to-left loop), NumPy (1e-6)",
+            out_bi, np.stack(by_hand), 1e-6)
     deep = nn.RNN(4, 5, num_layers=2, bidirectional=True, batch_first=True)
     shapes = {k: tuple(v.shape) for k, v in deep.state_dict().items() if "weight_ih" in k}
     L.table(["weight", "shape", "reads"],
@@ -146,34 +168,34 @@ def main(args) -> None:
     L.say(f"Both taggers: embedding 16, 2 stacked tanh RNN layers of {hidden} units, a linear "
           f"layer to 3 tags; Adam (lr {lr}), {train_steps} steps of {batch} sequences, "
           "cross-entropy over every tag.")
+    L.source(Tagger)
     xt, yt = tg.tensor(x_train), tg.tensor(y_train)
     xe, ye = tg.tensor(x_test), tg.tensor(y_test)
-    results = {}
-    for name, bidir in (("left-to-right RNN", False), ("bidirectional RNN", True)):
-        tg.manual_seed(0)
-        model = Tagger(hidden, 2, bidir)
-        opt = optim.Adam(model.parameters(), lr=lr)
-        t0 = time.perf_counter()
-        losses = []
-        for step in range(train_steps):
-            idx = tg.randint(0, len(x_train), (batch,))
-            logits = model(xt[idx])                               # (B, T, 3)
-            loss = F.cross_entropy(logits.reshape(-1, 3), yt[idx].reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            losses.append(loss.item())
-        with tg.no_grad():
-            pred = model(xe).argmax(-1)                           # (500, T)
-        acc = (pred == ye).float().mean().item()
-        f1 = span_f1(pred.tolist(), y_test)
-        n_params = sum(p.numel() for p in model.parameters())
-        results[name] = (acc, f1, n_params, sum(losses[:10]) / 10, sum(losses[-10:]) / 10)
-        L.say(f"  {name}: loss {results[name][3]:.3f} → {results[name][4]:.3f} "
-              f"({time.perf_counter() - t0:.1f}s)")
-        if bidir:
-            example = pred[0].tolist()
+    results, curves = {}, {}
+    with L.code():
+        for name, bidir in (("left-to-right RNN", False), ("bidirectional RNN", True)):
+            tg.manual_seed(0)
+            model = Tagger(hidden, 2, bidir)
+            opt = optim.Adam(model.parameters(), lr=lr)
+            with L.progress(name, total=train_steps) as bar:
+                for step in range(train_steps):
+                    idx = tg.randint(0, len(x_train), (batch,))
+                    logits = model(xt[idx])                               # (B, T, 3)
+                    loss = F.cross_entropy(logits.reshape(-1, 3), yt[idx].reshape(-1))
+                    opt.zero_grad()
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    opt.step()
+                    bar.update(loss=loss.item())
+            with tg.no_grad():
+                pred = model(xe).argmax(-1)                               # (500, T)
+            acc = (pred == ye).float().mean().item()
+            f1 = span_f1(pred.tolist(), y_test)
+            losses = curves[name] = bar.losses
+            n_params = sum(p.numel() for p in model.parameters())
+            results[name] = (acc, f1, n_params, sum(losses[:10]) / 10, sum(losses[-10:]) / 10)
+            if bidir:
+                example = pred[0].tolist()
     L.table(["tagger", "parameters", "tag accuracy", "span F1"],
             [[k, f"{v[2]:,}", f"{v[0]:.1%}", f"{v[1]:.3f}"] for k, v in results.items()])
     L.table(["word"] + [TOKENS[t] for t in x_test[0]],
@@ -193,8 +215,19 @@ def main(args) -> None:
                  f"{uni[0]:.3f} vs {bid[0]:.3f}")
     if not fast:
         L.check_true("full run: the BiRNN's span F1 is above 0.9", bid[1] > 0.9, f"{bid[1]:.3f}")
-    L.done()
+    with L.figure("taggers", "Tagging B/I/O spans: left-to-right vs bidirectional", ncols=2,
+                  size=(13, 4.8)) as (fig, axes):
+        figures.lines(axes[0, 0], curves, "training loss", "Adam step (batch of 32)",
+                      "cross-entropy per tag")
+        labels, values, colors = [], [], []
+        for (k, v), color in zip(results.items(), ("C0", "C1")):    # the colours of the lines
+            for what, val in (("tag accuracy", v[0]), ("span F1", v[1])):
+                labels.append(f"{k.split()[0]}\n{what}")
+                values.append(val)
+                colors.append(color)
+        figures.bars(axes[0, 1], labels, values, "on 500 test sequences", "score", fmt="{:.2f}",
+                     ylim=(0, 1.1), colors=colors)
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 19, "Bidirectional and deep RNNs")

@@ -4,17 +4,20 @@ from __future__ import annotations
 import math
 import os
 import random
-import time
 
 # One BLAS thread unless told otherwise: recurrent layers multiply small matrices, and on
 # a busy 2-core machine idle OpenBLAS threads spin and make every step several times slower.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402  - only for the log-probabilities written out
+
 import tinygrad_edu as tg  # noqa: E402
 import tinygrad_edu.functional as F  # noqa: E402
 from tinygrad_edu import nn, optim  # noqa: E402
-from tinygrad_edu.lesson import Lesson, run  # noqa: E402
 from tinygrad_edu.models import Seq2Seq  # noqa: E402
+
+import figures  # noqa: E402
+from console import Lesson, run  # noqa: E402
 
 LETTERS = "abcdefgh"
 PAD, SOS, EOS = 0, 1, 2
@@ -50,9 +53,15 @@ def decode_text(ids: list) -> str:
     return "".join(out)
 
 
-def main(args) -> None:
+def log_softmax_numpy(z: np.ndarray) -> np.ndarray:
+    """log softmax of each row: z_j − log Σ_k e^{z_k}, the log-sum-exp taken as
+    m + log Σ_k e^{z_k − m} with m = max_k z_k so that no exponential overflows."""
+    m = z.max(axis=-1, keepdims=True)
+    return z - (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))
+
+
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(20, "Sequence to sequence")
     fast = args.fast
     lo, hi = (3, 5) if fast else (3, 7)
     hidden = 64 if fast else 128
@@ -70,18 +79,27 @@ def main(args) -> None:
           "It models the output with the chain rule,\n"
           "    P(y_1..y_T' | x_1..x_T) = Π_t p(y_t | v, y_1..y_(t−1)),\n"
           "each factor a softmax over the output vocabulary. The output ends when the decoder "
-          "writes the token <eos>, so the model chooses T' itself.")
+          "writes the token <eos>, so the model chooses T' itself. If the decoder gives its "
+          "three tokens (the last one <eos>) the probabilities 0.9, 0.8 and 0.95:")
+    with L.code():
+        factors = [0.9, 0.8, 0.95]                    # p(y_t | v, y_<t), t = 1, 2, 3
+        sentence = math.prod(factors)                 # P(y | x)
+        nll = -sum(math.log(p) for p in factors)      # −log P(y | x): what training lowers
+    L.check("−log of the product = the sum of the −log factors", nll, -math.log(sentence), 1e-12)
 
     L.step("The task: reverse a string")
-    rng = random.Random(0)
-    test_words = sorted({random_string(rng, lo + 1, hi) for _ in range(600)})[:500]
-    held_out = set(test_words)
+    with L.code():
+        rng = random.Random(0)
+        test_words = sorted({random_string(rng, lo + 1, hi) for _ in range(600)})[:500]
+        held_out = set(test_words)
     L.say(f"Strings of {lo}–{hi} letters from '{LETTERS}'; the answer is the string reversed: "
           "'abc' → 'cba'. The first output letter is the last input letter, so the whole "
           "input must survive in v. We set aside 500 strings of "
           f"{lo + 1}–{hi} letters as a test set and never train on them.")
     L.check_true("500 distinct held-out strings", len(held_out) == 500, f"{len(held_out)}")
-    src, tin, tout, lens = tensors(["abc", "hgfed"], hi)
+    L.source(tensors)
+    with L.code():
+        src, tin, tout, lens = tensors(["abc", "hgfed"], hi)
     L.table(["tensor", "row for 'abc'", "meaning"],
             [["src", src[0].tolist(), "a b c and padding"],
              ["decoder input", tin[0].tolist(), "<sos> c b a"],
@@ -89,9 +107,11 @@ def main(args) -> None:
 
     # ------------------------------------------------------------------ the model
     L.step("The model, and teacher forcing")
-    model = Seq2Seq(src_vocab_size=len(LETTERS) + 1, tgt_vocab_size=len(TGT_ITOS),
-                    embed_dim=32, hidden_size=hidden, cell="gru", sos_idx=SOS, eos_idx=EOS,
-                    batch_first=True)
+    with L.code():
+        model = Seq2Seq(src_vocab_size=len(LETTERS) + 1, tgt_vocab_size=len(TGT_ITOS),
+                        embed_dim=32, hidden_size=hidden, cell="gru", sos_idx=SOS, eos_idx=EOS,
+                        batch_first=True)
+    L.uses(Seq2Seq)
     n_params = sum(p.numel() for p in model.parameters())
     L.say(f"models.Seq2Seq: embedding (32) + GRU ({hidden}) encoder, embedding + GRU decoder "
           f"started from the encoder's last state, a linear layer to {len(TGT_ITOS)} output "
@@ -100,29 +120,40 @@ def main(args) -> None:
           "Training uses teacher forcing: the decoder reads the TRUE previous letters "
           "(<sos> y_1..y_(n)), so all steps run in one call, and the loss is the cross-entropy "
           "of y_1..y_n <eos>, i.e. −log P(y | x) divided by the number of tokens.")
+    L.say("Every fifth of the way the model reverses three held-out strings greedily (its best "
+          "guess at each step, no training on them):")
+    watch = test_words[::200][:3]
+    wsrc, _, _, wlens = tensors(watch, hi)
     opt = optim.Adam(model.parameters(), lr=lr)
-    t0 = time.perf_counter()
     curve, first, running = [], None, None
     seen = 0
-    for step in range(1, train_steps + 1):
-        words = []
-        while len(words) < batch:
-            w = random_string(rng, lo, hi)
-            if w not in held_out:
-                words.append(w)
-        seen += len(words)
-        src, tin, tout, lens = tensors(words, hi)
-        logits = model(src, tin, src_lengths=lens)                     # (B, hi+1, V)
-        loss = F.cross_entropy(logits.reshape(-1, len(TGT_ITOS)), tout.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        first = loss.item() if first is None else first
-        running = loss.item() if running is None else 0.9 * running + 0.1 * loss.item()
-        if step % max(train_steps // 5, 1) == 0:
-            curve.append([step, f"{running:.3f}", f"{time.perf_counter() - t0:.0f}s"])
-    L.table(["step", "loss (smoothed)", "time"], curve)
+    with L.code():
+        with L.progress("training the encoder-decoder", total=train_steps) as bar:
+            for step in range(1, train_steps + 1):
+                words = []
+                while len(words) < batch:
+                    w = random_string(rng, lo, hi)
+                    if w not in held_out:
+                        words.append(w)
+                seen += len(words)
+                src, tin, tout, lens = tensors(words, hi)
+                logits = model(src, tin, src_lengths=lens)                     # (B, hi+1, V)
+                loss = F.cross_entropy(logits.reshape(-1, len(TGT_ITOS)), tout.reshape(-1))
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                first = loss.item() if first is None else first
+                running = loss.item() if running is None else 0.9 * running + 0.1 * loss.item()
+                bar.update(loss=loss.item())
+                if step % max(train_steps // 5, 1) == 0:
+                    curve.append([step, f"{running:.3f}"])
+                    got = model.greedy_decode(wsrc, max_len=hi + 1, src_lengths=wlens).tolist()
+                    bar.note(f"  step {step:5,}  loss {running:.3f}  " + "   ".join(
+                        f"{w} → {decode_text(g)} {'✔' if decode_text(g) == w[::-1] else '✘'}"
+                        for w, g in zip(watch, got)))
+    train_losses = bar.losses
+    L.table(["step", "loss (smoothed)"], curve)
     L.say(f"Started at {first:.3f} ≈ ln {len(TGT_ITOS)} = {math.log(len(TGT_ITOS)):.3f} (a "
           f"uniform guess over the outputs); {seen:,} training strings in all.")
     L.check_true("the training loss falls below half its starting value", running < first / 2,
@@ -130,31 +161,37 @@ def main(args) -> None:
 
     # ------------------------------------------------------------------ P(y | x)
     L.step("The chain rule in numbers")
-    word = test_words[250]
-    src, tin, tout, lens = tensors([word], hi)
-    n = lens[0]
-    with tg.no_grad():
-        logp = F.log_softmax(model(src, tin, src_lengths=lens)[0], -1)    # (hi+1, V)
-        ce = F.cross_entropy(model(src, tin, src_lengths=lens)[0], tout[0], reduction="sum")
-    want = tout[0].tolist()[:n + 1]
-    factors = [math.exp(logp[t, want[t]].item()) for t in range(n + 1)]
+    with L.code():
+        word = test_words[250]
+        src, tin, tout, lens = tensors([word], hi)
+        n = lens[0]
+        with tg.no_grad():
+            logits = model(src, tin, src_lengths=lens)[0]                   # (hi+1, V)
+            ce = F.cross_entropy(logits, tout[0], reduction="sum")
+        logp = log_softmax_numpy(logits.numpy().astype(np.float64))        # NumPy, by hand
+        want = tout[0].tolist()[:n + 1]
+        factors = [math.exp(logp[t, want[t]]) for t in range(n + 1)]
+    L.source(log_softmax_numpy)
     L.table(["t", "previous token", "next token", "p(y_t | v, y_<t)"],
             [[t + 1, TGT_ITOS[tin[0, t].item()], TGT_ITOS[want[t]], f"{p:.4f}"]
              for t, p in enumerate(factors)],
             title=f"x = '{word}', y = '{word[::-1]}' + <eos>")
     prob = math.prod(factors)
     L.say(f"P(y | x) = product of the column = {prob:.4f}; −log P(y | x) = {-math.log(prob):.4f}.")
-    L.check("−log Π_t p(y_t | v, y_<t) equals the summed cross-entropy", -math.log(prob),
-            ce.item(), 1e-4)
+    L.check("F.cross_entropy (summed) equals −log Π_t p(y_t | v, y_<t) from the NumPy "
+            "log-softmax", ce.item(), -math.log(prob), 1e-4)
+    L.uses(F.cross_entropy)
 
     # ------------------------------------------------------------------ greedy decoding
     L.step("Greedy decoding on strings it has never seen")
     L.say("At test time there are no true previous letters. Greedy decoding feeds the decoder "
           "its own best guess: start with <sos>, take the argmax token, feed it back, stop at "
           "<eos>. (Beam search would keep several candidates; greedy keeps one.)")
-    src, _, _, lens = tensors(test_words, hi)
-    ids = model.greedy_decode(src, max_len=hi + 1, src_lengths=lens)    # (500, hi+1)
-    preds = [decode_text(row) for row in ids.tolist()]
+    with L.code():
+        src, _, _, lens = tensors(test_words, hi)
+        ids = model.greedy_decode(src, max_len=hi + 1, src_lengths=lens)    # (500, hi+1)
+        preds = [decode_text(row) for row in ids.tolist()]
+    L.uses(Seq2Seq.greedy_decode)
     exact = sum(p == w[::-1] for p, w in zip(preds, test_words)) / len(test_words)
     per_char = sum(sum(a == b for a, b in zip(p, w[::-1])) for p, w in zip(preds, test_words))
     per_char /= sum(len(w) for w in test_words)
@@ -176,8 +213,19 @@ def main(args) -> None:
           "must survive every encoder step; that is the bottleneck of this design. Attention "
           "(Bahdanau et al. 2015) lets the decoder look back at all encoder states instead of "
           "one summary, which is the road to Transformers.")
-    L.done()
+    lengths_ = sorted(by_len)
+    with L.figure("reversal", "An encoder-decoder learns to reverse strings", ncols=2,
+                  size=(13, 4.8)) as (fig, axes):
+        figures.lines(axes[0, 0], {"cross-entropy per token": train_losses}, "training loss",
+                      "Adam step (batch of 64)", "loss (log scale)", logy=True, smooth=50)
+        axes[0, 0].axhline(math.log(len(TGT_ITOS)), color="gray", ls=":",
+                           label=f"uniform guess: ln {len(TGT_ITOS)}")
+        axes[0, 0].legend()
+        figures.bars(axes[0, 1], [f"{k} letters" for k in lengths_],
+                     [by_len[k][0] / by_len[k][1] for k in lengths_],
+                     "exact match on held-out strings, greedy decoding", "exact match",
+                     ylim=(0, 1.1))
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 20, "Sequence to sequence")

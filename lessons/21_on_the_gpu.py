@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn, optim
 from tinygrad_edu.data import datasets
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 
 def make_model() -> nn.Module:
@@ -18,8 +21,12 @@ def make_model() -> nn.Module:
         nn.Flatten(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
 
 
-def train(device: str, images, labels, steps: int, batch: int) -> tuple[list, float, nn.Module]:
-    """Train from the same initial weights on ``device``; return losses, seconds, model."""
+def train(device: str, images, labels, steps: int, batch: int,
+          report: Callable[..., None]) -> tuple[list, float, nn.Module]:
+    """Train from the same initial weights on ``device``; return losses, seconds, model.
+
+    On the GPU the losses stay on the device until the end (reading one is a device -> host
+    copy that waits for the GPU), so there the progress bar counts steps without the loss."""
     model = make_model().to(device)
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     x_all = tg.tensor(images, device=device)          # one explicit host -> device copy
@@ -34,13 +41,13 @@ def train(device: str, images, labels, steps: int, batch: int) -> tuple[list, fl
         loss.backward()
         opt.step()
         losses.append(loss.detach())                  # on the device (no sync), graph dropped
+        report(loss=loss.item() if device == "cpu" else None)
     losses = [v.item() for v in losses]               # device -> host, once, at the end
     tg.cuda.synchronize()
     return losses, time.perf_counter() - start, model
 
 
-def main(args) -> None:
-    L = Lesson(21, "On the GPU")
+def main(L: Lesson, args) -> None:
     L.say("A tensor lives on a device: 'cpu' holds a NumPy array, 'cuda' a CuPy array in GPU\n"
           "memory. Every op asks its inputs for their array module (numpy or cupy) and runs\n"
           "there, so the same model code runs on both. Moving data is always explicit\n"
@@ -50,30 +57,43 @@ def main(args) -> None:
     steps, batch = (30, 64) if args.fast else (400, 128)
 
     L.step("Training on the CPU (NumPy)")
-    cpu_losses, cpu_time, cpu_model = train("cpu", images, labels, steps, batch)
+    L.source(make_model)
+    L.source(train)
+    with L.code():
+        with L.progress("cpu", total=steps) as bar:
+            cpu_losses, cpu_time, cpu_model = train("cpu", images, labels, steps, batch,
+                                                    report=bar.update)
+    L.uses(tg.Tensor.to)
     L.say(f"{steps} steps in {cpu_time:.2f} s; loss {cpu_losses[0]:.3f} -> {cpu_losses[-1]:.3f}")
     L.check_true("the loss fell on the CPU", cpu_losses[-1] < cpu_losses[0],
                  f"{cpu_losses[0]:.3f} -> {cpu_losses[-1]:.3f}")
 
     L.step("Is there a GPU?")
-    if not tg.cuda.is_available():
+    with L.code():
+        available = tg.cuda.is_available()
+    L.uses(tg.cuda.is_available)
+    if not available:
         L.say("No GPU here (CuPy is not installed or no device answers): tg.cuda.is_available()\n"
               "is False, and asking for 'cuda' gives a clear error instead of a crash. On a\n"
               "machine with an NVIDIA GPU: pip install 'tinygrad_edu\\[gpu]' and run this again.")
-        try:
-            tg.zeros(2, device="cuda")
-            raised = ""
-        except RuntimeError as e:
-            raised = str(e)
+        with L.code():
+            try:
+                tg.zeros(2, device="cuda")
+                raised = ""
+            except RuntimeError as e:
+                raised = str(e)
         L.check_true("tg.cuda.is_available() is False", not tg.cuda.is_available())
         L.check_true("device='cuda' raises an error that says CUDA is not available",
                      "CUDA is not available" in raised, raised[:80])
-        L.done()
+        draw(L, {"cpu (NumPy)": cpu_losses})
         return
 
     L.say(f"GPU: {tg.cuda.get_device_name()}")
     L.step("The same training on the GPU (CuPy)")
-    gpu_losses, gpu_time, gpu_model = train("cuda", images, labels, steps, batch)
+    with L.code():
+        with L.progress("cuda", total=steps) as bar:
+            gpu_losses, gpu_time, gpu_model = train("cuda", images, labels, steps, batch,
+                                                    report=bar.update)
     L.table(["device", "seconds", "first loss", "last loss"],
             [["cpu", f"{cpu_time:.2f}", f"{cpu_losses[0]:.5f}", f"{cpu_losses[-1]:.5f}"],
              ["cuda", f"{gpu_time:.2f}", f"{gpu_losses[0]:.5f}", f"{gpu_losses[-1]:.5f}"]])
@@ -89,8 +109,15 @@ def main(args) -> None:
             tol=2e-2)
     del gpu_model
     tg.cuda.empty_cache()                                  # give the pool back to the driver
-    L.done()
+    draw(L, {"cpu (NumPy)": cpu_losses, "cuda (CuPy)": gpu_losses})
+
+
+def draw(L: Lesson, curves: dict) -> None:
+    with L.figure("training", "The same model, the same steps, on each device",
+                  size=(10, 4.8)) as (fig, axes):
+        figures.lines(axes[0, 0], curves, "training loss (8×8 digits)", "SGD step",
+                      "cross-entropy")
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 21, "On the GPU")

@@ -5,12 +5,13 @@ import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn, optim
 from tinygrad_edu.data import datasets
-from tinygrad_edu.lesson import Lesson, run
+
+import figures
+from console import Lesson, run
 
 
-def main(args) -> None:
+def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
-    L = Lesson(22, "Graduating to PyTorch")
     L.say("Everything here uses PyTorch's names: nn.Conv2d(in, out, kernel_size, padding=...),\n"
           "nn.Linear, state_dict() keys like '0.weight'. So a model you trained here is a\n"
           "PyTorch model's weights, and the code that built it runs under `import torch` too.")
@@ -19,21 +20,28 @@ def main(args) -> None:
     imgs, labels = datasets.load_digits()
     x_all = tg.tensor((imgs / 16.0).astype("float32").reshape(-1, 1, 8, 8))
     y_all = tg.tensor(labels)
-    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Flatten(), nn.Linear(8 * 4 * 4, 32), nn.Tanh(), nn.Linear(32, 10))
-    opt = optim.Adam(model.parameters(), lr=0.01)
-    steps = 40 if args.fast else 400
-    for step in range(steps):
-        i = (step * 64) % (x_all.shape[0] - 64)
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x_all[i:i + 64]), y_all[i:i + 64])
-        loss.backward()
-        opt.step()
-    with tg.no_grad():
-        ours = model(x_all[:200])
+    with L.code():
+        model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(8 * 4 * 4, 32), nn.Tanh(),
+                              nn.Linear(32, 10))
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        steps = 40 if args.fast else 400
+        with L.progress("training here", total=steps) as bar:
+            for step in range(steps):
+                i = (step * 64) % (x_all.shape[0] - 64)
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x_all[i:i + 64]), y_all[i:i + 64])
+                loss.backward()
+                opt.step()
+                bar.update(loss=loss.item())
+        with tg.no_grad():
+            ours = model(x_all[:200])
+    losses = bar.losses
     acc = (ours.argmax(1) == y_all[:200]).float().mean().item()
     L.say(f"after {steps} steps: loss {loss.item():.3f}, accuracy on 200 digits {acc:.2%}")
-    L.table(["state_dict key", "shape"], [[k, tuple(v.shape)] for k, v in model.state_dict().items()])
+    L.table(["state_dict key", "shape"],
+            [[k, tuple(v.shape)] for k, v in model.state_dict().items()])
+    L.uses(nn.Module.state_dict)
 
     L.step("Load the weights into the same model written in PyTorch")
     try:
@@ -42,33 +50,57 @@ def main(args) -> None:
         L.say("PyTorch is not installed here, so this step is skipped: pip install torch, then\n"
               "run this lesson again. (Nothing else in the course needs PyTorch.)")
         L.check_true("the model learned something before graduating", acc > 0.3, f"{acc:.2%}")
-        L.done()
+        draw(L, losses, ours.numpy(), None)
         return
-    tnn = torch.nn
-    tmodel = tnn.Sequential(tnn.Conv2d(1, 8, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-                            tnn.Flatten(), tnn.Linear(8 * 4 * 4, 32), tnn.Tanh(),
-                            tnn.Linear(32, 10))
-    state = {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
-    result = tmodel.load_state_dict(state, strict=True)
+    with L.code():
+        tnn = torch.nn
+        tmodel = tnn.Sequential(tnn.Conv2d(1, 8, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+                                tnn.Flatten(), tnn.Linear(8 * 4 * 4, 32), tnn.Tanh(),
+                                tnn.Linear(32, 10))
+        state = {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+        result = tmodel.load_state_dict(state, strict=True)
     L.check_true("load_state_dict(strict=True) found every key (no missing, no unexpected)",
                  not result.missing_keys and not result.unexpected_keys)
-    with torch.no_grad():
-        theirs = tmodel(torch.from_numpy(x_all[:200].numpy())).numpy()
+    with L.code():
+        with torch.no_grad():
+            theirs = tmodel(torch.from_numpy(x_all[:200].numpy())).numpy()
     diff = float(abs(theirs - ours.numpy()).max())
     L.check("largest difference between our logits and PyTorch's", diff, 0.0, tol=1e-5)
     L.check("PyTorch predicts the same classes", (theirs.argmax(1) == ours.argmax(1).numpy())
             .mean(), 1.0, tol=0.0)
 
     L.step("And back: PyTorch weights load here")
-    back = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(8 * 4 * 4, 32), nn.Tanh(), nn.Linear(32, 10))
-    back.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
-    with tg.no_grad():
-        again = back(x_all[:200])
+    with L.code():
+        back = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(8 * 4 * 4, 32), nn.Tanh(), nn.Linear(32, 10))
+        back.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+        with tg.no_grad():
+            again = back(x_all[:200])
     L.check("the round trip reproduces our logits", float(abs(again.numpy() - ours.numpy()).max()),
             0.0, tol=1e-6)
-    L.done()
+    draw(L, losses, ours.numpy(), theirs)
+
+
+def draw(L: Lesson, losses: list, ours, theirs) -> None:
+    with L.figure("graduation", "A model trained here, evaluated by PyTorch", ncols=2,
+                  size=(12, 4.8)) as (fig, axes):
+        figures.lines(axes[0, 0], {"cross-entropy": losses}, "training here (8×8 digits)",
+                      "Adam step", "loss")
+        ax = axes[0, 1]
+        if theirs is None:
+            ax.text(0.5, 0.5, "PyTorch is not installed:\nno comparison", ha="center",
+                    va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            return
+        ax.scatter(ours.ravel(), theirs.ravel(), s=6, alpha=0.5)
+        lo, hi = float(ours.min()), float(ours.max())
+        ax.plot([lo, hi], [lo, hi], color="gray", ls=":", label="the same value")
+        ax.set_title("the 2,000 logits of 200 digits")
+        ax.set_xlabel("tinygrad_edu logit")
+        ax.set_ylabel("PyTorch logit (same weights)")
+        ax.legend()
+        ax.grid(True, alpha=0.3)
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, 22, "Graduating to PyTorch")

@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 
 import tinygrad_edu as tg
-from tinygrad_edu.lesson import Lesson, save_png, shade_lines
+from console import Lesson
+from images import save_png, shade_lines
 
 
 def read_png(path: Path) -> tuple[int, int, list[list[int]]]:

@@ -122,6 +122,28 @@ def test_fit_equals_the_hand_written_loop() -> None:
         np.testing.assert_array_equal(p1.detach().numpy(), p2.detach().numpy())
 
 
+def test_fit_on_step_sees_every_step_and_prints_above_the_bar() -> None:
+    tg.manual_seed(0)
+    model = nn.Linear(2, 3)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(_blobs(40), batch_size=10)            # 4 steps per epoch
+    console = _quiet()
+    seen = []
+
+    def report(step: int, loss: float) -> None:
+        seen.append((step, loss))
+        if step % 3 == 0:
+            console.print(f"note after step {step}")
+
+    hist = fit(model, loader, opt, F.cross_entropy, epochs=2, max_steps=7, console=console,
+               on_step=report)
+    assert [s for s, _ in seen] == [1, 2, 3, 4, 5, 6, 7]        # counted across epochs
+    assert [v for _, v in seen] == hist.step_loss               # each step's own loss
+    out = console.file.getvalue()
+    assert "note after step 3" in out and "note after step 6" in out
+    assert out.index("note after step 3") < out.index("epoch 1/2")   # during the epoch
+
+
 def test_fit_max_steps_scheduler_and_errors() -> None:
     tg.manual_seed(0)
     model = nn.Linear(2, 3)

@@ -209,7 +209,8 @@ def evaluate(model: Any, loader: Iterable, loss_fn: Callable | None = None,
 def fit(model: Any, train_loader: Any, optimizer: Any, loss_fn: Callable,
         epochs: int = 1, val_loader: Any = None, device: Any = None, progress: bool = True,
         max_steps: int | None = None, scheduler: Any = None,
-        console: Console | None = None) -> History:
+        console: Console | None = None,
+        on_step: Callable[[int, float], Any] | None = None) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader``; return a :class:`History`.
 
     Args:
@@ -223,6 +224,9 @@ def fit(model: Any, train_loader: Any, optimizer: Any, loss_fn: Callable,
         max_steps: stop after this many optimizer steps in total (for quick runs).
         scheduler: a learning-rate scheduler, stepped once after every epoch.
         console: where progress is printed (a rich Console; default stdout).
+        on_step: called after every optimizer step with the number of steps so far and
+            that step's loss, e.g. to print a metric now and then (what it prints on
+            ``console`` appears above the progress bar).
 
     The training accuracy of an epoch is measured on the fly, with the weights as they
     were at each step (as Keras reports it), so it lags the end-of-epoch model a little.
@@ -277,6 +281,8 @@ def fit(model: Any, train_loader: Any, optimizer: Any, loss_fn: Callable,
                     acc = f" acc {100 * correct / seen:5.2f}%" if acc_ok else ""
                     bar.update(task, advance=1,
                                metrics=f"loss {total_loss / seen:.4f}{acc} {rate:,.0f} samples/s")
+                if on_step is not None:
+                    on_step(steps, value)
                 if max_steps is not None and steps >= max_steps:
                     break
         finally:

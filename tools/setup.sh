@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Everything the project needs, from a fresh Debian machine with Python 3.11+:
-#   Graphviz's `dot` (apt), a virtual environment .venv with the package (editable) and the
-#   test tools (pip). PyTorch is optional: it is installed only when a local wheel is
-#   available through pip's configuration (no multi-GB download), or when TG_WITH_TORCH=1.
-# Sourced by tools/test.sh and tools/course.sh; safe to run again (it only adds what is missing).
+#   Graphviz's `dot` (apt), a virtual environment .venv with the package (editable), the
+#   test tools and the course's figure library, matplotlib (pip). PyTorch is optional: it is
+#   installed only when a local wheel is available through pip's configuration (no multi-GB
+#   download), or when TG_WITH_TORCH=1.
+# Sourced by tools/test.sh and tools/course.sh; safe to run again (it only adds what is missing,
+# and runs pip again only when pyproject.toml changed).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -27,24 +29,33 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 VPY="$ROOT/.venv/bin/python"
-"$VPY" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
-  | grep -v "is neither a file nor a directory" || true
-"$VPY" -c "import tinygrad_edu, pytest, hypothesis, rich, graphviz" \
-  || { echo "setup: installing the package failed" >&2; exit 1; }
+# pip runs only when pyproject.toml (or the extras asked for) changed since the last install:
+# the stamp inside .venv holds a hash of both. An editable install sees new files without it.
+EXTRAS="test,course"
+STAMP="$ROOT/.venv/.tinygrad_edu-install-stamp"
+WANT="$( (cat pyproject.toml; echo "extras=$EXTRAS") | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+  echo "setup: installing the package and its test and course tools into .venv ..." >&2
+  "$VPY" -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]" 2>&1 \
+    | grep -v "is neither a file nor a directory" || true
+  "$VPY" -c "import tinygrad_edu, pytest, hypothesis, rich, graphviz, matplotlib" \
+    || { echo "setup: installing the package failed" >&2; exit 1; }
 
-if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
-  if [ "${TG_WITH_TORCH:-0}" = "1" ]; then
-    "$VPY" -m pip install -q torch
-  else
-    # Only when pip's configuration offers a local torch wheel (find-links): install that
-    # file, with its small dependencies from the index. Quietly nothing elsewhere.
-    WHEELS="$(mktemp -d)"
-    if "$VPY" -m pip download -q --no-index --no-deps --only-binary=:all: "torch==2.13.0" \
-         -d "$WHEELS" >/dev/null 2>&1; then
-      "$VPY" -m pip install -q "$WHEELS"/torch-*.whl 2>&1 \
-        | grep -v "is neither a file nor a directory" || true
+  if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
+    if [ "${TG_WITH_TORCH:-0}" = "1" ]; then
+      "$VPY" -m pip install -q torch
+    else
+      # Only when pip's configuration offers a local torch wheel (find-links): install that
+      # file, with its small dependencies from the index. Quietly nothing elsewhere.
+      WHEELS="$(mktemp -d)"
+      if "$VPY" -m pip download -q --no-index --no-deps --only-binary=:all: "torch==2.13.0" \
+           -d "$WHEELS" >/dev/null 2>&1; then
+        "$VPY" -m pip install -q "$WHEELS"/torch-*.whl 2>&1 \
+          | grep -v "is neither a file nor a directory" || true
+      fi
+      rm -rf "$WHEELS"
     fi
-    rm -rf "$WHEELS"
   fi
+  echo "$WANT" > "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
