@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tinygrad_edu as tg
+from tinygrad_edu.engine import graph, ops
 from tinygrad_edu import nn, optim
 
 import figures
@@ -97,7 +98,7 @@ def main(L: Lesson, args) -> None:
         net_h.retain_grad()
         net_o.retain_grad()
         (0.5 * ((t - o_ag) ** 2).sum()).backward()
-    L.uses(tg.Tensor.backward)
+    L.uses(graph.run_backward, ops.MatMul)
     L.check("output δ = -∂E/∂net_out (autograd)", -net_o.grad, d_out, 1e-12)
     L.check("hidden δ_j = -∂E/∂net_j (autograd)", -net_h.grad, d_hid, 1e-12)
     L.check("∂E/∂w_ij (input->hidden) = -x_i·δ_j", P[0].grad, -(x.T @ d_hid), 1e-12)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from matplotlib.patches import Rectangle
 
 import tinygrad_edu as tg
+from tinygrad_edu.engine import graph, ops
 import tinygrad_edu.functional as F
 
 import figures
@@ -63,7 +64,7 @@ def main(L: Lesson, args) -> None:
                                [0., 3., 0.]])
     L.images([cross, tee, learned_f], ["cross P", "T patch", "learned F"])
     L.source(score)
-    L.uses(F.conv2d, tg.sliding_window,
+    L.uses(F.conv2d, ops.Window,
            note="conv2d cuts the input into windows (a strided view, no copying), then one "
                 "matrix product multiplies every window by the filter.")
     with L.code():
@@ -146,7 +147,7 @@ def main(L: Lesson, args) -> None:
                     w -= lr * w.grad
                     b -= lr * b.grad
                 bar.update(loss=loss.item())
-    L.uses(tg.Tensor.backward, note="backward() walks the recorded graph from the loss back to "
+    L.uses(graph.run_backward, note="backward() walks the recorded graph from the loss back to "
                                     "w and b, applying each op's derivative once.")
     trained = w.detach().reshape(3, 3)
     L.table(["row"] + [f"col {j}" for j in range(3)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 from matplotlib.patches import Rectangle
 
 import tinygrad_edu as tg
+from tinygrad_edu.engine import graph
 import tinygrad_edu.functional as F
 
 import figures
@@ -179,7 +180,7 @@ def main(L: Lesson, args) -> None:
     }
     L.source(receptive_field)
     L.source(formula)
-    L.uses(tg.Tensor.backward, F.avg_pool2d)
+    L.uses(graph.run_backward, F.avg_pool2d)
     rows = []
     with L.code():
         for name, layers in stacks.items():

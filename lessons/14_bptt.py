@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np   # only for the hand-written BPTT loop that autograd is compared with
 
 import tinygrad_edu as tg
+from tinygrad_edu.engine.graph import run_backward
 from tinygrad_edu import nn
 
 import figures
@@ -109,7 +110,7 @@ def main(L: Lesson, args) -> None:
         E, states = rnn_loss(xs, target, W, U, b, V)
         with tg.retain_grads():                               # keep ∂E/∂h_t on every state
             E.backward()
-    L.uses(tg.scope, tg.retain_grads, tg.Tensor.backward)
+    L.uses(tg.scope, tg.retain_grads, run_backward)
     L.say(f"E = {E.item():.6f}")
 
     L.step("The unrolled graph: one cluster per time step")
