@@ -27,6 +27,14 @@ def torch_or_skip():
                                "TG_WITH_TORCH=1)")
 
 
+@pytest.fixture(params=["lane on", "lane off"])
+def lane(request: pytest.FixtureRequest):
+    """Run a test with the fast lane on, then off (tg.fast): both must give the same
+    results. Modules opt in with ``pytestmark = pytest.mark.usefixtures("lane")``."""
+    with tg.fast(request.param == "lane on"):
+        yield request.param
+
+
 @pytest.fixture
 def device() -> str:
     """The device the tests run on ('cpu' unless TG_DEVICE says otherwise)."""

@@ -13,6 +13,8 @@ import tinygrad_edu.functional as F
 from tinygrad_edu import nn
 from conftest import torch_or_skip
 
+pytestmark = pytest.mark.usefixtures("lane")      # every test: fast lane on and off
+
 # name, input shape, weight shape, kwargs
 CONV2D_CASES = [
     ("basic", (2, 3, 8, 8), (4, 3, 3, 3), {}),

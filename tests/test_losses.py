@@ -12,6 +12,8 @@ import tinygrad_edu.functional as F
 from tinygrad_edu import nn
 from conftest import torch_or_skip
 
+pytestmark = pytest.mark.usefixtures("lane")      # every test: fast lane on and off
+
 REDUCTIONS = ["mean", "sum", "none"]
 
 

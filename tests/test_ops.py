@@ -31,6 +31,8 @@ import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from conftest import torch_or_skip
 
+pytestmark = pytest.mark.usefixtures("lane")      # every test: fast lane on and off
+
 # ---------------------------------------------------------------- namespaces
 # Row functions take a namespace ``m`` first so one lambda runs on both libraries.
 TG = types.SimpleNamespace(name="tg", where=tg.where, cat=tg.cat, stack=tg.stack, F=F,

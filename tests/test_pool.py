@@ -10,6 +10,8 @@ import tinygrad_edu.functional as F
 from tinygrad_edu import nn
 from conftest import torch_or_skip
 
+pytestmark = pytest.mark.usefixtures("lane")      # every test: fast lane on and off
+
 # name, function name, input shape, positional args, kwargs
 POOL_CASES = [
     ("max2d_2x2", "max_pool2d", (2, 3, 8, 8), (2,), {}),

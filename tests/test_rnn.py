@@ -13,6 +13,8 @@ from tinygrad_edu import nn
 from tinygrad_edu.functional import recurrent_cells as R
 from conftest import torch_or_skip
 
+pytestmark = pytest.mark.usefixtures("lane")      # every test: fast lane on and off
+
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 
 

@@ -1,0 +1,231 @@
+"""The fast lane: every override equals its reference, and the switch really switches.
+
+For each entry of ``tinygrad_edu.fastlane.OVERRIDES`` a workload that reaches it runs
+with the lane on and off: the values and the first derivatives must agree, and the
+second derivatives pass gradgradcheck with the lane on. A spy counts calls into the
+fast code itself (not into the registry), so it is called with the lane on, and never
+with it off, even by a module that imported it directly.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import tinygrad_edu as tg
+from tinygrad_edu import fastlane, nn, optim
+from tinygrad_edu.engine import ops
+from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, scatter
+from tinygrad_edu.functional import recurrent_cells as R
+from tinygrad_edu.viz.trace import forward_order
+
+
+def _rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _leaf(shape: tuple, seed: int = 0) -> tg.Tensor:
+    return tg.tensor(_rng(seed).standard_normal(shape), dtype=tg.float64, requires_grad=True)
+
+
+# workloads: (override key, fast code to spy on, builder of (fn, inputs)) -------------
+def _fold(shape: tuple, axes: tuple, size: tuple, stride: tuple, dilation: tuple) -> Callable:
+    def build() -> tuple:
+        x = _leaf(shape)
+        return (lambda a: tg.sliding_window(a, axes, size, stride, dilation) * 1.5), (x,)
+    return build
+
+
+FOLD_GEOMETRIES = {          # one per route of FoldPaths.forward
+    "one window (LeNet's C5)": _fold((2, 3, 5, 5), (2, 3), (5, 5), (1, 1), (1, 1)),
+    "disjoint tiled (2x2 pool)": _fold((2, 3, 4, 6), (2, 3), (2, 2), (2, 2), (1, 1)),
+    "disjoint with a gap": _fold((1, 2, 5, 5), (2, 3), (2, 2), (3, 3), (1, 1)),
+    "rows first (3x3 conv)": _fold((2, 3, 6, 7), (2, 3), (3, 3), (1, 1), (1, 1)),
+    "rows first, column stride 2, dilated": _fold((2, 2, 7, 9), (2, 3), (3, 2), (1, 2), (1, 2)),
+    "2-D input": _fold((6, 7), (0, 1), (3, 2), (1, 1), (1, 1)),
+    "one axis": _fold((3, 10), (1,), (3,), (2,), (1,)),
+}
+
+
+def _matmul_broadcast() -> tuple:
+    w, cols = _leaf((4, 6), 1), _leaf((3, 6, 5), 2)      # filters against each image's patches
+    return (lambda a, b: a @ b), (w, cols)
+
+
+def _elementwise(name: str) -> Callable:
+    def build() -> tuple:
+        return (lambda a: getattr(a, name)() * getattr(a, name)()), (_leaf((3, 4), 3),)
+    return build
+
+
+def _scalar(name: str) -> Callable:
+    def build() -> tuple:
+        return (lambda a: getattr(a, name)()), (_leaf((), 4),)
+    return build
+
+
+def _scatter_rows() -> tuple:
+    table = _leaf((7, 3), 5)
+    idx = tg.tensor([[0, 3, 3], [6, 0, 3]])                 # repeated rows add up
+    return (lambda a: a[idx] * a[idx]), (table,)
+
+
+def _lstm() -> tuple:
+    gates, c = _leaf((2, 12), 6), _leaf((2, 3), 7)
+    return (lambda g, cc: tg.cat(list(R.lstm_gates(g, cc) if not tg.is_fast()
+                                      else lstm.fused_lstm_gates(g, cc)), -1)), (gates, c)
+
+
+def _lstm_step() -> tuple:
+    xw, h, c, w = _leaf((2, 12), 8), _leaf((2, 3), 9), _leaf((2, 3), 10), _leaf((3, 12), 11)
+    return (lambda a, b, cc, ww: tg.cat(list(R.lstm_step(a, b, cc, ww)), -1)), (xw, h, c, w)
+
+
+CASES = {
+    **{f"fold: {k}": (fold.FoldPaths, "forward", v) for k, v in FOLD_GEOMETRIES.items()},
+    "filter-gradient GEMM order": (gemm.BatchedFilterGrad, "backward", _matmul_broadcast),
+    "in-place sigmoid": (elementwise.InplaceSigmoid, "forward", _elementwise("sigmoid")),
+    "in-place sigmoid, 0-d": (elementwise.InplaceSigmoid, "forward", _scalar("sigmoid")),
+    "tanh with a cached 1": (elementwise.CachedConstantTanh, "backward", _elementwise("tanh")),
+    "scatter-add by sorted rows": (scatter.SortedRowsIndexAdd, "forward", _scatter_rows),
+    "fused LSTM gates": (lstm.LSTMGates, "forward", _lstm_step),
+}
+
+
+def _run(fn: Callable, inputs: tuple, fast: bool) -> tuple:
+    with tg.fast(fast):
+        out = fn(*inputs)
+        weights = tg.tensor(_rng(99).standard_normal(out.shape), dtype=out.dtype)
+        grads = tg.grad((out * weights).sum(), list(inputs))
+    return out.detach().numpy(), [g.numpy() for g in grads]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_override_equals_reference(case: str) -> None:
+    """Values and first derivatives agree lane on and off; second derivatives hold on."""
+    _, _, build = CASES[case]
+    fn, inputs = build()
+    out_fast, grads_fast = _run(fn, inputs, True)
+    out_ref, grads_ref = _run(fn, inputs, False)
+    np.testing.assert_allclose(out_fast, out_ref, rtol=1e-12, atol=1e-12)
+    for g_fast, g_ref in zip(grads_fast, grads_ref):
+        np.testing.assert_allclose(g_fast, g_ref, rtol=1e-12, atol=1e-12)
+    with tg.fast(True):
+        assert tg.gradgradcheck(fn, inputs)
+
+
+def test_the_composed_and_fused_lstm_gates_agree_directly() -> None:
+    fn, inputs = _lstm()
+    out_fast, grads_fast = _run(fn, inputs, True)
+    out_ref, grads_ref = _run(fn, inputs, False)
+    np.testing.assert_allclose(out_fast, out_ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads_fast, grads_ref):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_override_is_called_with_the_lane_on_and_never_off(case: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    cls, method, build = CASES[case]
+    calls: list = []
+    original = getattr(cls, method)
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(type(self).__name__)
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(cls, method, spy)
+    fn, inputs = build()
+    _run(fn, inputs, False)
+    assert calls == [], f"{cls.__name__}.{method} ran with the lane off"
+    _run(fn, inputs, True)
+    assert calls, f"{cls.__name__}.{method} never ran with the lane on"
+
+
+def test_every_override_has_cases() -> None:
+    """A new entry in the registry must come with a workload here."""
+    covered = {cls for cls, _, _ in CASES.values()} | {lstm.fused_lstm_gates,
+                                                      allocator.tune_host_allocator}
+    assert set(fastlane.OVERRIDES.values()) <= covered, set(fastlane.OVERRIDES.values()) - covered
+
+
+@pytest.mark.parametrize("fast,tuned", [("1", True), ("0", False)])
+def test_allocator_tuning_waits_for_the_first_optimizer_step(fast: str, tuned: bool) -> None:
+    """Nothing changes at import; the first Optimizer.step() with the lane on tunes glibc's
+    allocator, once; with TG_FAST=0 it never does (a fresh process each time)."""
+    code = ("import tinygrad_edu as tg\nfrom tinygrad_edu import nn, optim\n"
+            "from tinygrad_edu.fastlane import allocator\n"
+            "print('import', allocator._done)\n"
+            "m = nn.Linear(2, 1); opt = optim.SGD(m.parameters(), lr=0.1)\n"
+            "m(tg.ones(1, 2)).sum().backward(); opt.step()\n"
+            "print('step', bool(allocator._done))\n")
+    env = dict(os.environ, TG_FAST=fast)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=True).stdout.split("\n")
+    assert out[0] == "import []"
+    assert out[1] == f"step {tuned}"
+
+
+def test_allocator_override_is_asked_for_by_the_optimizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list = []
+    monkeypatch.setitem(tg.engine.graph._REGISTERED, "host_allocator", lambda: calls.append(1))
+    m = nn.Linear(2, 1)
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    m(tg.ones(1, 2)).sum().backward()
+    with tg.fast(False):
+        opt.step()
+    assert calls == []
+    with tg.fast(True):
+        opt.step()
+    assert calls == [1]
+
+
+def test_tg_fast_switch_restores_and_reports() -> None:
+    before = tg.is_fast()
+    with tg.fast(False):
+        assert not tg.is_fast()
+        with tg.fast(True):
+            assert tg.is_fast()
+        assert not tg.is_fast()
+    assert tg.is_fast() == before
+
+
+def test_drawing_shows_the_plain_lstm_graph_with_the_lane_off() -> None:
+    """With the lane off an LSTM's graph holds σ, tanh and ⊙; with it on, one fused node."""
+    tg.manual_seed(0)
+    layer = nn.LSTM(3, 4)
+    x = tg.randn(5, 2, 3)
+    with tg.fast(False):
+        out, _ = layer(x)
+    names = {t.grad_fn.name for t in forward_order([out]) if t.grad_fn}
+    assert {"sigmoid", "tanh", "mul"} <= names and "lstm_gates" not in names
+    with tg.fast(True):
+        out, _ = layer(x)
+    names = {t.grad_fn.name for t in forward_order([out]) if t.grad_fn}
+    assert "lstm_gates" in names
+
+
+def test_fold_in_chunks_equals_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fold_rows_first works on a few leading items at a time; with a tiny scratch budget
+    every item is its own chunk, and the sums must not change."""
+    monkeypatch.setattr(fold, "SCRATCH_BYTES", 1)
+    fn, inputs = FOLD_GEOMETRIES["rows first (3x3 conv)"]()
+    out_fast, grads_fast = _run(fn, inputs, True)
+    out_ref, grads_ref = _run(fn, inputs, False)
+    np.testing.assert_allclose(grads_fast[0], grads_ref[0], rtol=1e-12, atol=1e-12)
+
+
+def test_a_broken_override_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparison can fail: an override that drops one tap's contribution is caught."""
+    original = fold.FoldPaths.forward
+
+    def broken(self: Any, g: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original(self, g, *args, **kwargs)
+        out[..., 0] = 0                                   # loses the first column
+        return out
+    monkeypatch.setattr(fold.FoldPaths, "forward", broken)
+    with pytest.raises(AssertionError):
+        test_override_equals_reference("fold: rows first (3x3 conv)")
