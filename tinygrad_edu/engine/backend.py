@@ -1,31 +1,30 @@
 """The backend: the one place that knows NumPy from CuPy.
 
-A device string names where a tensor's numbers live: 'cpu' (NumPy arrays in host
-memory) or 'cuda' (CuPy arrays in GPU memory; 'cuda:0' means the same). Every other
-file reaches arrays through here: ``array_module(device)`` gives the array module
-``xp``, and each op asks its inputs for theirs (``module_of``), so the same code runs
-on both devices. CuPy is imported the first time 'cuda' is asked for, never at
-package import. Nothing moves between devices implicitly: ``to_host`` and
-``to_device`` are the only transfers.
+A device is 'cpu' (NumPy arrays in host memory) or 'cuda' (CuPy arrays on the GPU;
+'cuda:0' means the same). Every other file reaches arrays through here: each op asks its
+inputs for their array module ``xp`` (``module_of``), so the same code runs on both.
+CuPy is imported the first time 'cuda' is asked for. Nothing moves between devices
+implicitly: ``to_host`` and ``to_device`` are the only transfers.
 """
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import numpy as np
 
 # ---------------------------------------------------------------- dtypes (NumPy's objects)
 float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
-int8, int16, int32, int64 = np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("int64")
-uint8, bool_ = np.dtype("uint8"), np.dtype("bool")
+int8, int16, int32 = np.dtype("int8"), np.dtype("int16"), np.dtype("int32")
+int64, uint8, bool_ = np.dtype("int64"), np.dtype("uint8"), np.dtype("bool")
 DEFAULT_FLOAT, DEFAULT_INT = float32, int64
 _NAMES = {"float16": float16, "half": float16, "float32": float32, "float": float32,
           "float64": float64, "double": float64, "int8": int8, "int16": int16, "int32": int32,
           "int": int32, "int64": int64, "long": int64, "uint8": uint8, "bool": bool_}
 
 def as_dtype(dtype: Any) -> Any:
-    """``tg.float32``, ``'float64'``, ``float``, ``int`` or ``bool`` -> a dtype (None stays None)."""
+    """``tg.float32``, ``'float64'``, ``float``, ``int``, ``bool`` -> a dtype (None stays)."""
     if dtype is None or isinstance(dtype, np.dtype) and dtype.kind in "biuf":
         return dtype
     if dtype is float or dtype is int or dtype is bool:
@@ -100,8 +99,38 @@ def asarray(data: Any, dtype: Any, device: str) -> Any:
         is_array(data) else arr
 
 def to_host(arr: Any) -> Any:
-    """The explicit device -> host copy (``Tensor.numpy()``); a host array is returned as is."""
-    return np.asarray(arr) if isinstance(arr, (np.ndarray, np.generic)) else arr.get()
+    """The explicit device -> host copy (``Tensor.numpy()``); a host array is returned as is.
+    A GPU input check still pending (:func:`check`) is reported first."""
+    if isinstance(arr, (np.ndarray, np.generic)):
+        return np.asarray(arr)
+    for message, (ok, value) in list(_pending.items()):
+        del _pending[message]
+        if not ok.get():
+            raise IndexError(message.format(value.get()))
+    return arr.get()
+
+_pending: dict = {}     # message -> (all ok so far, the first bad value): GPU input checks
+
+def check(ok: Any, message: str, value: Any) -> None:
+    """Assert that the bool array ``ok`` is all true, else IndexError(``message`` with the
+    first bad entry of ``value``): at once on the host; on a GPU at the next transfer to
+    the host, without waiting for the device now (PyTorch's device-side asserts)."""
+    first_bad = value.ravel()[module_of(ok).argmin(ok.ravel())] if ok.size else value
+    if module_of(ok) is np:
+        if not ok.all():
+            raise IndexError(message.format(first_bad))
+        return
+    prev = _pending.get(message)
+    good = ok.all() if prev is None else prev[0] & ok.all()
+    _pending[message] = good, first_bad if prev is None else module_of(ok).where(
+        prev[0], first_bad, prev[1])
+
+def erf(arr: Any) -> Any:
+    """The error function, elementwise (NumPy has none: each element goes to math.erf)."""
+    if module_of(arr) is np:
+        return np.vectorize(math.erf, otypes=[arr.dtype])(arr) if arr.size else arr.copy()
+    import cupyx.scipy.special  # noqa: PLC0415 - only reached with CuPy loaded
+    return cupyx.scipy.special.erf(arr)
 
 def to_device(arr: Any, device: str) -> Any:
     """The explicit copy of an array to ``device`` (none if it is already there)."""
@@ -139,18 +168,18 @@ def read_array(data: bytes) -> Any:
 
 # ---------------------------------------------------------------- random numbers
 _generators: dict = {}
+_seed = [0]
 
 def manual_seed(seed: int) -> None:
     """Seed the random generator of every device (``torch.manual_seed``)."""
+    _seed[0] = seed
     _generators.clear()
-    _generators["cpu"] = np.random.default_rng(seed)
-    if _cuda is not None:
-        _generators["cuda"] = _cuda.random.RandomState(seed)
 
 def _generator(device: str) -> Any:
     if device not in _generators:
         xp = array_module(device)
-        _generators[device] = np.random.default_rng(0) if xp is np else xp.random.RandomState(0)
+        _generators[device] = (np.random.default_rng(_seed[0]) if xp is np else
+                               xp.random.RandomState(_seed[0]))
     return _generators[device]
 
 def random_normal(shape: tuple, dtype: Any, device: str) -> Any:

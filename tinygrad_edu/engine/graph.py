@@ -1,9 +1,8 @@
 """The graph: nodes, grad mode, and the backward walk (reverse-mode differentiation).
 
-Every tensor computed under grad mode from a tensor with ``requires_grad=True``
-keeps the :class:`Function` that made it (its node, ``tensor.grad_fn``): the op,
-its input tensors (``parents``) and what it saved for its gradient. Then
-``loss.backward()`` applies the chain rule from the loss to the leaves::
+A tensor computed under grad mode from one that requires grad keeps the
+:class:`Function` that made it (``tensor.grad_fn``): the op, its inputs (``parents``)
+and what it saved. ``loss.backward()`` applies the chain rule back to the leaves::
 
     grad[loss] = 1
     grad[input] += node.backward(grad[output])      for every node, outputs first
@@ -32,10 +31,9 @@ class _Mode(threading.local):
 MODE = _Mode()
 
 class COUNTERS:
-    """Process-wide counters. ``epoch`` counts in-place changes: each stamps its tensor's
-    version counter [version, stamp] with a new epoch and a node remembers its epoch, so a
-    saved tensor was changed after saving exactly when its stamp is newer. ``seq``
-    numbers the nodes: larger than their inputs' nodes, so sorting gives backward order."""
+    """``epoch`` counts in-place changes, each stamping its tensor's version counter [version,
+    stamp]: a saved tensor changed after its node was made has a newer stamp than the
+    node's epoch. ``seq`` numbers nodes: outputs after inputs, so sorting gives the order."""
     epoch = 0
     seq = itertools.count(1)
 
@@ -68,29 +66,16 @@ def lane(name: str, reference: Callable) -> Callable:
 def is_fast() -> bool:
     return ACTIVE is _REGISTERED
 
-class fast:
-    """``tg.fast(False)`` turns the fast lane off (for the whole process);
-    ``with tg.fast(False):`` only inside the block."""
-
-    def __init__(self, on: bool = True) -> None:
-        global ACTIVE
-        self.prev, ACTIVE = ACTIVE, _REGISTERED if on else {}
-
-    def __enter__(self) -> fast:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        global ACTIVE
-        ACTIVE = self.prev
+def set_fast(on: bool) -> None:
+    """Turn every override on or off, for the whole process (``tg.fast`` calls this)."""
+    global ACTIVE
+    ACTIVE = _REGISTERED if on else {}
 
 # ---------------------------------------------------------------- the node
 class Function:
-    """A node of the graph: one op, with ``forward`` on arrays and ``backward``.
-
-    Subclasses write ``forward(self, *arrays, **kwargs) -> array`` and
-    ``backward(self, grad) -> one gradient per input`` (None where there is none);
-    whatever ``forward`` stores on ``self`` is there for ``backward``.
-    """
+    """A node of the graph. Subclasses write ``forward(self, *arrays, **kwargs) -> array``
+    and ``backward(self, grad) -> one gradient per input`` (None where there is none);
+    whatever ``forward`` stores on ``self`` is there for ``backward``."""
     __slots__ = ("parents", "saved", "epoch", "seq", "scope", "__dict__", "__weakref__")
     name = "op"
     array_backward = False  # backward accepts raw arrays (the engine's primitives do)
@@ -201,13 +186,10 @@ def _check_saved(ctx: Function) -> None:
 
 def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: bool,
                  create_graph: bool, inputs: Sequence[Any] | None = None) -> dict:
-    """The chain rule over the whole graph, from ``roots`` to the leaves.
-
-    Without ``inputs``, each leaf's gradient is added into its ``.grad``; with them, their
-    gradients are returned by ``id(tensor)`` (``tg.grad``). Without ``create_graph`` the
-    formulas run on raw arrays; with it, on Tensors, recording the gradient's own graph.
-    Unless ``retain_graph``, the graph is freed after (:func:`release`).
-    """
+    """The chain rule over the whole graph, from ``roots`` to the leaves. Without ``inputs``
+    each leaf's gradient is added into its ``.grad``; with them, theirs are returned by
+    ``id(tensor)`` (``tg.grad``). Without ``create_graph`` the formulas run on raw arrays,
+    with it on Tensors (recorded). Unless ``retain_graph``, the graph is freed after."""
     arrays, order = not create_graph, backward_order(roots)
     pending: dict = {}          # id(tensor) -> its gradient so far
     owned: set = set()          # ids whose gradient array was made here (we may add into it)

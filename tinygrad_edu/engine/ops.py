@@ -1,14 +1,12 @@
 """The primitives: the only ops with a hand-written derivative.
 
 Each is a :class:`~tinygrad_edu.engine.graph.Function`: ``forward`` on raw arrays and
-``backward``, written once with operations that work on arrays and Tensors alike
-(arithmetic, indexing, ``run(Op, ...)``): a plain ``backward()`` runs it on arrays,
-``create_graph=True`` on Tensors, recorded so it can be differentiated again. Each
-docstring gives the formula and the *adjoint*, the op its backward runs (sum <->
-expand, pad <-> slice, window <-> fold, getitem <-> index-add). Everything else in
-the library is composed from these::
+``backward`` written once with operations that work on arrays and Tensors alike, so a
+plain ``backward()`` runs it on arrays and ``create_graph=True`` on Tensors (recorded,
+differentiable again). Each docstring gives the formula and the *adjoint*, the op its
+backward runs (sum <-> expand, pad <-> slice, window <-> fold, getitem <-> index-add)::
 
-    elementwise  Add Mul Div Pow Neg Exp Log Tanh Sigmoid Relu Sin Where
+    elementwise  Add Mul Div Pow Neg Exp Log Tanh Sigmoid Erf Relu Sin Where
     reduce       Sum Max                  matrix  MatMul      copies  Copy
     movement     Reshape Permute Expand Pad GetItem/IndexAdd Cat Window/WindowFold
 """
@@ -29,13 +27,11 @@ class Primitive(Function):
 # ---------------------------------------------------------------- array-or-Tensor helpers
 _data = operator.attrgetter("data")
 
-def is_tensor(g: Any) -> bool:
-    return not backend.is_array(g)
-
 def run(op: type, *xs: Any, **kw: Any) -> Any:
     """Apply ``op`` to Tensors (recorded), or run its forward on arrays."""
-    return op.apply(*xs, **kw) if is_tensor(xs[0]) else object.__new__(
-        graph.ACTIVE.get(op, op)).forward(*xs, **kw)
+    if backend.is_array(xs[0]):
+        return object.__new__(graph.ACTIVE.get(op, op)).forward(*xs, **kw)
+    return op.apply(*xs, **kw)
 
 def sum_to(g: Any, shape: tuple) -> Any:
     """Sum a broadcast gradient back to ``shape`` (the adjoint of broadcasting):
@@ -51,7 +47,7 @@ def select(cond: Any, a: Any, b: Any) -> Any:
     """``a`` where ``cond`` else ``b`` (either may be a number); unlike a product with a
     mask, an inf or NaN on the side not taken does not leak through."""
     like = b if type(a) in (int, float) else a          # the side that is not a number
-    if not is_tensor(like):
+    if backend.is_array(like):
         return backend.module_of(like).where(cond, a, b)
     const = [like._new(backend.module_of(like.data).asarray(v, like.dtype)) if type(v) in (
         int, float) else like._new(v) if backend.is_array(v) else v for v in (cond, a, b)]
@@ -160,7 +156,7 @@ class Tanh(Primitive):
         return g * (1 - z * z)
 
 class Sigmoid(Primitive):
-    """z = σ(x) = 1 / (1 + e⁻ˣ) = (1 + tanh(x/2)) / 2 (no overflow).  dx = g · z · (1 - z)."""
+    """z = σ(x) = 1 / (1 + e⁻ˣ), as (1 + tanh(x/2)) / 2 (no overflow).  dx = g·z·(1 - z)."""
     name, save_inputs, save_output = "sigmoid", True, True
 
     def forward(self, x: Any) -> Any:
@@ -169,6 +165,17 @@ class Sigmoid(Primitive):
     def backward(self, g: Any) -> Any:
         z = output_of(self, Sigmoid)
         return g * z * (1 - z)
+
+class Erf(Primitive):
+    """z = erf x = 2/√π ∫₀ˣ e^(-t²) dt.  Backward: dx = g · 2/√π · e^(-x²)."""
+    name, save_inputs = "erf", True
+
+    def forward(self, x: Any) -> Any:
+        return backend.erf(x)
+
+    def backward(self, g: Any) -> Any:
+        x = inputs_of(self)[0]
+        return g * run(Exp, -(x * x)) * (2 / math.sqrt(math.pi))
 
 class Relu(Primitive):
     """z = max(x, 0).  Backward: dx = g where x > 0, else 0 (also at the kink x = 0)."""
@@ -208,7 +215,8 @@ class Sum(Primitive):
     name = "sum"
 
     def forward(self, x: Any, dims: tuple, keepdim: bool) -> Any:
-        self.shape, self.kept = x.shape, tuple(1 if i in dims else s for i, s in enumerate(x.shape))
+        self.shape = x.shape
+        self.kept = tuple(1 if i in dims else s for i, s in enumerate(x.shape))
         return x.sum(axis=dims, keepdims=keepdim)
 
     def backward(self, g: Any) -> Any:
@@ -228,7 +236,8 @@ class Max(Primitive):
     def backward(self, g: Any) -> Any:
         at_max = (self.saved[0].data == self.m).astype(self.m.dtype)
         share = at_max / at_max.sum(axis=self.dims, keepdims=True)
-        return run(Reshape, g, shape=self.m.shape) * (g._new(share) if is_tensor(g) else share)
+        share = share if backend.is_array(g) else g._new(share)
+        return run(Reshape, g, shape=self.m.shape) * share
 
 # ---------------------------------------------------------------- movement (is_view: the
 # output may share the input's memory, so an in-place change bumps both one's version)
@@ -294,7 +303,7 @@ class GetItem(Primitive):
         return x[index]
 
     def backward(self, g: Any) -> Any:
-        if self.shape and not is_tensor(g) and not _advanced(self.index):
+        if self.shape and backend.is_array(g) and not _advanced(self.index):
             return SliceGrad(self.shape, self.index, g)     # added into one buffer later
         return run(IndexAdd, g, shape=self.shape, index=self.index)
 

@@ -1,11 +1,9 @@
 """The Tensor: an array on a device, and the node of the graph that made it.
 
-A tensor holds ``data`` (a NumPy or CuPy array), ``device``, ``requires_grad``,
-``grad`` (filled by ``backward``) and ``grad_fn`` (the op that made it; None for a
-leaf such as an input or a parameter). Its arithmetic operators and elementwise
-methods here run the primitives of :mod:`~tinygrad_edu.engine.ops`; the rest of its
-methods (``reshape``, ``sum``, ``@``, ``mean``, ``softmax``, ...) check their
-arguments and run primitives too, and are attached to this class in
+A tensor holds ``data`` (a NumPy or CuPy array), ``device``, ``requires_grad``, ``grad``
+(filled by ``backward``) and ``grad_fn`` (the op that made it; None for a leaf). Its
+operators and elementwise methods run the primitives of :mod:`~tinygrad_edu.engine.ops`;
+its other methods (``reshape``, ``sum``, ``@``, ``softmax``, ...) are attached in
 :mod:`tinygrad_edu.functional.tensor_methods`.
 
 >>> x = tg.tensor([[1., 2.], [3., 4.]], requires_grad=True)
@@ -276,6 +274,11 @@ for _name, _op in (("__neg__", ops.Neg), ("exp", ops.Exp), ("log", ops.Log), ("t
     setattr(Tensor, _name, lambda self, _op=_op: _op.apply(self))
 Tensor.__invert__ = lambda self: nondiff("logical_not" if self.dtype.kind == "b" else "invert",
                                          self)
+
+def check(ok: Tensor, message: str, value: Tensor) -> None:
+    """Assert the bool tensor ``ok`` everywhere, naming the first bad entry of ``value`` in
+    ``message``'s ``{}`` (see :func:`backend.check`: on a GPU, without a sync now)."""
+    backend.check(ok.data, message, value.data)
 
 def root_grad(out: Tensor, given: Any, i: int, where: str) -> Tensor:
     """The gradient that output ``i`` of a backward starts from: ``given``, or 1 for a

@@ -14,9 +14,27 @@ with it off. Nothing here changes the process at import.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from tinygrad_edu.engine import ops
-from tinygrad_edu.engine.graph import fast, is_fast, override
+from tinygrad_edu.engine.graph import is_fast, override, set_fast
 from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, scatter
+
+
+class fast:
+    """``tg.fast(False)`` turns the fast lane off (for the whole process);
+    ``with tg.fast(False):`` only inside the block, then it is back as it was."""
+
+    def __init__(self, on: bool = True) -> None:
+        self.prev = is_fast()
+        set_fast(on)
+
+    def __enter__(self) -> "fast":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        set_fast(self.prev)
+
 
 #: reference -> override; a primitive class, or the name a composite asks for.
 OVERRIDES = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_edu.engine import backend
-from tinygrad_edu.engine.ops import Sigmoid, Tanh, is_tensor, output_of
+from tinygrad_edu.engine.ops import Sigmoid, Tanh, output_of
 
 _CONSTANTS: dict = {}
 
@@ -21,7 +21,7 @@ _CONSTANTS: dict = {}
 def constant(value: float, like: Any) -> Any:
     """``value`` as a read-only 0-d array of ``like``'s dtype (cached), or ``value`` itself
     beside a Tensor."""
-    if is_tensor(like):
+    if not backend.is_array(like):                 # a Tensor (create_graph): a number will do
         return value
     key = (type(like), like.dtype, value)
     k = _CONSTANTS.get(key)

@@ -40,7 +40,8 @@ class FoldPaths(WindowFold):
                        for k, s, d, n in zip(size, stride, dilation, counts))
         tiled = disjoint and all((n == 1 or s == k) and d == 1 and n * k == shape[a]
                                  for a, n, k, s, d in zip(axes, counts, size, stride, dilation))
-        if tiled and all(n == 1 for n in counts) and tuple(axes) == tuple(range(nd - len(axes), nd)):
+        trailing = tuple(axes) == tuple(range(nd - len(axes), nd))
+        if tiled and trailing and all(n == 1 for n in counts):
             return g.reshape(shape)                      # one window: the whole trailing block
         if not disjoint and len(axes) == 2 and tuple(axes) == (nd - 2, nd - 1) and stride[0] == 1:
             return fold_rows_first(g, shape, size, counts, stride[1], dilation)

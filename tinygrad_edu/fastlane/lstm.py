@@ -15,16 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_edu.engine import backend, graph
-from tinygrad_edu.engine.ops import Cat, Primitive, is_tensor
+from tinygrad_edu.engine.ops import Cat, Primitive
 from tinygrad_edu.engine.tensor import Tensor
 
 
 def _sigmoid(x: Any) -> Any:
-    return x.sigmoid() if is_tensor(x) else (backend.module_of(x).tanh(x * 0.5) + 1) * 0.5
+    return (backend.module_of(x).tanh(x * 0.5) + 1) * 0.5 if backend.is_array(x) else x.sigmoid()
 
 
 def _tanh(x: Any) -> Any:
-    return x.tanh() if is_tensor(x) else backend.module_of(x).tanh(x)
+    return backend.module_of(x).tanh(x) if backend.is_array(x) else x.tanh()
 
 
 def _gate_values(gates: Any, c_prev: Any) -> tuple:
@@ -68,8 +68,8 @@ class LSTMGates(Primitive):
         dc = grad[..., hidden:] + dh * o * (1 - tc * tc)
         parts = [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
                  dh * tc * o * (1 - o)]
-        dgates = Cat.apply(*parts, dim=dc.ndim - 1) if is_tensor(dc) else \
-            backend.module_of(dc).concatenate(parts, axis=-1)
+        dgates = backend.module_of(dc).concatenate(parts, axis=-1) if backend.is_array(dc) \
+            else Cat.apply(*parts, dim=dc.ndim - 1)
         return dgates, dc * f
 
 

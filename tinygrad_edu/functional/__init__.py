@@ -17,13 +17,14 @@ view, a reshape and a matmul. Names, signatures and defaults follow
 """
 from tinygrad_edu.functional import tensor_methods  # noqa: F401  (attaches Tensor methods)
 from tinygrad_edu.functional.convolution import conv1d, conv2d, conv_output_size, true_conv2d
-from tinygrad_edu.functional.elementwise import (hardtanh, leaky_relu, log_softmax, relu, sigmoid,
-                                                 softmax, softplus, tanh)
+from tinygrad_edu.functional.elementwise import (elu, gelu, hardtanh, leaky_relu, log_softmax,
+                                                 logsigmoid, relu, sigmoid, silu, softmax,
+                                                 softplus, tanh)
 from tinygrad_edu.functional.layers import dropout, embedding, linear, one_hot, pad
 from tinygrad_edu.functional.loss_functions import (binary_cross_entropy,
                                                     binary_cross_entropy_with_logits,
-                                                    cross_entropy, kl_div, l1_loss, mse_loss,
-                                                    nll_loss)
+                                                    cross_entropy, huber_loss, kl_div, l1_loss,
+                                                    mse_loss, nll_loss, smooth_l1_loss)
 from tinygrad_edu.functional.norms import batch_norm, layer_norm, normalize
 from tinygrad_edu.functional.recurrent_cells import (gru_cell, lstm_cell, peephole_lstm_cell,
                                                      rnn_relu_cell, rnn_tanh_cell)
@@ -32,7 +33,8 @@ from tinygrad_edu.functional.window_pooling import (adaptive_avg_pool1d, adaptiv
                                                     max_pool1d, max_pool2d)
 
 __all__ = [
-    "relu", "sigmoid", "tanh", "leaky_relu", "softplus", "hardtanh", "softmax",
+    "relu", "sigmoid", "tanh", "leaky_relu", "softplus", "hardtanh", "softmax", "gelu",
+    "silu", "elu", "logsigmoid", "smooth_l1_loss", "huber_loss",
     "log_softmax", "linear", "dropout", "embedding", "one_hot", "pad", "normalize", "nll_loss",
     "cross_entropy", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "batch_norm", "layer_norm",

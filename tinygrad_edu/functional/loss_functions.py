@@ -128,6 +128,27 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """0.5·d²/β where d = |x - y| < β, else d - 0.5·β: quadratic near 0, linear beyond
+    (β = 0 is the L1 loss)."""
+    _check_same_shape(input, target, "smooth_l1_loss")
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    return _reduce(where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction,
+                   "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """0.5·d² where d = |x - y| < δ, else δ·(d - 0.5·δ): smooth_l1_loss scaled by δ."""
+    _check_same_shape(input, target, "huber_loss")
+    d = (input - target).abs()
+    return _reduce(where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta), reduction,
+                   "huber_loss")
+
+
 def _log_clamped(p: Tensor) -> Tensor:
     """log p clamped at -100 (as PyTorch's BCE): finite at p = 0, and the gradient there is
     0 rather than 0·∞ = nan (log only ever sees p where p > 0, and 1 elsewhere)."""
@@ -180,9 +201,9 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",
     """KL(target ‖ exp(input)) pointwise: y (log y - x), input being log-probabilities."""
     if log_target:
         loss = target.exp() * (target - input)
-    else:
-        safe = where(target > 0, target, 1.0)
-        loss = target * (safe.log() - input)
+    else:                                   # y·log y as 0 at y = 0 (and NaN for y < 0)
+        y_log_y = where(target == 0, 0.0, target * where(target == 0, 1.0, target).log())
+        loss = y_log_y - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0]
     return _reduce(loss, reduction, "kl_div")

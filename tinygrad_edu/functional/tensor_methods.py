@@ -232,9 +232,18 @@ def abs_(x: Tensor) -> Tensor:
     return x * sign(x)
 
 
+def flat(x: Tensor, values: Tensor) -> Tensor:
+    """``values`` with a zero gradient back to ``x``: PyTorch's convention for functions
+    that are flat almost everywhere (sign, floor, round, ...). A where with an all-False
+    condition, so an inf or NaN in x never leaks into the values."""
+    if not x.requires_grad:
+        return values
+    return where(nondiff("zeros_like", x, dtype=backend.bool_), x, values.to(x.dtype))
+
+
 def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 per element (0 for NaN, as PyTorch); no gradient (flat almost everywhere)."""
-    return nondiff("nan_to_num", nondiff("sign", x), nan=0.0)
+    """-1, 0 or 1 per element (0 for NaN, as PyTorch); zero gradient."""
+    return flat(x, nondiff("nan_to_num", nondiff("sign", x), nan=0.0))
 
 
 def sqrt(x: Tensor) -> Tensor:
@@ -300,26 +309,45 @@ def _method_where(x: Tensor, condition: Any, other: Any) -> Tensor:
 
 
 def floor(x: Tensor) -> Tensor:
-    """The largest integer <= x (no gradient: flat almost everywhere)."""
-    return nondiff("floor", x)
+    """The largest integer <= x (zero gradient: flat almost everywhere)."""
+    return flat(x, nondiff("floor", x))
 
 
 def ceil(x: Tensor) -> Tensor:
-    return nondiff("ceil", x)
+    return flat(x, nondiff("ceil", x))
 
 
 def trunc(x: Tensor) -> Tensor:
-    return nondiff("trunc", x)
+    return flat(x, nondiff("trunc", x))
 
 
 def round_(x: Tensor, decimals: int = 0) -> Tensor:
-    """Round half to even (as PyTorch and NumPy do); no gradient."""
-    return nondiff("round", x, decimals=decimals)
+    """Round half to even (as PyTorch and NumPy do); zero gradient."""
+    return flat(x, nondiff("round", x, decimals=decimals))
 
 
 def floor_divide(x: Any, other: Any) -> Tensor:
-    """x // y = floor(x / y) (integers stay integers); no gradient."""
+    """x // y = floor(x / y) (integers stay integers); zero gradient."""
     return nondiff("floor_divide", x, other)
+
+
+def div(x: Tensor, other: Any, rounding_mode: str | None = None) -> Tensor:
+    """x / y; ``rounding_mode='trunc'`` rounds toward zero, ``'floor'`` down (both with
+    zero gradient, and integers stay integers), as ``torch.div``."""
+    if rounding_mode is None:
+        return x / other
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    o = x.operand(other)
+    if x.dtype.kind == "f" or o.dtype.kind == "f":
+        q = x / o
+        return q.floor() if rounding_mode == "floor" else q.trunc()
+    q = nondiff("floor_divide", x, o)                  # integers: exact, no float detour
+    if rounding_mode == "trunc":                       # one up where the true quotient is
+        inexact = nondiff("remainder", x, o) != 0      # negative and not whole
+        q = q + (inexact & ((x < 0) ^ (o < 0))).to(q.dtype)
+    return q
 
 
 def remainder(x: Any, other: Any) -> Tensor:
@@ -338,6 +366,71 @@ def isfinite(x: Tensor) -> Tensor:
 
 def isinf(x: Tensor) -> Tensor:
     return nondiff("isinf", x)
+
+
+def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Shift the elements along ``dims`` by ``shifts``, wrapping around (a cat of two
+    slices per dim); with ``dims=None`` the flattened tensor is rolled."""
+    if dims is None:
+        return roll(x.reshape(-1), shifts, 0).reshape(x.shape)
+    shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = normalize_dims(dims, x.ndim, "roll") if x.ndim else ()
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: {len(shifts)} shifts for {len(dims)} dims")
+    for s, d in zip(shifts, dims):
+        n = x.shape[d]
+        k = -int(s) % n if n else 0
+        if k:
+            lead = (slice(None),) * d
+            x = cat([x[lead + (slice(k, None),)], x[lead + (slice(0, k),)]], d)
+    return x
+
+
+def _band(x: Tensor, diagonal: int, lower: bool, where_: str) -> Tensor:
+    if x.ndim < 2:
+        raise RuntimeError(f"{where_}: expected a tensor with at least 2 dims, got {x.shape}")
+    rows = Tensor(x.xp.arange(x.shape[-2]), device=x.device).reshape(-1, 1)
+    cols = Tensor(x.xp.arange(x.shape[-1]), device=x.device).reshape(1, -1)
+    keep = (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
+    return where(keep, x, 0)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle (column - row <= diagonal), zeros above."""
+    return _band(x, diagonal, True, "tril")
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle (column - row >= diagonal), zeros below."""
+    return _band(x, diagonal, False, "triu")
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """(values, indices) sorted along ``dim``; the values gather x at the indices, so each
+    gets its element's gradient. Ties keep their order (a stable sort), NaN sorts last
+    (first when descending), as in PyTorch."""
+    if x.ndim == 0:
+        normalize_dims(dim, 0, "sort")
+        return ValuesIndices(x * 1, nondiff("zeros_like", x, dtype=backend.int64))
+    d = normalize_dims(dim, x.ndim, "sort")[0]
+    key = -x if descending and x.dtype.kind != "b" else (~x if descending else x)
+    if descending and x.dtype.kind == "f":         # NaN first when descending, as PyTorch
+        key = where(x.isnan(), -math.inf, key)
+    idx = nondiff("argsort", key, axis=d, kind="stable").to(backend.int64)
+    return ValuesIndices(x.gather(d, idx), idx)
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    """The k largest (or smallest) values along ``dim`` and their indices."""
+    d = normalize_dims(dim, x.ndim, "topk")
+    n = x.shape[d[0]] if d else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of size {n}")
+    values, indices = sort(x, dim, descending=largest, stable=True)
+    if not d:
+        return ValuesIndices(values, indices)
+    keep = (slice(None),) * d[0] + (slice(0, k),)
+    return ValuesIndices(values[keep], indices[keep])
 
 
 def any_(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -724,7 +817,8 @@ _METHODS = {
     "abs": abs_, "__abs__": abs_, "sign": sign, "sqrt": sqrt, "rsqrt": rsqrt, "square": square,
     "reciprocal": reciprocal, "cos": cos, "log1p": log1p, "softplus": softplus,
     "minimum": minimum, "clamp": clamp, "clip": clamp, "masked_fill": masked_fill,
-    "lerp": lerp, "floor": floor, "ceil": ceil, "trunc": trunc, "round": round_,
+    "div": div, "roll": roll, "tril": tril, "triu": triu,
+    "sort": sort, "topk": topk, "lerp": lerp, "floor": floor, "ceil": ceil, "trunc": trunc, "round": round_,
     "__floordiv__": floor_divide, "__rfloordiv__": lambda x, o: floor_divide(o, x),
     "floor_divide": floor_divide, "__mod__": remainder, "remainder": remainder,
     "__rmod__": lambda x, o: remainder(o, x), "where": _method_where, "isnan": isnan, "isfinite": isfinite, "isinf": isinf,
