@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import types
 
 import pytest
 from hypothesis import settings
@@ -48,13 +50,25 @@ def fake_cuda():
     It raises where CuPy raises (a host array in a device op, an implicit conversion to
     NumPy), so code that runs under it keeps to the tensor's own array module.
     """
-    from fake_cupy import module   # noqa: PLC0415 - test helper beside this file
+    from fake_cupy import module, special_module   # noqa: PLC0415 - helper beside this file
     fake = module()
     previous = backend._cuda, backend._cuda_checked
     backend._cuda, backend._cuda_checked = fake, True
     backend._generators.pop("cuda", None)
+    names = ("cupyx", "cupyx.scipy", "cupyx.scipy.special")
+    saved = {n: sys.modules.get(n) for n in names}
+    special = special_module()
+    sys.modules.update({"cupyx": types.SimpleNamespace(scipy=types.SimpleNamespace(
+        special=special)), "cupyx.scipy": types.SimpleNamespace(special=special),
+        "cupyx.scipy.special": special})
     try:
         yield fake
     finally:
         backend._cuda, backend._cuda_checked = previous
         backend._generators.pop("cuda", None)
+        backend._pending.clear()
+        for n, m in saved.items():
+            if m is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = m

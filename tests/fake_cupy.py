@@ -92,7 +92,7 @@ class FakeDeviceArray:
         return _wrap(attr)
 
     def __getitem__(self, index: Any) -> Any:
-        return _wrap(self._a[_unwrap(index, "indexing")])
+        return _wrap(self._a[_wrap_indices(_unwrap(index, "indexing"), self._a.shape)])
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._a[_unwrap(index, "indexing")] = _unwrap(value, "assignment")
@@ -231,6 +231,26 @@ _UFUNCS = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "exp",
            "greater", "greater_equal", "logical_and", "logical_or", "logical_not", "sign",
            "sin", "cos", "power", "square", "true_divide", "isnan", "isfinite", "isinf",
            "logical_xor", "invert", "floor_divide", "remainder"]
+
+
+def _wrap_indices(index: Any, shape: tuple) -> Any:
+    """Integer-array indices taken modulo the axis size, as CuPy reads them (it does not
+    check bounds: index 10 of 10 rows reads row 0, -11 reads row 9), so a missing bounds
+    check shows up here as a wrong answer, as it would on a GPU."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(p is None or p is Ellipsis for p in parts):
+        return index
+    parts = tuple(p % shape[i] if isinstance(p, np.ndarray) and p.dtype.kind in "iu"
+                  and shape[i] else p for i, p in enumerate(parts))
+    return parts if isinstance(index, tuple) else parts[0]
+
+
+def special_module() -> types.ModuleType:
+    """A fake ``cupyx.scipy.special`` with ``erf`` (what the backend imports from it)."""
+    import math  # noqa: PLC0415
+    m = types.ModuleType("fake_cupyx_special")
+    m.erf = _device_fn(lambda a: np.vectorize(math.erf, otypes=[a.dtype])(a), "erf")
+    return m
 
 
 def module() -> types.ModuleType:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from fake_cupy import FakeDeviceArray
 
@@ -84,3 +85,46 @@ def test_lstm_training_step_makes_no_host_transfer(counted_cuda: list) -> None:
     counted_cuda.clear()
     step()
     assert counted_cuda == [], f"hidden device -> host transfers during a step: {counted_cuda}"
+
+
+# ------------------------------------------------ input checks on the device (no sync)
+def test_stand_in_wraps_bad_indices_as_cupy_does(fake_cuda: Any) -> None:
+    """Why the checks must run on a GPU too: CuPy reads index 10 of 10 rows as row 0."""
+    w = fake_cuda.asarray([[0.0], [1.0], [2.0]])
+    idx = fake_cuda.asarray([3, -4])
+    assert w[idx].get().ravel().tolist() == [0.0, 2.0]
+
+
+@pytest.mark.parametrize("name, run, error, pattern", [
+    ("embedding", lambda: nn.Embedding(10, 3).to("cuda")(tg.tensor([[1, 10]], device="cuda")),
+     IndexError, r"embedding: index 10 is out of range for 10 embeddings"),
+    ("nll_loss", lambda: F.nll_loss(tg.zeros(2, 3, device="cuda"),
+                                    tg.tensor([0, 3], device="cuda")),
+     IndexError, r"nll_loss: target 3 is out of bounds for 3 classes"),
+    ("cross_entropy", lambda: F.cross_entropy(tg.zeros(2, 3, device="cuda"),
+                                              tg.tensor([-1, 0], device="cuda")),
+     IndexError, r"nll_loss: target -1 is out of bounds"),
+    ("one_hot", lambda: F.one_hot(tg.tensor([0, 5], device="cuda"), 3),
+     IndexError, r"one_hot: class 5 is out of range for 3 classes"),
+    ("binary_cross_entropy", lambda: F.binary_cross_entropy(
+        tg.tensor([0.5, float("nan")], device="cuda"), tg.tensor([1., 0.], device="cuda")),
+     ValueError, r"binary_cross_entropy: input must be probabilities in \[0, 1\], got nan"),
+])
+def test_bad_input_on_cuda_is_reported_at_the_next_transfer(counted_cuda: list, name: str,
+                                                             run: Any, error: type,
+                                                             pattern: str) -> None:
+    out = run()                                  # the check is queued on the device...
+    assert counted_cuda == [], f"{name}: the check synced with the host: {counted_cuda}"
+    with pytest.raises(error, match=pattern):    # ...and reported at the explicit copy
+        out.sum().item()
+    assert float(tg.ones(2, device="cuda").sum().item()) == 2.0   # reported once, then clear
+
+
+def test_good_input_on_cuda_passes_its_checks(counted_cuda: list) -> None:
+    emb = nn.Embedding(10, 3).to("cuda")
+    out = emb(tg.tensor([0, 9], device="cuda"))
+    loss = F.nll_loss(out, tg.tensor([2, 0], device="cuda"))
+    assert counted_cuda == []
+    np.testing.assert_allclose(loss.item(), -(emb.weight.detach().numpy()[0, 2]
+                                              + emb.weight.detach().numpy()[9, 0]) / 2,
+                               rtol=1e-6)

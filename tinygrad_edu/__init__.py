@@ -23,11 +23,13 @@ from tinygrad_edu.engine.tensor import Tensor, get_default_device, set_default_d
 from tinygrad_edu.fastlane import fast, is_fast
 from tinygrad_edu.functional.creation import (arange, empty, empty_like, eye, from_numpy, full,
                                               full_like, linspace, manual_seed, ones, ones_like,
-                                              rand, rand_like, randint, randn, randn_like,
+                                              rand, rand_like, randint, randint_like, randn,
+                                              randn_like,
                                               randperm, tensor, zeros, zeros_like)
 from tinygrad_edu.functional.gradients import (backward, enable_grad, grad, is_grad_enabled,
                                                no_grad, retain_grads, scope, set_grad_enabled)
-from tinygrad_edu.functional.tensor_methods import cat, sliding_window, stack, where
+from tinygrad_edu.functional.tensor_methods import (cat, logsumexp, matmul, maximum, minimum,
+                                                    sliding_window, stack, where)
 from tinygrad_edu.gradcheck import gradcheck, gradgradcheck
 from tinygrad_edu.serialization import load, save
 
@@ -42,7 +44,8 @@ __version__ = "0.2.0"
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "empty", "full", "full_like", "zeros_like", "ones_like",
     "empty_like", "rand_like", "randn_like", "eye", "arange", "linspace", "randn", "rand",
-    "randint", "randperm", "from_numpy", "manual_seed", "cat", "stack", "where",
+    "randint", "randint_like", "randperm", "from_numpy", "manual_seed", "cat", "stack", "where",
+    "matmul", "maximum", "minimum", "logsumexp",
     "sliding_window", "set_default_device", "get_default_device", "no_grad", "enable_grad",
     "set_grad_enabled", "is_grad_enabled", "grad", "backward", "scope", "retain_grads",
     "gradcheck", "gradgradcheck", "fast", "is_fast", "fastlane", "cuda", "functional", "nn",

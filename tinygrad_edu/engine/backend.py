@@ -103,27 +103,27 @@ def to_host(arr: Any) -> Any:
     A GPU input check still pending (:func:`check`) is reported first."""
     if isinstance(arr, (np.ndarray, np.generic)):
         return np.asarray(arr)
-    for message, (ok, value) in list(_pending.items()):
+    for message, (ok, value, error) in list(_pending.items()):
         del _pending[message]
         if not ok.get():
-            raise IndexError(message.format(value.get()))
+            raise error(message.format(value.get()))
     return arr.get()
 
-_pending: dict = {}     # message -> (all ok so far, the first bad value): GPU input checks
+_pending: dict = {}     # message -> (all ok so far, first bad value, error): GPU checks
 
-def check(ok: Any, message: str, value: Any) -> None:
-    """Assert that the bool array ``ok`` is all true, else IndexError(``message`` with the
-    first bad entry of ``value``): at once on the host; on a GPU at the next transfer to
+def check(ok: Any, message: str, value: Any, error: type = IndexError) -> None:
+    """Assert that the bool array ``ok`` is all true, else ``error(message)`` naming the
+    first bad entry of ``value``: at once on the host; on a GPU at the next transfer to
     the host, without waiting for the device now (PyTorch's device-side asserts)."""
     first_bad = value.ravel()[module_of(ok).argmin(ok.ravel())] if ok.size else value
     if module_of(ok) is np:
         if not ok.all():
-            raise IndexError(message.format(first_bad))
+            raise error(message.format(first_bad))
         return
     prev = _pending.get(message)
     good = ok.all() if prev is None else prev[0] & ok.all()
     _pending[message] = good, first_bad if prev is None else module_of(ok).where(
-        prev[0], first_bad, prev[1])
+        prev[0], first_bad, prev[1]), error
 
 def erf(arr: Any) -> Any:
     """The error function, elementwise (NumPy has none: each element goes to math.erf)."""

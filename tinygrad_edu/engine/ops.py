@@ -108,8 +108,8 @@ class Pow(Primitive):
 
     def backward(self, g: Any) -> tuple:
         (x, y), (px, py) = inputs_of(self), self.parents
-        gx = sum_to(select(y == 0, 0, g * y * x ** (y - 1)), x.shape) if px.requires_grad \
-            else None
+        y1 = select(y == 0, 1, y - 1)                        # (x ** -1 would be inf at 0)
+        gx = sum_to(select(y == 0, 0, g * y * x ** y1), x.shape) if px.requires_grad else None
         gy = sum_to(select((x == 0) & (y >= 0), 0, g * x ** y * run(Log, x)), y.shape) \
             if py.requires_grad else None
         return gx, gy

@@ -83,10 +83,13 @@ class Tensor:
                              f"number, this one has shape {self.shape}")
         return backend.to_host(self.data).reshape(()).item()
 
-    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Tensor:
+    def to(self, *args: Any, device: Any = None, dtype: Any = None, non_blocking: bool = False,
+           copy: bool = False) -> Tensor:
         """``t.to('cuda')``, ``t.to(tg.float64)``, ``t.to(other)``: an explicit copy, and a
-        node of the graph (gradients flow back to the original)."""
-        for a in args:                                  # a tensor, a dtype or a device
+        node of the graph (gradients flow back to the original). Trailing bools are PyTorch's
+        ``non_blocking`` (copies here always finish first) and ``copy`` (even if the same)."""
+        copy = copy or [a for a in args if isinstance(a, bool)][1:2] == [True]
+        for a in (a for a in args if not isinstance(a, bool)):   # a tensor, dtype or device
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
                 continue
@@ -96,7 +99,7 @@ class Tensor:
                 device = a
         dt = backend.as_dtype(dtype) or self.dtype
         dev = self.device if device is None else backend.normalize_device(device)
-        if (dt, dev) == (self.dtype, self.device):
+        if (dt, dev) == (self.dtype, self.device) and not copy:
             return self
         src = self if backend.is_floating(dt) else self.detach()   # integers: no gradient
         return ops.Copy.apply(src, dtype=dt, device=dev)
@@ -275,10 +278,10 @@ for _name, _op in (("__neg__", ops.Neg), ("exp", ops.Exp), ("log", ops.Log), ("t
 Tensor.__invert__ = lambda self: nondiff("logical_not" if self.dtype.kind == "b" else "invert",
                                          self)
 
-def check(ok: Tensor, message: str, value: Tensor) -> None:
+def check(ok: Tensor, message: str, value: Tensor, error: type = IndexError) -> None:
     """Assert the bool tensor ``ok`` everywhere, naming the first bad entry of ``value`` in
     ``message``'s ``{}`` (see :func:`backend.check`: on a GPU, without a sync now)."""
-    backend.check(ok.data, message, value.data)
+    backend.check(ok.data, message, value.data, error)
 
 def root_grad(out: Tensor, given: Any, i: int, where: str) -> Tensor:
     """The gradient that output ``i`` of a backward starts from: ``given``, or 1 for a

@@ -123,6 +123,12 @@ def randn_like(t: Tensor, dtype: Any = None, device: Any = None,
     return randn(t.shape, **_like(t, dtype, device), requires_grad=requires_grad)
 
 
+def randint_like(t: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Integers in [low, high) with t's shape: ``randint_like(t, high)`` or
+    ``randint_like(t, low, high)``; the dtype is t's unless given."""
+    return randint(*args, t.shape, **_like(t, dtype, device))
+
+
 def randn(*size: Any, dtype: Any = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
     """Samples of N(0, 1) from the seeded generator (see :func:`manual_seed`)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from tinygrad_edu.engine import backend
-from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.engine.tensor import Tensor, check
 from tinygrad_edu.functional.tensor_methods import where
 from tinygrad_edu.functional.creation import arange
 from tinygrad_edu.functional.elementwise import log_softmax
@@ -61,18 +61,16 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          f"{tuple(input.shape)}, got {tuple(target.shape)}")
     valid = target != ignore_index
     safe = where(valid, target, 0).long()
-    if target.numel() and target.device == "cpu":   # (no device -> host sync on a GPU)
-        bad = ((safe < 0) | (safe >= c)).numpy()
-        if bad.any():
-            raise IndexError(f"nll_loss: target {int(target.numpy()[bad][0])} is out of bounds "
-                             f"for {c} classes")
+    check((safe >= 0) & (safe < c), f"nll_loss: target {{}} is out of bounds for {c} classes "
+          f"(targets must be in [0, {c}) or equal ignore_index={ignore_index})", target)
     picked = input[arange(n, device=input.device), safe]          # (N,)
     w = valid.to(input.dtype)
     if weight is not None:
         w = w * weight[safe]
     loss = -picked * w
-    if reduction == "mean":
-        return loss.sum() / w.sum()
+    if reduction == "mean":     # all ignored: NaN loss (0/0), but a zero gradient (PyTorch)
+        total = w.sum()
+        return where(total == 0, float("nan"), loss.sum() / where(total == 0, 1.0, total))
     if reduction == "none":
         return loss.reshape(out_shape)
     return _reduce(loss, reduction, "nll_loss")
@@ -163,13 +161,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     Each log is clamped at -100 (as PyTorch does) so p = 0 or 1 gives a finite loss.
     """
     _check_same_shape(input, target, "binary_cross_entropy")
-    check = input.numel() and input.device == "cpu"   # (no device -> host sync on a GPU)
-    lo = input.detach().min().item() if check else 0
-    hi = input.detach().max().item() if check else 1
-    if float(lo) < 0 or float(hi) > 1:
-        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1], got "
-                         f"values in [{float(lo):.4g}, {float(hi):.4g}]; use "
-                         "binary_cross_entropy_with_logits for raw scores")
+    check((input >= 0) & (input <= 1), "binary_cross_entropy: input must be probabilities in "
+          "[0, 1], got {}; use binary_cross_entropy_with_logits for raw scores",
+          input.detach(), ValueError)
     loss = -(target * _log_clamped(input) + (1 - target) * _log_clamped(1 - input))
     if weight is not None:
         loss = loss * weight

@@ -140,10 +140,13 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join tensors along an existing dim; each gets its slice of the gradient back."""
+    """Join tensors along an existing dim; each gets its slice of the gradient back.
+    As in PyTorch, an empty 1-D tensor (shape (0,)) beside tensors of more dims is skipped."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    if any(t.ndim != 1 for t in tensors):
+        tensors = [t for t in tensors if t.shape != (0,)] or tensors[:1]
     d = normalize_dims(dim, tensors[0].ndim, "cat")[0]
     rest = [t.shape[:d] + t.shape[d + 1:] for t in tensors]
     for i, t in enumerate(tensors):
@@ -472,7 +475,7 @@ def var(x: Tensor, dim: Any = None, unbiased: Any = True, keepdim: bool = False,
     return (centred * centred).sum(dims, keepdim) * (1.0 / (n - corr) if n > corr else math.nan)
 
 
-def _root0(x: Tensor, p: float = 2.0) -> Tensor:
+def root_or_zero(x: Tensor, p: float = 2.0) -> Tensor:
     """x^(1/p) with gradient 0 (not ∞·0 = NaN) where x = 0: PyTorch's convention for norms
     and std at zero. The inner where keeps the root's argument away from 0 there."""
     nonzero = x != 0
@@ -483,7 +486,7 @@ def _root0(x: Tensor, p: float = 2.0) -> Tensor:
 def std(x: Tensor, dim: Any = None, unbiased: Any = True, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
     """√var (gradient 0 where the values are all equal, as in PyTorch)."""
-    return _root0(var(x, dim, unbiased, keepdim, correction=correction))
+    return root_or_zero(var(x, dim, unbiased, keepdim, correction=correction))
 
 
 def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -559,8 +562,8 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> T
     if p == -math.inf:
         return x.abs().amin(dims, keepdim)
     if p == 0:
-        return (x != 0).to(x.dtype).sum(dims, keepdim)
-    return _root0((x * x if p == 2 else x.abs() ** p).sum(dims, keepdim), p)
+        return flat(x, (x != 0).to(x.dtype)).sum(dims, keepdim)      # gradient 0
+    return root_or_zero((x * x if p == 2 else x.abs() ** p).sum(dims, keepdim), p)
 
 
 def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
@@ -799,7 +802,7 @@ def _iop(op: str) -> Any:
 
 _METHODS = {
     "sum": sum_, "amax": amax, "reshape": reshape, "permute": permute, "expand": expand,
-    "pad": pad_, "matmul": matmul, "__matmul__": matmul,
+    "pad": pad_, "matmul": matmul, "__matmul__": matmul, "erf": lambda x: ops.Erf.apply(x),
     "__rmatmul__": lambda x, o: matmul(x.operand(o), x), "maximum": maximum,
     "numel": numel, "dim": dim, "size": size, "tolist": tolist, "__len__": __len__,
     "__iter__": __iter__, "__bool__": __bool__, "__index__": __index__,

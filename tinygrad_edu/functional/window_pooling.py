@@ -29,7 +29,7 @@ from tinygrad_edu.engine import backend
 from tinygrad_edu.functional.convolution import check_positive, int_tuple
 from tinygrad_edu.functional.creation import arange, ones, tensor
 from tinygrad_edu.engine.tensor import Tensor
-from tinygrad_edu.functional.tensor_methods import sliding_window
+from tinygrad_edu.functional.tensor_methods import root_or_zero, sliding_window
 
 IntOrTuple = Any  # int | tuple[int, ...]
 
@@ -228,7 +228,7 @@ def _lp_pool(input: Tensor, norm_type: float, kernel_size: IntOrTuple, stride: A
     pow_x = input * input if norm_type == 2 else input ** norm_type
     mean = _avg_pool(pow_x, k, stride, 0, ceil_mode, True, None, nd, where)
     total = mean * float(math.prod(k))                           # Σ xᵖ over the window
-    return total.sqrt() if norm_type == 2 else total ** (1.0 / norm_type)
+    return root_or_zero(total, norm_type)          # gradient 0 at an all-zero window
 
 
 def lp_pool2d(input: Tensor, norm_type: float, kernel_size: IntOrTuple,
@@ -238,7 +238,7 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size: IntOrTuple,
     p = 1 is sum pooling, p -> ∞ approaches max pooling, and p = 2 is the "L2 pooling"
     of the lectures: the Euclidean length of each window, sqrt(Σ x²). As in PyTorch,
     no padding; for odd p, negative inputs make the sum meaningless (the root is NaN).
-    The gradient of sqrt is infinite at an all-zero window, as in PyTorch.
+    At an all-zero window (common after a ReLU) the gradient is 0, as in PyTorch.
 
     >>> x = tg.tensor([[[[3., 0.], [0., 4.]]]])
     >>> F.lp_pool2d(x, 2, 2)
@@ -301,7 +301,12 @@ def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:
     if not isinstance(input, Tensor) or input.ndim not in (2, 3):
         raise ValueError(f"adaptive_avg_pool1d: expected a 2-D or 3-D input tensor, got "
                          f"{getattr(input, 'shape', type(input).__name__)}")
-    a = _adaptive_matrix(input.shape[-1], int(output_size), input)   # (O, L)
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
+        output_size = output_size[0]
+    if isinstance(output_size, bool) or not isinstance(output_size, int) or output_size < 1:
+        raise ValueError(f"adaptive_avg_pool1d: output_size must be a positive int or a "
+                         f"1-tuple, got {output_size!r}")
+    a = _adaptive_matrix(input.shape[-1], output_size, input)        # (O, L)
     return input @ a.T                                           # (..., O)
 
 

@@ -35,6 +35,9 @@ class _ConvNd(Module):
         super().__init__()
         name = type(self).__name__
         nd = self._nd
+        in_channels = init.size_arg(in_channels, "in_channels", name)
+        out_channels = init.size_arg(out_channels, "out_channels", name)
+        groups = init.size_arg(groups, "groups", name, minimum=1)
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")

@@ -12,6 +12,7 @@ Each function fills a tensor in place (under no_grad) and returns it.
 from __future__ import annotations
 
 import math
+import operator
 
 from tinygrad_edu.engine import graph
 from tinygrad_edu.functional import gradients
@@ -34,6 +35,17 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def size_arg(value: object, name: str, where: str, minimum: int = 0) -> int:
+    """A layer's size argument as an int >= ``minimum``; a float or a bool is refused
+    (``nn.Linear(3.7, 2)`` is an error, not a (2, 3) weight)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r} "
+                        f"({type(value).__name__})")
+    if operator.index(value) < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return operator.index(value)
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
@@ -79,22 +91,30 @@ def ones_(tensor: Tensor) -> Tensor:
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    if tensor.numel() == 0:          # nothing to fill (PyTorch warns and returns)
+        return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    if tensor.numel() == 0:          # nothing to fill (PyTorch warns and returns)
+        return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
+    if tensor.numel() == 0:          # nothing to fill (PyTorch warns and returns)
+        return tensor
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
+    if tensor.numel() == 0:          # nothing to fill (PyTorch warns and returns)
+        return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))

@@ -22,11 +22,12 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        self.weight = Parameter(empty(out_features, in_features, device=device, dtype=dtype))
+        self.in_features = init.size_arg(in_features, "in_features", "Linear")
+        self.out_features = init.size_arg(out_features, "out_features", "Linear")
+        self.weight = Parameter(empty(self.out_features, self.in_features, device=device,
+                                      dtype=dtype))
         if bias:
-            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
+            self.bias = Parameter(empty(self.out_features, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -210,7 +210,8 @@ class RNNBase(Module):
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
+                 bidirectional: bool = False, proj_size: int = 0, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         name = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
         _check_sizes(name, input_size, hidden_size)
@@ -220,6 +221,10 @@ class RNNBase(Module):
         if not (isinstance(dropout, (int, float)) and 0 <= dropout <= 1) \
                 or isinstance(dropout, bool):
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        if proj_size and (mode != "LSTM" or isinstance(proj_size, bool)
+                          or not isinstance(proj_size, int) or not 0 < proj_size < hidden_size):
+            raise ValueError(f"{name}: proj_size must be an int in [0, hidden_size="
+                             f"{hidden_size}) and only LSTM has one, got {proj_size!r}")
         self.mode = mode
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -228,17 +233,21 @@ class RNNBase(Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        out_size = proj_size or hidden_size          # the size of h (c keeps hidden_size)
         gates = _GATES[mode] * hidden_size
         dirs = 2 if bidirectional else 1
         self._flat_weights_names: list[str] = []
         for layer in range(num_layers):
-            layer_in = input_size if layer == 0 else hidden_size * dirs
+            layer_in = input_size if layer == 0 else out_size * dirs
             for d in range(dirs):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 shapes = [("weight_ih" + sfx, (gates, layer_in)),
-                          ("weight_hh" + sfx, (gates, hidden_size))]
+                          ("weight_hh" + sfx, (gates, out_size))]
                 if bias:
                     shapes += [("bias_ih" + sfx, (gates,)), ("bias_hh" + sfx, (gates,))]
+                if proj_size:
+                    shapes += [("weight_hr" + sfx, (proj_size, hidden_size))]
                 for pname, shape in shapes:
                     setattr(self, pname, Parameter(empty(*shape, device=device, dtype=dtype)))
                     self._flat_weights_names.append(pname)
@@ -250,10 +259,13 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    def _per_direction(self) -> int:
+        return (4 if self.bias else 2) + (1 if self.proj_size else 0)
+
     @property
     def all_weights(self) -> list[list[Parameter]]:
-        """Per layer and direction: [weight_ih, weight_hh, bias_ih, bias_hh]."""
-        per = 4 if self.bias else 2
+        """Per layer and direction: [weight_ih, weight_hh, bias_ih, bias_hh(, weight_hr)]."""
+        per = self._per_direction()
         ws = [getattr(self, n) for n in self._flat_weights_names]
         return [ws[i:i + per] for i in range(0, len(ws), per)]
 
@@ -271,6 +283,8 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
     # ------------------------------------------------------------ forward
@@ -301,8 +315,9 @@ class RNNBase(Module):
             outs = []
             for d in range(dirs):
                 k = layer * dirs + d
+                per = self._per_direction()
                 weights = [getattr(self, n) for n in self._flat_weights_names[
-                    k * (4 if self.bias else 2):(k + 1) * (4 if self.bias else 2)]]
+                    k * per:(k + 1) * per]]
                 with gradients.scope(f"l{layer}" + ("_reverse" if d else "")):
                     out, h, c = self._direction(layer_input, weights, h0[k],
                                                 c0[k] if is_lstm else None, bool(d), mask)
@@ -346,6 +361,9 @@ class RNNBase(Module):
         if input.shape[-1] != self.input_size:
             raise ValueError(f"{name}: input has {input.shape[-1]} features (shape "
                              f"{tuple(input.shape)}), expected input_size={self.input_size}")
+        if input.shape[0 if input.ndim == 2 or not self.batch_first else 1] == 0:
+            raise ValueError(f"{name}: the sequence is empty (input shape "
+                             f"{tuple(input.shape)}); expected at least one time step")
         if input.ndim == 2:
             return input.unsqueeze(1), True                             # (T, 1, I)
         return (input.transpose(0, 1) if self.batch_first else input), False
@@ -355,9 +373,11 @@ class RNNBase(Module):
         """h_0 (and c_0) per layer/direction as lists of (B, H) tensors."""
         name = self._name()
         n, batch, hidden = self.num_layers * dirs, x.shape[1], self.hidden_size
+        out_size = self.proj_size or hidden
         if hx is None:
-            z = zeros(batch, hidden, dtype=x.dtype, device=x.device)
-            return [z] * n, [z] * n
+            zh = zeros(batch, out_size, dtype=x.dtype, device=x.device)
+            zc = zeros(batch, hidden, dtype=x.dtype, device=x.device) if self.proj_size else zh
+            return [zh] * n, [zc] * n
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise TypeError(f"{name}: hx must be a tuple (h_0, c_0), got "
@@ -368,13 +388,14 @@ class RNNBase(Module):
                 raise TypeError(f"{name}: hx must be a Tensor h_0, got {type(hx).__name__}")
             states = [hx]
         out = []
-        want = (n, hidden) if unbatched else (n, batch, hidden)
-        for sname, s in zip(("h_0", "c_0"), states):
+        for sname, s, size in zip(("h_0", "c_0"), states, (out_size, hidden)):
+            want = (n, size) if unbatched else (n, batch, size)
             if tuple(s.shape) != want:
                 raise RuntimeError(f"{name}: {sname} has shape {tuple(s.shape)}, expected "
                                    f"{want} (num_layers*num_directions={n}, "
                                    + ("" if unbatched else f"batch={batch}, ")
-                                   + f"hidden_size={hidden})")
+                                   + ("proj_size" if size != hidden else "hidden_size")
+                                   + f"={size})")
             s = s.unsqueeze(1) if unbatched else s
             out.append(list(s.unbind(0)))
         return out[0], (out[1] if len(out) > 1 else [None] * n)
@@ -397,6 +418,7 @@ class RNNBase(Module):
         steps, batch = x.shape[0], x.shape[1]
         w_ih, w_hh = weights[0], weights[1]
         b_ih, b_hh = (weights[2], weights[3]) if self.bias else (None, None)
+        w_hr_t = weights[-1].T if self.proj_size else None               # (H, P)
         flat = x.reshape(steps * batch, x.shape[2])                       # (T·B, I)
         if mode == "GRU":
             proj = R._input_projection(flat, w_ih, b_ih)                  # (T·B, 3H)
@@ -413,6 +435,8 @@ class RNNBase(Module):
                 xw = xws[t]
                 if mode == "LSTM":
                     h_new, c_new = R.lstm_step(xw, h, c, w_hh_t)
+                    if w_hr_t is not None:
+                        h_new = h_new @ w_hr_t        # projected: h_t = W_hr (o ⊙ tanh c_t)
                 elif mode == "GRU":
                     h_new = R.gru_step(xw, h, w_hh_t, b_hh)
                 else:
@@ -450,7 +474,7 @@ class RNN(RNNBase):
                              f"{nonlinearity!r}")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype)
+                         device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
 
@@ -458,7 +482,8 @@ class LSTM(RNNBase):
     """Long short-term memory over a sequence (gate equations in ``recurrent.lstm_step``).
 
     ``nn.LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False)``; returns (output, (h_n, c_n)).
+    dropout=0.0, bidirectional=False, proj_size=0)``; returns (output, (h_n, c_n)).
+    With ``proj_size`` P > 0, h_t = W_hr (o_t ⊙ tanh c_t) has P features (W_hr: (P, H)).
 
     >>> lstm = nn.LSTM(10, 20, bidirectional=True)
     >>> out, (h_n, c_n) = lstm(tg.randn(5, 3, 10))   # out (5, 3, 40), h_n (2, 3, 20)
@@ -466,9 +491,10 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
+                 bidirectional: bool = False, proj_size: int = 0, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, device, dtype)
+                         dropout, bidirectional, proj_size, device, dtype)
 
 
 class GRU(RNNBase):
@@ -482,7 +508,7 @@ class GRU(RNNBase):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, device, dtype)
+                         dropout, bidirectional, device=device, dtype=dtype)
 
 
 __all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "PeepholeLSTMCell", "RNNBase",
