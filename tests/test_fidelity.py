@@ -240,7 +240,8 @@ def test_pad_with_a_negative_amount_crops():
     x = tg.tensor([[0., 1., 2., 3., 4.]])
     np.testing.assert_array_equal(F.pad(x, (-1, -1)).numpy(), [[1., 2., 3.]])
     np.testing.assert_array_equal(F.pad(x, (-1, 2)).numpy(), [[1., 2., 3., 4., 0., 0.]])
-    with pytest.raises(ValueError, match=r"pad: cropping \(-3, -3\) from dim 1 of size 5"):
+    with pytest.raises(ValueError, match=r"pad: padding \(-3, -3\) of dim 1 \(size 5\) leaves "
+                                         r"nothing"):
         F.pad(x, (-3, -3))
 
 
@@ -260,11 +261,26 @@ def test_pad_modes(mode, want):
 
 def test_pad_mode_errors():
     x = tg.ones(1, 1, 3)
-    with pytest.raises(ValueError, match=r"reflect padding \(3, 0\) of dim 2 needs each "
-                                         r"amount < 3"):
+    with pytest.raises(ValueError, match=r"reflect padding \(3, 0\) of dim 2 needs a "
+                                         r"non-empty dim and each amount < its size 3"):
         F.pad(x, (3, 0), mode="reflect")
     with pytest.raises(NotImplementedError, match=r"mode 'wrap' is not supported"):
         F.pad(x, (1, 1), mode="wrap")
+
+
+def test_repeated_list_index_adds_its_gradients():
+    """x[[0, 0, 3], [1, 1, 3]] reads x[0, 1] twice: its gradient is the sum of both."""
+    for lane in (True, False):
+        with tg.fast(lane):
+            x = tg.zeros(4, 4, dtype=tg.float64, requires_grad=True)
+            (x[[0, 0, 3], [1, 1, 3]] * tg.tensor([1., 10., 100.], dtype=tg.float64)).sum() \
+                .backward()
+            want = np.zeros((4, 4))
+            want[0, 1], want[3, 3] = 11., 100.
+            np.testing.assert_array_equal(x.grad.numpy(), want)
+            y = tg.zeros(3, dtype=tg.float64, requires_grad=True)
+            y[[2, 2]].sum().backward()
+            np.testing.assert_array_equal(y.grad.numpy(), [0., 0., 2.])
 
 
 def test_adaptive_avg_pool1d_takes_a_one_tuple():

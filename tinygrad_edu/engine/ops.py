@@ -289,8 +289,8 @@ class Pad(Primitive):
         return g[self.index]
 
 def _advanced(index: Any) -> bool:
-    """True if the index holds an integer array (then a position may repeat)."""
-    return any(backend.is_array(i) and i.dtype.kind in "iu"
+    """True if the index holds an integer array or a list (then a position may repeat)."""
+    return any(isinstance(i, list) or backend.is_array(i) and i.dtype.kind in "iu"
                for i in (index if isinstance(index, tuple) else (index,)))
 
 class GetItem(Primitive):

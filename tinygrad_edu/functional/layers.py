@@ -113,22 +113,22 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     for i in range(len(pad) // 2):
         d, (a, b) = input.ndim - 1 - i, pad[2 * i: 2 * i + 2]
         n = input.shape[d]
-        if a < 0 or b < 0:                     # crop first: a negative pad removes entries
-            if -min(a, 0) - min(b, 0) > n:
-                raise ValueError(f"pad: cropping {(a, b)} from dim {d} of size {n} leaves "
-                                 f"nothing (input shape {tuple(input.shape)})")
+        if n + a + b < 1 if mode != "constant" else n + min(a, 0) + min(b, 0) < 0:
+            raise ValueError(f"pad: padding {(a, b)} of dim {d} (size {n}) leaves nothing "
+                             f"(input shape {tuple(input.shape)})")
+        if mode in ("constant", "circular") and (a < 0 or b < 0):    # crop first
             input = input[(slice(None),) * d + (slice(-min(a, 0), n + min(b, 0)),)]
             a, b, n = max(a, 0), max(b, 0), input.shape[d]
-        if mode == "constant" or not (a or b):
+        if mode == "constant":
             pairs = [(0, 0)] * input.ndim
             pairs[d] = (a, b)
             input = input.pad(pairs, value)
             continue
-        limit = n - 1 if mode == "reflect" else n if mode == "circular" else None
-        if n == 0 or (limit is not None and max(a, b) > limit):
-            raise ValueError(f"pad: {mode} padding {(a, b)} of dim {d} needs each amount "
-                             f"< {limit + 1} for its size {n} (input shape "
-                             f"{tuple(input.shape)})")
-        index = tensor(_edge_indices(n, a, b, mode), device=input.device)
-        input = input[(slice(None),) * d + (index,)]
+        if n == 0 or mode == "reflect" and max(a, b) >= n:
+            raise ValueError(f"pad: {mode} padding {(a, b)} of dim {d} needs a non-empty dim"
+                             + (f" and each amount < its size {n}" if mode == "reflect" else "")
+                             + f" (input shape {tuple(input.shape)})")
+        if a or b:                   # read the border; a negative amount crops as it reads
+            index = tensor(_edge_indices(n, a, b, mode), device=input.device)
+            input = input[(slice(None),) * d + (index,)]
     return input

@@ -20,6 +20,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     (the running variance uses the unbiased batch variance, n/(n-1)·σ², as PyTorch does).
     Evaluation: the running statistics are used instead.
     """
+    if input.numel() == 0:                 # an empty batch: an empty output, stats untouched
+        return input * 1.0
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, ...) with at least 2 "
                          f"dims, got shape {tuple(input.shape)}")
@@ -34,8 +36,6 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     shape = (1, c) + (1,) * (input.ndim - 2)         # a (C,) vector broadcast over (N, C, ...)
     if training:
         n = input.numel() // c if c else 0
-        if input.numel() == 0:              # an empty batch: an empty output, stats untouched
-            return input * 1.0
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input shape {tuple(input.shape)}")
