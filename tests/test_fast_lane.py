@@ -18,8 +18,9 @@ import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu import fastlane, nn, optim
+from tinygrad_edu import functional as F
 from tinygrad_edu.engine import ops
-from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, scatter
+from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, scatter
 from tinygrad_edu.functional import recurrent_cells as R
 from tinygrad_edu.viz.trace import forward_order
 
@@ -85,6 +86,12 @@ def _lstm_step() -> tuple:
     return (lambda a, b, cc, ww: tg.cat(list(R.lstm_step(a, b, cc, ww)), -1)), (xw, h, c, w)
 
 
+def _max_pool(stride: int) -> Callable:
+    def build() -> tuple:
+        return (lambda a: F.max_pool2d(a, 2, stride) * 1.5), (_leaf((2, 3, 5, 5), 12),)
+    return build
+
+
 CASES = {
     **{f"fold: {k}": (fold.FoldPaths, "forward", v) for k, v in FOLD_GEOMETRIES.items()},
     "filter-gradient GEMM order": (gemm.BatchedFilterGrad, "backward", _matmul_broadcast),
@@ -93,6 +100,8 @@ CASES = {
     "tanh with a cached 1": (elementwise.CachedConstantTanh, "backward", _elementwise("tanh")),
     "scatter-add by sorted rows": (scatter.SortedRowsIndexAdd, "forward", _scatter_rows),
     "fused LSTM gates": (lstm.LSTMGates, "forward", _lstm_step),
+    "max pooling, first maximum": (pool.FirstMax, "forward", _max_pool(2)),
+    "max pooling, overlapping windows": (pool.FirstMax, "forward", _max_pool(1)),
 }
 
 
@@ -116,6 +125,28 @@ def test_override_equals_reference(case: str) -> None:
         np.testing.assert_allclose(g_fast, g_ref, rtol=1e-12, atol=1e-12)
     with tg.fast(True):
         assert tg.gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("values", [
+    [[1., 1.], [1., 1.]],                           # a four-way tie: the first gets it all
+    [[0., 2.], [2., -1.]],                          # a tie after the first tap
+    [[-np.inf, -np.inf], [-np.inf, -np.inf]],       # all -inf (a padded corner)
+    [[1., np.nan], [np.nan, 3.]],                   # NaN wins, the first NaN
+])
+@pytest.mark.parametrize("upstream", [1.0, np.inf])
+def test_first_max_equals_the_reference_at_ties_and_nan(values: list, upstream: float) -> None:
+    """Ties, NaN and an infinite upstream gradient (where a masked product would leak
+    inf·0 = NaN into the other taps) route exactly as the reference does."""
+    got = []
+    for lane in (True, False):
+        with tg.fast(lane):
+            x = tg.tensor([[values]], dtype=tg.float64, requires_grad=True)
+            y = F.max_pool2d(x, 2)
+            (y * upstream).sum().backward()
+            got.append((y.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_array_equal(got[0][0], got[1][0])
+    np.testing.assert_array_equal(got[0][1], got[1][1])
+    assert np.count_nonzero(got[0][1]) == 1          # one tap gets the gradient
 
 
 def test_the_composed_and_fused_lstm_gates_agree_directly() -> None:
@@ -147,7 +178,7 @@ def test_override_is_called_with_the_lane_on_and_never_off(case: str,
 
 def test_every_override_has_cases() -> None:
     """A new entry in the registry must come with a workload here."""
-    covered = {cls for cls, _, _ in CASES.values()} | {lstm.fused_lstm_gates,
+    covered = {cls for cls, _, _ in CASES.values()} | {lstm.fused_lstm_gates, pool.first_max,
                                                       allocator.tune_host_allocator}
     assert set(fastlane.OVERRIDES.values()) <= covered, set(fastlane.OVERRIDES.values()) - covered
 

@@ -507,3 +507,27 @@ def test_save_removes_temp_files_left_by_a_killed_save(tmp_path):
     assert not stale.exists() and other.exists()
     with zipfile.ZipFile(path) as z:
         assert "w.npy" in z.namelist()
+
+
+# ---------------------------------------------------------------- kinks and ties (README table)
+@pytest.mark.parametrize("name, fn, values, want", [
+    ("relu at 0", F.relu, [0., -0., 1.], [0., 0., 1.]),
+    ("abs at 0", lambda w: w.abs(), [0., 1.], [0., 1.]),
+    ("clamp at its bounds", lambda w: w.clamp(0, 1), [0., 1., .5, 2.], [1., 1., 1., 0.]),
+    ("max() tie: shared", lambda w: w.max(), [3., 3., 1.], [.5, .5, 0.]),
+    ("amax(dim) tie: shared", lambda w: w.amax(0), [3., 3., 1.], [.5, .5, 0.]),
+    ("max(dim) tie: the first", lambda w: w.max(0)[0], [3., 3., 1.], [1., 0., 0.]),
+    ("maximum(x, x): each side", lambda w: tg.maximum(w, w), [1., 2.], [1., 1.]),
+    ("maximum tie with a constant", lambda w: tg.maximum(w, tg.ones(2, dtype=tg.float64)),
+     [1., 2.], [.5, 1.]),
+    ("norm at 0", lambda w: w.norm(), [0., 0.], [0., 0.]),
+    ("sqrt at 0", lambda w: w.sqrt(), [0., 4.], [INF, .25]),
+    ("max pooling tie: the first", lambda w: F.max_pool2d(w, 2), [[[[2., 2.], [2., 1.]]]],
+     [[[[1., 0.], [0., 0.]]]]),
+    ("topk tie: the first", lambda w: w.topk(1)[0], [2., 2., 0.], [1., 0., 0.]),
+    ("sort tie: stable", lambda w: w.sort()[0] * tg.tensor([1., 2., 3.], dtype=tg.float64),
+     [1., 1., 0.], [2., 3., 1.]),
+])
+def test_gradient_conventions_at_kinks_and_ties(name, fn, values, want):
+    """The README's table of conventions (PyTorch's), entry by entry."""
+    np.testing.assert_array_equal(_grad(fn, values), want, err_msg=name)

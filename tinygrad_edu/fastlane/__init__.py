@@ -18,7 +18,7 @@ from typing import Any
 
 from tinygrad_edu.engine import ops
 from tinygrad_edu.engine.graph import is_fast, override, set_fast
-from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, scatter
+from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, scatter
 
 
 class fast:
@@ -44,6 +44,7 @@ OVERRIDES = {
     ops.Tanh: elementwise.CachedConstantTanh,             # cached constant
     ops.IndexAdd: scatter.SortedRowsIndexAdd,             # scatter-add by sorted rows
     "lstm_gates": lstm.fused_lstm_gates,                  # one node for an LSTM step's gates
+    "first_max": pool.first_max,                          # max pooling's window reduction
     "host_allocator": allocator.tune_host_allocator,      # on the first Optimizer.step()
 }
 for _reference, _fast in OVERRIDES.items():

@@ -8,7 +8,7 @@ Every pooling op here is the same three steps on the sliding-window primitive:
    max (``max_pool``), mean (``avg_pool``), (Σ xᵖ)^(1/p) (``lp_pool``).
 
 The gradients come from the primitives: max sends the gradient to the largest
-element of each window, mean spreads it evenly, and the window view's adjoint
+element of each window (the first of them at a tie), mean spreads it evenly, and the window view's adjoint
 (``WindowFold``) adds the pieces of overlapping windows back onto the input.
 
 Output size per axis (PyTorch's rule)::
@@ -26,6 +26,7 @@ import math
 from typing import Any, Sequence
 
 from tinygrad_edu.engine import backend
+from tinygrad_edu.engine.graph import lane
 from tinygrad_edu.functional.convolution import check_positive, int_tuple
 from tinygrad_edu.functional.creation import arange, ones, tensor
 from tinygrad_edu.engine.tensor import Tensor
@@ -103,28 +104,37 @@ def _max_pool(input: Tensor, kernel_size: IntOrTuple, stride: Any, padding: IntO
     x, unbatched, k, s, p, d, extra = _prepare(input, kernel_size, stride, padding, dilation,
                                                ceil_mode, nd, where)
     taps = _windows(x, k, s, p, d, extra, -math.inf)             # (KH·KW, N, C, *out)
-    out = taps.amax(0)                                           # (N, C, *out)
+    out = lane("first_max", first_max)(taps)                     # (N, C, *out)
     if not return_indices:
         return out.squeeze(0) if unbatched else out
-    idx = _argmax_indices(taps, x.shape[2:], k, s, p, d)         # (N, C, *out) int64
+    idx = _argmax_indices(taps.argmax(0), taps.shape[3:], x.shape[2:], k, s, p, d)
     if unbatched:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return out, idx
 
 
-def _argmax_indices(taps: Tensor, spatial: tuple, k: tuple, s: tuple, p: tuple,
-                    d: tuple) -> Tensor:
-    """Flat input index (into H·W, or L) of each window's maximum, as PyTorch returns it."""
-    nd = len(k)
-    out_sp = taps.shape[3:]
+def first_max(taps: Tensor) -> Tensor:
+    """The largest of the KH·KW taps of each window (dim 0), with all of its gradient
+    going to the first maximal tap in reading order, PyTorch's rule at a tie: a one-hot
+    mask of the argmax picks it, and the sum over the taps drops the zeros."""
     tap = taps.argmax(0)                                         # (N, C, *out): which tap
+    first = arange(taps.shape[0], device=taps.device).reshape(
+        (-1,) + (1,) * (taps.ndim - 1)) == tap                   # (KH·KW, N, C, *out)
+    return taps.where(first, 0.0).sum(0)
+
+
+def _argmax_indices(tap: Tensor, out_sp: tuple, spatial: tuple, k: tuple, s: tuple,
+                    p: tuple, d: tuple) -> Tensor:
+    """Flat input index (into H·W, or L) of each window's maximum (``tap``: its number
+    within the window), as PyTorch returns it."""
+    nd = len(k)
     index = tap * 0
     for ax in range(nd):
         inner = math.prod(k[ax + 1:])
         u = (tap // inner) % k[ax]                               # the tap's offset on axis
         shape = [1] * (2 + nd)
         shape[2 + ax] = out_sp[ax]
-        start = (arange(out_sp[ax], device=taps.device) * s[ax] - p[ax]).reshape(shape)
+        start = (arange(out_sp[ax], device=tap.device) * s[ax] - p[ax]).reshape(shape)
         index = index * spatial[ax] + start + u * d[ax]          # input coordinate on axis
     return index
 
@@ -138,9 +148,10 @@ def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None
     y[n, c, i, j] = max_{u,v} x_pad[n, c, i·sH + u·dH, j·sW + v·dW]
 
     Padding is with -inf (a padded cell never wins). The gradient flows only to the
-    element that was the maximum; when several elements of a window tie, it is shared
-    equally among them (PyTorch gives it all to the first). ``return_indices=True`` also
-    returns the flat index (into H·W) of each maximum (the first one at a tie).
+    element that was the maximum; when several elements of a window tie, all of it goes
+    to the first of them in reading order (PyTorch's rule), picked by a one-hot mask of
+    the window's argmax. ``return_indices=True`` also returns the flat index (into H·W)
+    of each maximum (that same first one).
 
     >>> x = tg.tensor([[[[1., 2.], [3., 4.]]]])
     >>> F.max_pool2d(x, 2)
