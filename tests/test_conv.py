@@ -1,6 +1,11 @@
-"""Convolution: parity with PyTorch (forward and the gradients of input, weight and bias)
-over a table of configurations, a plain NumPy loop as a second reference, float64
-gradchecks, the true (flipped) convolution, the layers, and the error messages."""
+"""Convolution beyond the op table: the true (flipped) convolution by hand, the output-size
+formula, the layers, the error messages, and the window fold (col2im) against its
+definition.
+
+conv1d, conv2d and true_conv2d themselves (stride, padding int/tuple/'same'/'valid',
+dilation, groups, bias, unbatched input, float32) are rows of the op table in test_ops.py:
+values against a NumPy loop over kernel taps, gradcheck, gradgradcheck, PyTorch parity
+and the CuPy stand-in."""
 from __future__ import annotations
 
 import math
@@ -15,134 +20,6 @@ from conftest import torch_or_skip
 
 pytestmark = pytest.mark.usefixtures("lane")      # every test: fast lane on and off
 
-# name, input shape, weight shape, kwargs
-CONV2D_CASES = [
-    ("basic", (2, 3, 8, 8), (4, 3, 3, 3), {}),
-    ("batch1_odd", (1, 1, 7, 5), (2, 1, 3, 2), {}),
-    ("stride2", (2, 2, 9, 9), (3, 2, 3, 3), {"stride": 2}),
-    ("stride_gt_kernel", (2, 2, 11, 10), (3, 2, 2, 2), {"stride": 3}),
-    ("stride_tuple", (1, 2, 9, 8), (2, 2, 3, 3), {"stride": (2, 1)}),
-    ("pad1", (2, 3, 6, 7), (4, 3, 3, 3), {"padding": 1}),
-    ("pad_h_only", (2, 2, 6, 7), (3, 2, 3, 3), {"padding": (2, 0)}),
-    ("pad_w_only", (1, 2, 6, 7), (3, 2, 3, 3), {"padding": (0, 1)}),
-    ("dilation2", (2, 2, 9, 9), (3, 2, 3, 3), {"dilation": 2}),
-    ("dilation_tuple_pad", (1, 2, 9, 8), (3, 2, 2, 3), {"dilation": (1, 2), "padding": 1}),
-    ("groups2", (2, 4, 7, 7), (6, 2, 3, 3), {"groups": 2}),
-    ("depthwise", (2, 3, 6, 6), (3, 1, 3, 3), {"groups": 3, "padding": 1}),
-    ("groups_stride_dil", (1, 4, 11, 9), (4, 2, 2, 3), {"groups": 2, "stride": 2,
-                                                       "dilation": 2}),
-    ("same", (2, 2, 7, 6), (3, 2, 3, 3), {"padding": "same"}),
-    ("same_even_kernel", (1, 2, 7, 6), (3, 2, 4, 2), {"padding": "same"}),
-    ("same_dilated", (1, 2, 8, 7), (2, 2, 3, 2), {"padding": "same", "dilation": 2}),
-    ("valid", (1, 2, 6, 6), (2, 2, 5, 5), {"padding": "valid"}),
-    ("kernel_eq_input", (2, 3, 5, 5), (4, 3, 5, 5), {}),
-    ("1x1", (2, 5, 4, 3), (2, 5, 1, 1), {}),
-]
-
-CONV1D_CASES = [
-    ("basic", (2, 3, 10), (4, 3, 3), {}),
-    ("batch1", (1, 1, 7), (2, 1, 4), {}),
-    ("stride_gt_kernel", (2, 2, 13), (3, 2, 2), {"stride": 3}),
-    ("pad_dil", (2, 2, 9), (3, 2, 3), {"padding": 2, "dilation": 2}),
-    ("groups", (2, 4, 8), (6, 2, 3), {"groups": 2, "padding": 1}),
-    ("same", (2, 3, 9), (2, 3, 4), {"padding": "same"}),
-]
-
-
-def _run_tg(fn, x, w, b, kw):
-    xt = tg.tensor(x, requires_grad=True)
-    wt = tg.tensor(w, requires_grad=True)
-    bt = tg.tensor(b, requires_grad=True)
-    y = fn(xt, wt, bt, **kw)
-    return xt, wt, bt, y
-
-
-def _check_against_torch(ours_fn, torch_name, xs, ws, kw, seed):
-    """Forward and the gradients of input, weight and bias, against torch on the same data."""
-    torch = torch_or_skip()
-    rng = np.random.default_rng(seed)
-    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-    xt, wt, bt, y = _run_tg(ours_fn, x, w, b, kw)
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    ty = getattr(torch.nn.functional, torch_name)(tx, tw, tb, **kw)
-    assert y.shape == tuple(ty.shape)
-    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
-    up = rng.standard_normal(y.shape)
-    (y * tg.tensor(up)).sum().backward()
-    (ty * torch.tensor(up)).sum().backward()
-    for ours, theirs in ((xt, tx), (wt, tw), (bt, tb)):
-        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10,
-                                   atol=1e-10)
-
-
-@pytest.mark.filterwarnings("ignore:Using padding=.same.")
-@pytest.mark.parametrize("name,xs,ws,kw", CONV2D_CASES, ids=[c[0] for c in CONV2D_CASES])
-def test_conv2d_matches_torch(name, xs, ws, kw):
-    _check_against_torch(F.conv2d, "conv2d", xs, ws, kw, seed=0)
-
-
-@pytest.mark.parametrize("name,xs,ws,kw", CONV1D_CASES, ids=[c[0] for c in CONV1D_CASES])
-def test_conv1d_matches_torch(name, xs, ws, kw):
-    _check_against_torch(F.conv1d, "conv1d", xs, ws, kw, seed=1)
-
-
-def _numpy_conv2d(x, w, b, stride, pad, dil, groups):
-    """The definition, as four nested loops (the reference that needs no torch)."""
-    n, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
-    oh = (h + 2 * pad[0] - dil[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (wd + 2 * pad[1] - dil[1] * (kw - 1) - 1) // stride[1] + 1
-    y = np.zeros((n, o, oh, ow))
-    og = o // groups
-    for oc in range(o):
-        g = oc // og
-        for i in range(oh):
-            for j in range(ow):
-                patch = xp[:, g * cg:(g + 1) * cg,
-                           i * stride[0]: i * stride[0] + dil[0] * (kh - 1) + 1: dil[0],
-                           j * stride[1]: j * stride[1] + dil[1] * (kw - 1) + 1: dil[1]]
-                y[:, oc, i, j] = (patch * w[oc]).sum(axis=(1, 2, 3)) + b[oc]
-    return y
-
-
-@pytest.mark.parametrize("stride,pad,dil,groups", [
-    ((1, 1), (0, 0), (1, 1), 1), ((2, 3), (1, 0), (1, 1), 1), ((1, 2), (0, 2), (2, 1), 2),
-])
-def test_conv2d_matches_numpy_loops(stride, pad, dil, groups):
-    rng = np.random.default_rng(2)
-    x, w, b = rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((4, 4 // groups, 3, 2)), \
-        rng.standard_normal(4)
-    y = F.conv2d(tg.tensor(x), tg.tensor(w), tg.tensor(b), stride, pad, dil, groups)
-    np.testing.assert_allclose(y.numpy(), _numpy_conv2d(x, w, b, stride, pad, dil, groups),
-                               rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("kw", [{}, {"stride": 2, "padding": 1}, {"dilation": 2, "groups": 2},
-                                {"padding": (0, 1), "stride": (1, 2)}])
-def test_conv2d_gradcheck(kw):
-    tg.manual_seed(0)
-    x = tg.randn(2, 2, 5, 5, dtype=tg.float64, requires_grad=True)
-    w = tg.randn(2, 2 // kw.get("groups", 1), 2, 2, dtype=tg.float64, requires_grad=True)
-    b = tg.randn(2, dtype=tg.float64, requires_grad=True)
-    assert tg.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), (x, w, b))
-
-
-def test_conv1d_gradcheck():
-    tg.manual_seed(1)
-    x = tg.randn(2, 2, 7, dtype=tg.float64, requires_grad=True)
-    w = tg.randn(3, 2, 3, dtype=tg.float64, requires_grad=True)
-    b = tg.randn(3, dtype=tg.float64, requires_grad=True)
-    assert tg.gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2),
-                        (x, w, b))
-
-
-def test_conv2d_gradgradcheck():
-    tg.manual_seed(2)
-    x = tg.randn(1, 1, 4, 4, dtype=tg.float64, requires_grad=True)
-    w = tg.randn(1, 1, 2, 2, dtype=tg.float64, requires_grad=True)
-    assert tg.gradgradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=1), (x, w))
-
 
 def test_window_and_fold_are_adjoint():
     """<Window(x), g> = <x, WindowFold(g)>: the fold is the transpose of the window view."""
@@ -156,21 +33,6 @@ def test_window_and_fold_are_adjoint():
     assert math.isclose(lhs, rhs, rel_tol=1e-12)
     xs = tg.randn(1, 2, 5, 4, dtype=tg.float64, requires_grad=True)
     assert tg.gradcheck(lambda t: tg.sliding_window(t, (2, 3), (2, 2), (2, 1), (1, 2)), (xs,))
-
-
-def test_unbatched_input():
-    rng = np.random.default_rng(4)
-    x, w = rng.standard_normal((3, 6, 6)), rng.standard_normal((2, 3, 3, 3))
-    y = F.conv2d(tg.tensor(x), tg.tensor(w), padding=1)
-    yb = F.conv2d(tg.tensor(x[None]), tg.tensor(w), padding=1)
-    assert y.shape == (2, 6, 6)
-    np.testing.assert_allclose(y.numpy(), yb.numpy()[0])
-    assert F.conv1d(tg.tensor(x[:, 0]), tg.tensor(w[:, :, 0])).shape == (2, 4)
-
-
-def test_float32_stays_float32():
-    y = F.conv2d(tg.randn(1, 2, 5, 5), tg.randn(3, 2, 3, 3), tg.randn(3))
-    assert y.dtype == tg.float32
 
 
 # ---------------------------------------------------------------- true convolution
@@ -203,15 +65,6 @@ def test_true_conv2d_shift_kernel_moves_the_other_way():
                     padding=1).numpy()[0, 0]
     assert corr[2, 3] == 1.0 and corr.sum() == 1.0    # y[i, j] = x[i, j-1]: moved right
     assert conv[2, 1] == 1.0 and conv.sum() == 1.0    # flipped tap: x[i, j+1], moved left
-
-
-def test_true_conv2d_4d_matches_torch_with_flip():
-    torch = torch_or_skip()
-    rng = np.random.default_rng(6)
-    x, w = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 2))
-    got = F.true_conv2d(tg.tensor(x), tg.tensor(w), stride=2).numpy()
-    want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w).flip((2, 3)), stride=2)
-    np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_conv_output_size():

@@ -1,5 +1,11 @@
-"""Recurrent cells and layers: parity with PyTorch (values, states, every gradient),
-state_dict round trips, gradchecks, peephole LSTM, scopes and error messages."""
+"""Recurrent layers and cell modules: parity with PyTorch (values, states, every gradient),
+a NumPy reference for whole layers, state_dict round trips, the peephole cell module,
+scopes and error messages.
+
+The cell functions F.rnn_tanh_cell, rnn_relu_cell, lstm_cell, gru_cell and
+peephole_lstm_cell (batched or not, with or without biases) are rows of the op table in
+test_ops.py: values against the gate equations in NumPy, gradcheck, gradgradcheck,
+PyTorch parity and the CuPy stand-in."""
 from __future__ import annotations
 
 import itertools
@@ -219,54 +225,6 @@ def test_cell_default_state_is_zeros():
     np.testing.assert_array_equal(c.detach().numpy(), c2.detach().numpy())
     assert nn.GRUCell(3, 2)(x).shape == (4, 2)
     assert nn.RNNCell(3, 2)(tg.randn(3)).shape == (2,)
-
-
-def _f64(*shape, seed=0):
-    rng = np.random.default_rng(seed + len(shape))
-    return tg.tensor(rng.standard_normal(shape) * 0.5, dtype=tg.float64, requires_grad=True)
-
-
-@pytest.mark.parametrize("fn", ["rnn_tanh_cell", "rnn_relu_cell", "gru_cell"])
-def test_gradcheck_single_state_cells(fn):
-    x, h = _f64(2, 3, seed=1), _f64(2, 4, seed=2)
-    g = 3 if fn == "gru_cell" else 1
-    w_ih, w_hh = _f64(g * 4, 3, seed=3), _f64(g * 4, 4, seed=4)
-    b_ih, b_hh = _f64(g * 4, seed=5), _f64(g * 4, seed=6)
-    assert tg.gradcheck(getattr(F, fn), (x, h, w_ih, w_hh, b_ih, b_hh))
-
-
-def test_gradcheck_lstm_and_peephole_cells():
-    x, h, c = _f64(2, 3, seed=1), _f64(2, 4, seed=2), _f64(2, 4, seed=7)
-    w_ih, w_hh = _f64(16, 3, seed=3), _f64(16, 4, seed=4)
-    b_ih, b_hh = _f64(16, seed=5), _f64(16, seed=6)
-    w_ci, w_cf, w_co = _f64(4, seed=8), _f64(4, seed=9), _f64(4, seed=10)
-
-    def lstm(x, h, c, w_ih, w_hh, b_ih, b_hh):
-        h2, c2 = F.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh)
-        return h2 + c2 * 0.5
-
-    def peep(x, h, c, w_ih, w_hh, w_ci, w_cf, w_co, b_ih):
-        h2, c2 = F.peephole_lstm_cell(x, (h, c), w_ih, w_hh, w_ci, w_cf, w_co, b_ih)
-        return h2 * 2.0 + c2
-
-    assert tg.gradcheck(lstm, (x, h, c, w_ih, w_hh, b_ih, b_hh))
-    assert tg.gradcheck(peep, (x, h, c, w_ih, w_hh, w_ci, w_cf, w_co, b_ih))
-
-
-def test_lstm_cell_matches_the_gate_equations_in_numpy():
-    rng = np.random.default_rng(0)
-    x, h, c = rng.standard_normal((2, 3)), rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
-    w_ih, w_hh, b = rng.standard_normal((16, 3)), rng.standard_normal((16, 4)), \
-        rng.standard_normal(16)
-    a = x @ w_ih.T + h @ w_hh.T + b
-    sig = lambda v: 1 / (1 + np.exp(-v))   # noqa: E731
-    i, f, g, o = sig(a[:, :4]), sig(a[:, 4:8]), np.tanh(a[:, 8:12]), sig(a[:, 12:])
-    c_ref = f * c + i * g
-    h_ref = o * np.tanh(c_ref)
-    h2, c2 = F.lstm_cell(tg.tensor(x), (tg.tensor(h), tg.tensor(c)), tg.tensor(w_ih),
-                         tg.tensor(w_hh), tg.tensor(b))
-    np.testing.assert_allclose(c2.detach().numpy(), c_ref, atol=1e-12)
-    np.testing.assert_allclose(h2.detach().numpy(), h_ref, atol=1e-12)
 
 
 def test_peephole_cell_follows_graves_equations():
