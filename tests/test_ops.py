@@ -1886,11 +1886,11 @@ def np_reductions_0d(x: np.ndarray, dim: int) -> tuple:
     return (x, x, x, x, np.ones(()), np.zeros(()), x, np.abs(x))
 
 
-ISSUE_12 = "issue 12: "
 KNOWN_BUGS = [
-    # rows at the points where issue 12 lists a silent wrong answer or a deep crash: the
-    # fixed ones guard the fix; a row still failing is a strict xfail for exactly the tests
-    # it fails, so its fix turns into an XPASS failure that asks for the mark to go
+    # rows at the points where issue 12 lists a silent wrong answer or a deep crash; they
+    # guard the fixes. A row that fails again is made a strict xfail for exactly the tests
+    # it fails (``xfail={kind: reason}``), so its fix shows as an XPASS asking for the mark
+    # to go
     OpInfo("norm_inf", lambda m, x, **kw: x.norm(float("inf"), **kw),
            lambda x, **kw: np_norm(x, math.inf, **kw), reduction("separated", min_side=1),
            smooth=False, group="issue12"),
@@ -1900,18 +1900,15 @@ KNOWN_BUGS = [
     OpInfo("var_unbiased_false", lambda m, x: x.var(False), lambda x: x.var(),
            unary(min_dims=1, min_side=2), group="issue12"),
     OpInfo("pow_0_at_zero", lambda m, x: x ** 0, lambda x: x ** 0,
-           gen_with_zeros(unary(min_dims=1, min_side=1)), group="issue12",
-           xfail={"gradgradcheck": ISSUE_12 + "x**0 at x = 0: the second derivative is NaN "
-                                              "(0 · 0**-1)"}),
+           gen_with_zeros(unary(min_dims=1, min_side=1)), group="issue12"),
     OpInfo("pow_tensor_negative_base", lambda m, x, y: x ** y, np.power, gen_pow_tensor,
            group="issue12"),
     OpInfo("std_of_constant", lambda m, x: (x * 0 + 1.5).std(),
            lambda x: np.zeros(()), unary(min_dims=1, min_side=2), group="issue12"),
+    # the tip of the cone sqrt(Σx²): the gradient there is a convention (0, as PyTorch and
+    # the central difference agree); its derivative has no value, so no gradgradcheck
     OpInfo("lp_pool2d_zero_window", lambda m, x, **kw: m.F.lp_pool2d(x, **kw),
-           np_lp_pool(2), gen_relu_windows, group="issue12",
-           xfail=dict.fromkeys(("gradcheck", "gradgradcheck", "torch", "create_graph", "cuda"),
-                               ISSUE_12 + "F.lp_pool2d over an all-zero window has a NaN "
-                               "gradient (PyTorch: 0)")),
+           np_lp_pool(2), gen_relu_windows, smooth=False, group="issue12"),
     OpInfo("reductions_0d_dim", reductions_0d, np_reductions_0d, gen_0d, smooth=False,
            group="issue12"),
 ]
