@@ -531,3 +531,19 @@ def test_save_removes_temp_files_left_by_a_killed_save(tmp_path):
 def test_gradient_conventions_at_kinks_and_ties(name, fn, values, want):
     """The README's table of conventions (PyTorch's), entry by entry."""
     np.testing.assert_array_equal(_grad(fn, values), want, err_msg=name)
+
+
+def test_zero_dim_results_are_arrays_that_in_place_ops_can_write():
+    """NumPy returns a 0-d result as a scalar; a tensor must hold an array, so that an
+    optimizer's in-place update of a 0-d parameter works (found by the exercises)."""
+    from tinygrad_edu import optim
+    s = tg.tensor(1.) + tg.tensor(2.)
+    s.add_(1)
+    assert s.item() == 4.0
+    p = nn.Parameter(tg.tensor(1.0))
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.1)
+    for _ in range(2):
+        p.grad = tg.tensor(0.5)
+        opt.step()
+    # by hand: g = .5 + .1·1 = .6, p = .94; g = .5 + .094, buf = .54 + .594, p = .94 - .1134
+    assert p.item() == pytest.approx(0.8266, abs=1e-6)

@@ -1749,11 +1749,7 @@ LAYERS = [
     OpInfo("embedding_padding_idx_negative", lambda m, i, w, padding_idx: m.F.embedding(
         i, w, padding_idx=padding_idx), lambda i, w, padding_idx: w[i],
         gen_embedding(padding=True, negative=True), gradcheck=False, vjp=np_embedding_vjp,
-        group="layer", needs="embedding_padding_idx",
-        xfail={k: "F.embedding compares indices with a negative padding_idx as given (nn."
-                  "Embedding adds num_embeddings, PyTorch's F.embedding too): the padding row "
-                  "still gets a gradient (issue 12, Embedding padding_idx)"
-               for k in ("vjp", "torch")}),
+        group="layer", needs="embedding_padding_idx"),
     OpInfo("dropout_eval", lambda m, x: m.F.dropout(x, 0.5, training=False), lambda x: x,
            unary(), group="layer"),
     OpInfo("batch_norm", batch_norm_fn, np_batch_norm, gen_batch_norm, group="layer",

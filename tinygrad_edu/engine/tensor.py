@@ -50,8 +50,9 @@ class Tensor:
 
     def _new(self, data: Any) -> Tensor:
         """``data`` (an array on this tensor's device) as a new tensor with no history."""
-        t = object.__new__(Tensor)
-        t.data, t.device, t.requires_grad, t.grad, t._ctx = data, self.device, False, None, None
+        t = object.__new__(Tensor)                # (NumPy gives a 0-d result as a scalar)
+        t.data = data if data.ndim else backend.module_of(data).asarray(data)
+        t.device, t.requires_grad, t.grad, t._ctx = self.device, False, None, None
         t.name, t._vc, t._retains_grad = None, None, False
         return t
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from tinygrad_edu.engine import ops
 from tinygrad_edu.engine.graph import is_fast, override, set_fast
-from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, scatter
+from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, rnn, scatter
 
 
 class fast:
@@ -45,6 +45,12 @@ OVERRIDES = {
     ops.IndexAdd: scatter.SortedRowsIndexAdd,             # scatter-add by sorted rows
     "lstm_gates": lstm.fused_lstm_gates,                  # one node for an LSTM step's gates
     "first_max": pool.first_max,                          # max pooling's window reduction
+    "lstm_cell": rnn.lstm_cell,                           # one node per cell step
+    "gru_cell": rnn.gru_cell,
+    "rnn_cell": rnn.rnn_cell,
+    "lstm_layer": rnn.lstm_layer,                         # one node per layer and direction
+    "gru_layer": rnn.gru_layer,
+    "rnn_layer": rnn.rnn_layer,
     "host_allocator": allocator.tune_host_allocator,      # on the first Optimizer.step()
 }
 for _reference, _fast in OVERRIDES.items():

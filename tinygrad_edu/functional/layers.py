@@ -55,6 +55,10 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
           input)
     out = weight[input]
     if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx must be within [-{n}, {n}) for {n} "
+                             f"embeddings, got {padding_idx}")
+        padding_idx = padding_idx % n                 # -1 is the last row, as in PyTorch
         keep = (input != padding_idx).unsqueeze(-1).to(weight.dtype)
         out = out * keep + out.detach() * (1 - keep)   # same values, no gradient at padding
     return out

@@ -27,14 +27,19 @@ Every cell is split in two:
 * the **step** (``rnn_step``, ``lstm_step``, ``gru_step``, ``peephole_lstm_step``),
   which adds ``h_{t-1} W_hhᵀ`` and applies the gates. Only this part is sequential.
 
-The ``*_cell`` functions do both for one step and are what ``nn.LSTMCell`` etc. call.
+The ``*_cell`` functions do both for one step and are what ``nn.LSTMCell`` etc. call;
+the ``*_layer`` functions run all T steps of one layer and direction (``nn.LSTM`` etc.).
+With the fast lane on, a cell step and a whole layer are each one node
+(``tinygrad_edu/fastlane/rnn.py``); ``tg.fast(False)`` records every op below.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from tinygrad_edu.engine.graph import lane
 from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.gradients import scope
+from tinygrad_edu.functional.tensor_methods import stack
 
 
 def _input_projection(input: Tensor, w_ih: Tensor, b_ih: Tensor | None,
@@ -159,6 +164,87 @@ def peephole_lstm_step(xw: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, w_ci: T
     return h, c
 
 
+# ---------------------------------------------------------------- whole layers (one direction)
+def lstm_layer(xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor,
+               reverse: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """All T steps of one LSTM layer and direction from the input projection xw
+    (T, B, 4H): (outputs (T, B, H), h_T, c_T). A loop of :func:`lstm_step`, each step
+    under the scope ``t=<t>``; ``reverse`` runs t = T-1 .. 0 (a bidirectional layer's
+    backward direction)."""
+    return lane("lstm_layer", _lstm_layer)(xw, h, c, w_hh, reverse)
+
+
+def _lstm_layer(xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, reverse: bool) -> tuple:
+    w_hh_t, outs = w_hh.T, {}
+    for t in _order(xw.shape[0], reverse):
+        with scope(f"t={t}"):
+            h, c = lstm_step(xw[t], h, c, w_hh_t)
+        outs[t] = h
+    return stack([outs[t] for t in sorted(outs)]), h, c
+
+
+def gru_layer(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+              reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """All T steps of one GRU layer and direction from xw (T, B, 3H) = x W_ihᵀ + b_ih:
+    (outputs (T, B, H), h_T). A loop of :func:`gru_step` under scopes ``t=<t>``."""
+    return lane("gru_layer", _gru_layer)(xw, h, w_hh, b_hh, reverse)
+
+
+def _gru_layer(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+               reverse: bool) -> tuple:
+    w_hh_t, outs = w_hh.T, {}
+    for t in _order(xw.shape[0], reverse):
+        with scope(f"t={t}"):
+            h = gru_step(xw[t], h, w_hh_t, b_hh)
+        outs[t] = h
+    return stack([outs[t] for t in sorted(outs)]), h
+
+
+def rnn_layer(xw: Tensor, h: Tensor, w_hh: Tensor, nonlinearity: str = "tanh",
+              reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """All T steps of one Elman RNN layer and direction from xw (T, B, H):
+    (outputs (T, B, H), h_T). A loop of :func:`rnn_step` under scopes ``t=<t>``."""
+    return lane("rnn_layer", _rnn_layer)(xw, h, w_hh, nonlinearity, reverse)
+
+
+def _rnn_layer(xw: Tensor, h: Tensor, w_hh: Tensor, nonlinearity: str, reverse: bool) -> tuple:
+    w_hh_t, outs = w_hh.T, {}
+    for t in _order(xw.shape[0], reverse):
+        with scope(f"t={t}"):
+            h = rnn_step(xw[t], h, w_hh_t, nonlinearity)
+        outs[t] = h
+    return stack([outs[t] for t in sorted(outs)]), h
+
+
+def _order(steps: int, reverse: bool) -> range:
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _cell(name: str, reference: Any) -> Any:
+    """The fast lane's one-node step when the biases come as PyTorch's cells give them
+    (both or neither), else the composed reference."""
+    def run(*args: Any) -> Any:
+        b_ih, b_hh = args[-3:-1] if name == "rnn_cell" else args[-2:]
+        return (lane(name, reference) if (b_ih is None) == (b_hh is None)
+                else reference)(*args)
+    return run
+
+
+def _rnn_cell(input: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+              b_hh: Tensor | None, nonlinearity: str) -> Tensor:
+    return rnn_step(_input_projection(input, w_ih, b_ih, b_hh), h, w_hh.T, nonlinearity)
+
+
+def _lstm_cell(input: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor,
+               b_ih: Tensor | None, b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    return lstm_step(_input_projection(input, w_ih, b_ih, b_hh), h, c, w_hh.T)
+
+
+def _gru_cell(input: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+              b_hh: Tensor | None) -> Tensor:
+    return gru_step(_input_projection(input, w_ih, b_ih), h, w_hh.T, b_hh)
+
+
 # ---------------------------------------------------------------- cells (torch's signatures)
 def _state_shape_check(input: Tensor, h: Tensor, w_hh: Tensor, name: str, where: str) -> None:
     _check_hidden(h, tuple(input.shape[:-1]), w_hh.shape[1], name, where)
@@ -174,14 +260,14 @@ def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
     >>> h                                        # tanh(1 + 1) = 0.964 in every unit
     """
     _state_shape_check(input, hx, w_hh, "hx", "rnn_tanh_cell")
-    return rnn_step(_input_projection(input, w_ih, b_ih, b_hh), hx, w_hh.T, "tanh")
+    return _cell("rnn_cell", _rnn_cell)(input, hx, w_ih, w_hh, b_ih, b_hh, "tanh")
 
 
 def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
                   b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
     """Elman RNN cell with ReLU: h' = max(0, x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)."""
     _state_shape_check(input, hx, w_hh, "hx", "rnn_relu_cell")
-    return rnn_step(_input_projection(input, w_ih, b_ih, b_hh), hx, w_hh.T, "relu")
+    return _cell("rnn_cell", _rnn_cell)(input, hx, w_ih, w_hh, b_ih, b_hh, "relu")
 
 
 def lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor,
@@ -194,7 +280,7 @@ def lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor,
     h, c = hx
     _state_shape_check(input, h, w_hh, "h", "lstm_cell")
     _state_shape_check(input, c, w_hh, "c", "lstm_cell")
-    return lstm_step(_input_projection(input, w_ih, b_ih, b_hh), h, c, w_hh.T)
+    return _cell("lstm_cell", _lstm_cell)(input, h, c, w_ih, w_hh, b_ih, b_hh)
 
 
 def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
@@ -204,7 +290,7 @@ def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
     input (B, I), hx (B, H), w_ih (3H, I), w_hh (3H, H), biases (3H,); row blocks r, z, n.
     """
     _state_shape_check(input, hx, w_hh, "hx", "gru_cell")
-    return gru_step(_input_projection(input, w_ih, b_ih), hx, w_hh.T, b_hh)
+    return _cell("gru_cell", _gru_cell)(input, hx, w_ih, w_hh, b_ih, b_hh)
 
 
 def peephole_lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor,
@@ -229,4 +315,5 @@ def peephole_lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: 
 __all__ = [
     "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "peephole_lstm_cell",
     "rnn_step", "lstm_step", "lstm_gates", "gru_step", "peephole_lstm_step",
+    "rnn_layer", "lstm_layer", "gru_layer",
 ]

@@ -412,35 +412,43 @@ class RNNBase(Module):
         """Run one layer in one direction over all T steps.
 
         x (T, B, I) -> output (T, B, H), h_T, c_T. The input projection for all
-        steps is one matmul; the loop does only h @ W_hhᵀ and the gates.
+        steps is one matmul; the loop (``R.lstm_layer`` etc.) does only h @ W_hhᵀ and
+        the gates. Packed sequences and LSTM projections take the step-by-step loop here.
         """
         mode = self.mode
         steps, batch = x.shape[0], x.shape[1]
         w_ih, w_hh = weights[0], weights[1]
         b_ih, b_hh = (weights[2], weights[3]) if self.bias else (None, None)
-        w_hr_t = weights[-1].T if self.proj_size else None               # (H, P)
         flat = x.reshape(steps * batch, x.shape[2])                       # (T·B, I)
         if mode == "GRU":
             proj = R._input_projection(flat, w_ih, b_ih)                  # (T·B, 3H)
         else:
             proj = R._input_projection(flat, w_ih, b_ih, b_hh)            # (T·B, G·H)
-        xws = proj.reshape(steps, batch, proj.shape[-1]).unbind(0)        # T × (B, G·H)
+        xw = proj.reshape(steps, batch, proj.shape[-1])                   # (T, B, G·H)
+        nonlin = "relu" if mode == "RNN_RELU" else "tanh"
+        if mask is None and not self.proj_size:
+            if mode == "LSTM":
+                return R.lstm_layer(xw, h, c, w_hh, reverse)
+            if mode == "GRU":
+                return R.gru_layer(xw, h, w_hh, b_hh, reverse) + (None,)
+            return R.rnn_layer(xw, h, w_hh, nonlin, reverse) + (None,)
+        xws = xw.unbind(0)                                                # T × (B, G·H)
         ms = mask.unbind(0) if mask is not None else None                # T × (B, 1)
         w_hh_t = w_hh.T                                                   # (H, G·H)
-        nonlin = "relu" if mode == "RNN_RELU" else "tanh"
+        w_hr_t = weights[-1].T if self.proj_size else None               # (H, P)
         outs: list = [None] * steps
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         for t in order:
             with gradients.scope(f"t={t}"):
-                xw = xws[t]
+                xw_t = xws[t]
                 if mode == "LSTM":
-                    h_new, c_new = R.lstm_step(xw, h, c, w_hh_t)
+                    h_new, c_new = R.lstm_step(xw_t, h, c, w_hh_t)
                     if w_hr_t is not None:
                         h_new = h_new @ w_hr_t        # projected: h_t = W_hr (o ⊙ tanh c_t)
                 elif mode == "GRU":
-                    h_new = R.gru_step(xw, h, w_hh_t, b_hh)
+                    h_new = R.gru_step(xw_t, h, w_hh_t, b_hh)
                 else:
-                    h_new = R.rnn_step(xw, h, w_hh_t, nonlin)
+                    h_new = R.rnn_step(xw_t, h, w_hh_t, nonlin)
                 if ms is None:
                     h, c = h_new, (c_new if mode == "LSTM" else None)
                     outs[t] = h
