@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import ast
 import importlib
+import linecache
 import os
 import re
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ import exercises
 from exercise_mutants import solution_path, variant
 from exercises import TABLE
 from exercises.checker import check
+from exercises.divergence import values
 from exercises.hints import HINTS
 from exercises.specs import SPECS, LearnerError, Mismatch, NamedSpec
 
@@ -194,6 +197,48 @@ def test_a_realistic_mistake_fails_and_is_located(name: str, old: str, new: str,
         assert f"the first result that differs: {what}" in report.text()
     else:
         assert f.check == what, report.text()
+
+
+PER_GATE_LSTM = '''
+import tinygrad_edu as tg
+
+
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    H = h.shape[1]
+    W_i, W_f, W_g, W_o = w_ih[:H], w_ih[H:2 * H], w_ih[2 * H:3 * H], w_ih[3 * H:]
+    U_i, U_f, U_g, U_o = w_hh[:H], w_hh[H:2 * H], w_hh[2 * H:3 * H], w_hh[3 * H:]
+    b = b_ih + b_hh
+    i = (x @ W_i.T + h @ U_i.T + b[:H]).sigmoid()
+    f = (x @ W_f.T + h @ U_f.T + b[H:2 * H]).sigmoid()
+    g = (x @ W_g.T + h @ U_g.T + b[2 * H:3 * H]).tanh()
+    o = (x @ W_o.T + h @ U_o.T + b[3 * H:]).sigmoid()
+    c_new = f * c + i * g
+    return o * c_new.tanh(), c_new
+'''
+
+
+def _module(source: str, name: str) -> types.SimpleNamespace:
+    linecache.cache[name] = (len(source), None, source.splitlines(keepends=True), name)
+    namespace: dict = {}
+    exec(compile(source, name, "exec"), namespace)
+    return types.SimpleNamespace(**namespace)
+
+
+def test_a_learner_who_computes_gate_by_gate_is_checked_and_located_too() -> None:
+    """Not the library's structure (four small matrix products instead of one big one, the
+    weights sliced on lines of their own): it passes, and a mistake in one gate is named
+    on that gate's line, not on the (right) slicing before it."""
+    assert check("lstm_cell", _module(PER_GATE_LSTM, "<gate by gate>")).ok
+    wrong = PER_GATE_LSTM.replace("b[H:2 * H]).sigmoid()", "b[H:2 * H]).tanh()")
+    report = check("lstm_cell", _module(wrong, "<gate by gate, f through tanh>"))
+    d = report.failure.divergence
+    line = wrong.splitlines().index("    f = (x @ W_f.T + h @ U_f.T + b[H:2 * H]).tanh()") + 1
+    assert (d.op, d.place.line) == ("tanh", line), report.text()
+    # in its place the library has the same block of its sigmoid of all four gates: σ(a_f)
+    a_f = values(d.tensor.grad_fn.inputs[0])
+    assert d.library_op == "sigmoid" and d.library_block
+    assert np.allclose(d.expected, 1 / (1 + np.exp(-a_f)), rtol=1e-12, atol=0)
+    assert "the same block of its 'sigmoid'" in report.text()
 
 
 def test_an_error_in_the_learners_code_is_shown_with_its_whole_traceback() -> None:

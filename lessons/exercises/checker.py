@@ -456,7 +456,9 @@ def _divergence_lines(d: Divergence) -> list[str]:
     if d.expected is not None:
         lines.append(f"      the library's  {_entries(d.expected, at_idx)}")
         if d.library_op:
-            lines.append(f"      (the library's nearest node: its '{d.library_op}'"
+            lines.append(f"      (the library's nearest node: "
+                         + ("the same block of " if d.library_block else "")
+                         + f"its '{d.library_op}'"
                          + (f" at {d.library_place})" if d.library_place else ")"))
     for k, tensor, mine, theirs, other in d.inputs:
         made = d.places.of(tensor) if d.places is not None else None

@@ -117,20 +117,26 @@ class ValueIndex:
 
     def find(self, v: np.ndarray) -> list[Any]:
         """Every tensor of the graph that holds the values ``v`` (see the class doc)."""
+        return [t for t, _ in self.find_blocks(v)]
+
+    def find_blocks(self, v: np.ndarray) -> list[tuple[Any, tuple | None]]:
+        """As :meth:`find`, with where the values sit: None for the whole tensor, or
+        (axis, start) for a block of it (its size is ``v``'s along that axis)."""
         if v is None or v.size == 0:
             return []
         found, seen = [], set()
         for k in self.by_size.get(v.size, ()):
             r = self.items[k][1]
             if self._same(v, r):
-                found.append(self.items[k][0])
+                found.append((self.items[k][0], None))
                 seen.add(k)
         if v.ndim:
             for key, axis in (((v.ndim,) + v.shape[1:], 0), ((v.ndim,) + v.shape[:-1], -1)):
                 table = self.by_rows if axis == 0 else self.by_cols
                 for k in table.get(key, ()):
-                    if k not in seen and self._block(v, self.items[k][1], axis):
-                        found.append(self.items[k][0])
+                    start = None if k in seen else self._block(v, self.items[k][1], axis)
+                    if start is not None:
+                        found.append((self.items[k][0], (axis, start)))
                         seen.add(k)
         return found
 
@@ -147,15 +153,23 @@ class ValueIndex:
                     return True
         return False
 
-    def _block(self, v: np.ndarray, r: np.ndarray, axis: int) -> bool:
+    def _block(self, v: np.ndarray, r: np.ndarray, axis: int) -> int | None:
+        """Where ``v`` sits in ``r`` as a block along ``axis`` (None if it does not)."""
         n, m = v.shape[axis], r.shape[axis]
         if n >= m:
-            return False
+            return None
         for start in range(m - n + 1):
-            part = r[start:start + n] if axis == 0 else r[..., start:start + n]
-            if close(v, part, self.rtol, self.atol):
-                return True
-        return False
+            if close(v, _cut(r, axis, start, n), self.rtol, self.atol):
+                return start
+        return None
+
+
+def _cut(r: np.ndarray, axis: int, start: int, n: int) -> np.ndarray:
+    return r[start:start + n] if axis == 0 else r[..., start:start + n]
+
+
+# elementwise ops of one input: applied to a whole tensor, they are applied to each block
+UNARY = ("tanh", "sigmoid", "relu", "exp", "log", "neg", "sin")
 
 
 # ---------------------------------------------------------------- where each tensor was made
@@ -242,6 +256,7 @@ class Divergence:
     expected: np.ndarray | None     # the library's nearest node, when there is one
     library_op: str | None = None
     library_place: Place | None = None
+    library_block: bool = False     # the library's node is a block of that op's result
     counterpart: Any = None         # that node's tensor (marked in the picture)
     chain: list[tuple[str, Place | None]] = field(default_factory=list)   # on to the output
     output: int | None = None       # which output of yours, if it is one
@@ -332,6 +347,9 @@ def _nearest(d: Divergence, index: ValueIndex, ref_places: Places | None) -> Non
             if len(theirs) == len(mine) else 0
         if score >= 1 and (score, in_place) > best_score:
             best, best_score = r, (score, in_place)
+    if (best is None or best.grad_fn.name != d.op) and d.op in UNARY:
+        if _blockwise(d, index, ref_places):
+            return
     if best is None:
         return
     d.counterpart, d.library_op = best, best.grad_fn.name
@@ -347,6 +365,27 @@ def _nearest(d: Divergence, index: ValueIndex, ref_places: Places | None) -> Non
                 differ.append((k, p, vp, vq, q))
         if len(differ) < len(mine):                            # (not a different op entirely)
             d.inputs = differ
+
+
+def _blockwise(d: Divergence, index: ValueIndex, ref_places: Places | None) -> bool:
+    """Your elementwise op on one block of a tensor the library has (one gate's columns),
+    where the library applies an elementwise op to the whole tensor: that op's result, cut
+    to the same block, is what the library has in your node's place (sigmoid for a gate
+    you passed through tanh). Prefers the same op as yours. True if one was found."""
+    for r_in, where in index.find_blocks(values(d.tensor.grad_fn.inputs[0])):
+        if where is None:
+            continue
+        users = [r for r, _ in index.items if r.grad_fn is not None and r.grad_fn.name in UNARY
+                 and len(r.grad_fn.inputs) == 1 and r.grad_fn.inputs[0] is r_in]
+        users.sort(key=lambda r: r.grad_fn.name != d.op)
+        if users:
+            r = users[0]
+            axis, start = where
+            d.counterpart, d.library_op, d.library_block = r, r.grad_fn.name, True
+            d.expected = _cut(values(r), axis, start, d.actual.shape[axis])
+            d.library_place = ref_places.of(r) if ref_places is not None else None
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- gradients, in backward order
