@@ -268,8 +268,13 @@ def _picture(pictures: Path | None, name: str, mine: Any, ref: Any,
     if pictures is None or d is None:
         return None, ""
     pictures.mkdir(parents=True, exist_ok=True)
+    where = f" at line {d.place.line}" if d.place is not None and d.place.mine else ""
+    title = (f"{name}: yours (left) and the library's (right). In red: your '{d.op}'{where}, "
+             "where your computation leaves the library's"
+             + (f", and the library's nearest node, its '{d.library_op}'" if d.counterpart
+                is not None and d.library_op else ""))
     drawing = tg.viz.diff(list(mine), list(ref), names=("yours", "the library's"),
-                          mark=(d.tensor, d.counterpart), value_limit=8)
+                          mark=(d.tensor, d.counterpart), value_limit=8, title=title)
     path = pictures / f"{name}.svg"
     try:
         return Path(drawing.render(str(path))), ""
