@@ -1,7 +1,8 @@
 """Exercise: backpropagation through time by hand, in NumPy.
 
 Lesson "Backpropagation through time", slide "BPTT by hand".
-Check it:  bash tools/course.sh --check bptt      A hint:  bash tools/course.sh --hint bptt
+Check it: bash tools/course.sh --check bptt
+A hint:   bash tools/course.sh --hint bptt
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Lesson "Vanishing and exploding gradients", slide "Clipping bounds an exploding gradient".
 The library's own version is ``nn.utils.clip_grad_norm_`` (tinygrad_edu/nn/utils/clip_grad.py).
-Check it:  bash tools/course.sh --check clip_grad_norm    A hint:  bash tools/course.sh --hint clip_grad_norm
+Check it: bash tools/course.sh --check clip_grad_norm
+A hint:   bash tools/course.sh --hint clip_grad_norm
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Lesson "Convolution by hand", slide "Sliding the filter over a whole image" (stride and
 padding: lesson "Stride, padding, pooling", slide "How big is the output?"). The library's
 own version is ``F.conv2d`` in tinygrad_edu/functional/convolution.py.
-Check it:  bash tools/course.sh --check conv2d      A hint:  bash tools/course.sh --hint conv2d
+Check it: bash tools/course.sh --check conv2d
+A hint:   bash tools/course.sh --hint conv2d
 """
 from __future__ import annotations
 

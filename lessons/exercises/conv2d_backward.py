@@ -3,7 +3,8 @@ hand in NumPy.
 
 Lesson "Convolution by hand", slide "Learning the filter from examples" (there autograd
 found ∂E/∂w; here you find it, and ∂E/∂x, yourself).
-Check it:  bash tools/course.sh --check conv2d_backward    A hint:  bash tools/course.sh --hint conv2d_backward
+Check it: bash tools/course.sh --check conv2d_backward
+A hint:   bash tools/course.sh --hint conv2d_backward
 """
 from __future__ import annotations
 

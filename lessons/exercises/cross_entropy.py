@@ -2,7 +2,8 @@
 
 Lesson "A Keras-style CNN", slide "Softmax + negative log-likelihood". The library's own
 version is ``F.cross_entropy`` (tinygrad_edu/functional/loss_functions.py).
-Check it:  bash tools/course.sh --check cross_entropy    A hint:  bash tools/course.sh --hint cross_entropy
+Check it: bash tools/course.sh --check cross_entropy
+A hint:   bash tools/course.sh --hint cross_entropy
 """
 from __future__ import annotations
 

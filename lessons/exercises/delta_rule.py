@@ -1,7 +1,8 @@
 """Exercise: the delta rule by hand, for a whole batch.
 
 Lesson "A neuron and its gradient", slide "The delta rule, derived by hand".
-Check it:  bash tools/course.sh --check delta_rule      A hint:  bash tools/course.sh --hint delta_rule
+Check it: bash tools/course.sh --check delta_rule
+A hint:   bash tools/course.sh --hint delta_rule
 """
 from __future__ import annotations
 

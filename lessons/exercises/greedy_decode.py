@@ -2,7 +2,8 @@
 
 Lesson "Sequence to sequence", slide "Greedy decoding on strings it has never seen". The
 library's own version is ``Seq2Seq.greedy_decode`` (tinygrad_edu/models/seq2seq.py).
-Check it:  bash tools/course.sh --check greedy_decode    A hint:  bash tools/course.sh --hint greedy_decode
+Check it: bash tools/course.sh --check greedy_decode
+A hint:   bash tools/course.sh --hint greedy_decode
 """
 from __future__ import annotations
 

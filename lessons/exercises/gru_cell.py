@@ -2,7 +2,8 @@
 
 Lesson "LSTM and GRU", slide "The GRU: two gates and no separate cell". The library's own
 version is ``F.gru_cell`` (tinygrad_edu/functional/recurrent_cells.py, PyTorch's form).
-Check it:  bash tools/course.sh --check gru_cell    A hint:  bash tools/course.sh --hint gru_cell
+Check it: bash tools/course.sh --check gru_cell
+A hint:   bash tools/course.sh --hint gru_cell
 """
 from __future__ import annotations
 

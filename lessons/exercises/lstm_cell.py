@@ -2,7 +2,8 @@
 
 Lesson "LSTM and GRU", slide "The LSTM cell, gate by gate". The library's own version is
 ``F.lstm_cell`` (tinygrad_edu/functional/recurrent_cells.py, PyTorch's layout).
-Check it:  bash tools/course.sh --check lstm_cell    A hint:  bash tools/course.sh --hint lstm_cell
+Check it: bash tools/course.sh --check lstm_cell
+A hint:   bash tools/course.sh --hint lstm_cell
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Lesson "Backpropagation in an MLP", slide "Backprop step 4: the hidden units' error terms,
 sent backwards" (δ_hidden = Wᵀ δ_out is this backward); the engine's own version is
 ``MatMul`` in tinygrad_edu/engine/ops.py.
-Check it:  bash tools/course.sh --check matmul_backward    A hint:  bash tools/course.sh --hint matmul_backward
+Check it: bash tools/course.sh --check matmul_backward
+A hint:   bash tools/course.sh --hint matmul_backward
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Exercise: max pooling and where its gradient goes, by hand in NumPy.
 
 Lesson "Stride, padding, pooling", slide "Where does the gradient of a pool go?".
-Check it:  bash tools/course.sh --check max_pool2d    A hint:  bash tools/course.sh --hint max_pool2d
+Check it: bash tools/course.sh --check max_pool2d
+A hint:   bash tools/course.sh --hint max_pool2d
 """
 from __future__ import annotations
 

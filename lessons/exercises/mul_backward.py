@@ -2,7 +2,8 @@
 
 Lesson "Backpropagation in an MLP", slide "Autograd computes the same error terms"; the
 engine's own version is ``Mul`` in tinygrad_edu/engine/ops.py (read it after you are done).
-Check it:  bash tools/course.sh --check mul_backward    A hint:  bash tools/course.sh --hint mul_backward
+Check it: bash tools/course.sh --check mul_backward
+A hint:   bash tools/course.sh --hint mul_backward
 """
 from __future__ import annotations
 

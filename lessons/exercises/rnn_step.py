@@ -2,7 +2,8 @@
 
 Lesson "RNN: from a NumPy loop to autograd", slide "A recurrent layer is a for-loop that
 carries a state". The library's own version is ``F.rnn_tanh_cell``.
-Check it:  bash tools/course.sh --check rnn_step    A hint:  bash tools/course.sh --hint rnn_step
+Check it: bash tools/course.sh --check rnn_step
+A hint:   bash tools/course.sh --hint rnn_step
 """
 from __future__ import annotations
 

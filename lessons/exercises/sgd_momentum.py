@@ -2,7 +2,8 @@
 
 Lesson "A Keras-style CNN", slide "The update rule: momentum and weight decay". The
 library's own version is ``optim.SGD`` (tinygrad_edu/optim/sgd.py).
-Check it:  bash tools/course.sh --check sgd_momentum    A hint:  bash tools/course.sh --hint sgd_momentum
+Check it: bash tools/course.sh --check sgd_momentum
+A hint:   bash tools/course.sh --hint sgd_momentum
 """
 from __future__ import annotations
 

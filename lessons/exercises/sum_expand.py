@@ -4,7 +4,8 @@ Lesson "Backpropagation through time", slide "A shared weight's gradient is the 
 copies": a tensor broadcast to many places is a weight shared by them, so its gradient is
 the sum of theirs. The engine's own versions are ``Sum``, ``Expand`` and ``sum_to`` in
 tinygrad_edu/engine/ops.py.
-Check it:  bash tools/course.sh --check sum_expand    A hint:  bash tools/course.sh --hint sum_expand
+Check it: bash tools/course.sh --check sum_expand
+A hint:   bash tools/course.sh --hint sum_expand
 """
 from __future__ import annotations
 

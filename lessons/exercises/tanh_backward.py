@@ -3,7 +3,8 @@
 Lesson "Vanishing and exploding gradients", slide "With tanh: J_t = diag(1 − h_t²) U"
 (the diag(1 − h_t²) is this backward). The engine's own version is ``Tanh`` in
 tinygrad_edu/engine/ops.py.
-Check it:  bash tools/course.sh --check tanh_backward    A hint:  bash tools/course.sh --hint tanh_backward
+Check it: bash tools/course.sh --check tanh_backward
+A hint:   bash tools/course.sh --hint tanh_backward
 """
 from __future__ import annotations
 

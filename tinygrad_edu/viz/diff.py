@@ -65,7 +65,8 @@ def structure_difference(a: Graph, b: Graph) -> str | None:
                     + " in the second")
     for tid, t in a.tensors.items():
         if b.tensors[tid].shape != t.shape or b.tensors[tid].producer != t.producer:
-            return f"tensor {tid} has shape {t.shape} in the first graph, {b.tensors[tid].shape} in the second"
+            return (f"tensor {tid} has shape {t.shape} in the first graph, "
+                    f"{b.tensors[tid].shape} in the second")
     return None
 
 
