@@ -150,6 +150,7 @@ def test_every_mutant_that_changes_the_result_is_caught_at_the_mutated_code(name
           f"{exact} named at the mutated code, {late} at a line that uses it")
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_the_coincidences_are_real_mutants() -> None:
     """Each listed coincidence is a mutant that exists and changes the result (the list
     cannot silently excuse anything else)."""

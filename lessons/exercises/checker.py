@@ -99,6 +99,8 @@ def check(name: str, impl: Any = None, pictures: Path | None = None) -> Report:
     spec = SPECS[e.name]
     impl = load(e.name) if impl is None else impl
     report = Report(e, spec.kind)
+    device = tg.get_default_device()
+    tg.set_default_device("cpu")        # the exercises run on NumPy (as does your NumPy code)
     try:
         with tg.fast(False):
             if isinstance(spec, NamedSpec):
@@ -107,11 +109,13 @@ def check(name: str, impl: Any = None, pictures: Path | None = None) -> Report:
                 _check_graph(spec, impl, report, pictures)
     except _Failed as f:
         report.failure = f.failure
+    finally:
+        tg.set_default_device(device)
     return report
 
 
 # ---------------------------------------------------------------- failures from the learner's code
-def _error_failure(spec: Spec, impl: Any, case: Case, err: LearnerError, check: str) -> Failure:
+def _error_failure(spec: Spec, impl: Any, case: Case, err: LearnerError) -> Failure:
     """A failure for an exception raised by the learner's code: 'todo' for the untouched
     stub (its NotImplementedError states the task), else the error with its traceback."""
     file = spec.code_file(impl)
@@ -134,7 +138,7 @@ def _outputs(spec: GraphSpec, result: Any, reference: tuple) -> tuple:
            f"({', '.join(spec.outputs)})"
     if len(outs) != len(reference):
         raise Mismatch(f"{spec.target} should return {what}; it returned {len(outs)} value(s)")
-    for k, (o, r) in enumerate(zip(outs, reference)):
+    for k, o in enumerate(outs):
         if not isinstance(o, tg.Tensor):
             raise Mismatch(f"{spec.target} should return {what}; output {k} is a "
                            f"{type(o).__name__} (compute it with tensor operations)")
@@ -153,16 +157,16 @@ def _run(spec: GraphSpec, impl: Any, case: Case) -> tuple[dict, tuple, dict, tup
 def _check_graph(spec: GraphSpec, impl: Any, report: Report, pictures: Path | None) -> None:
     cases = spec.cases()
 
-    def guarded(case: Case, check: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def guarded(case: Case, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except LearnerError as err:
-            raise _Failed(_error_failure(spec, impl, case, err, check)) from None
+            raise _Failed(_error_failure(spec, impl, case, err)) from None
         except Mismatch as m:
             raise _Failed(Failure("returns", case.describe(), str(m))) from None
 
     for case in cases:                                              # 1. values
-        _, mine, _, ref = guarded(case, "values", _run, spec, impl, case)
+        _, mine, _, ref = guarded(case, _run, spec, impl, case)
         for k, (m, r) in enumerate(zip(mine, ref)):
             got, want = values(m), values(r)
             if got.shape != want.shape or not close(got, want):
@@ -171,7 +175,7 @@ def _check_graph(spec: GraphSpec, impl: Any, report: Report, pictures: Path | No
     report.passed.append(f"values agree with the library's on {len(cases)} cases")
 
     for n, case in enumerate(cases):                                # 2. the library's autograd
-        mine_ts, mine, ref_ts, ref = guarded(case, "gradients", _run, spec, impl, case)
+        mine_ts, mine, ref_ts, ref = guarded(case, _run, spec, impl, case)
         for k, m in enumerate(mine):
             if not m.requires_grad:
                 raise _Failed(Failure("gradients", case.describe(),
@@ -182,8 +186,8 @@ def _check_graph(spec: GraphSpec, impl: Any, report: Report, pictures: Path | No
         seeds = _seeds(ref, n)
         ins = [mine_ts[k] for k in spec.differentiable]
         if spec.kind == "function":
-            guarded(case, "gradients", _probe_backward, spec, mine, ins, seeds)
-        got = guarded(case, "gradients", call, tg.grad, list(mine), ins,
+            guarded(case, _probe_backward, mine, seeds)
+        got = guarded(case, call, tg.grad, list(mine), ins,
                       [tg.tensor(s, dtype=tg.float64) for s in seeds], allow_unused=True)
         want = tg.grad(list(ref), [ref_ts[k] for k in spec.differentiable],
                        [tg.tensor(s, dtype=tg.float64) for s in seeds], allow_unused=True)
@@ -197,14 +201,14 @@ def _check_graph(spec: GraphSpec, impl: Any, report: Report, pictures: Path | No
     small = [c for c in cases if c.small]                           # 3. central differences
     for case in small:
         ts = case.tensors(spec.differentiable)
-        guarded(case, "central differences", _numerical, spec, impl, case, ts, tg.gradcheck,
+        guarded(case, _numerical, spec, impl, case, ts, tg.gradcheck,
                 "central differences")
     report.passed.append(f"gradients agree with float64 central differences on {len(small)} "
                          "cases")
     if spec.second_order:                                           # 4. second derivatives
         for case in small:
             ts = case.tensors(spec.differentiable)
-            guarded(case, "second derivatives", _numerical, spec, impl, case, ts,
+            guarded(case, _numerical, spec, impl, case, ts,
                     tg.gradgradcheck, "second derivatives")
         report.passed.append(f"second derivatives agree with central differences on "
                              f"{len(small)} cases")
@@ -216,9 +220,10 @@ def _seeds(ref: tuple, n: int) -> list[np.ndarray]:
     return [r.normal(0, 1, tuple(o.shape)) for o in ref]
 
 
-def _probe_backward(spec: GraphSpec, mine: tuple, ins: list, seeds: list) -> None:
-    """Call your backward once by hand and check what it returns: one tensor (or None)
-    per input, each of its input's shape."""
+def _probe_backward(mine: tuple, seeds: list) -> None:
+    """Call your backward once by hand and check what it returns: one tensor (or None) per
+    input. (Their shapes and values are compared with the library's next, where a wrong one
+    can be located.)"""
     node = mine[0].grad_fn
     with tg.no_grad():
         out = call(node.backward, tg.tensor(seeds[0], dtype=tg.float64))
@@ -227,10 +232,8 @@ def _probe_backward(spec: GraphSpec, mine: tuple, ins: list, seeds: list) -> Non
     if len(grads) != n:
         raise Mismatch(f"backward should return one gradient per input ({n}), as a tuple; it "
                        f"returned {len(grads)}")
-    for k, (g, x) in enumerate(zip(grads, node.inputs)):
-        if g is None:
-            continue
-        if not isinstance(g, tg.Tensor):
+    for k, g in enumerate(grads):
+        if g is not None and not isinstance(g, tg.Tensor):
             raise Mismatch(f"backward should return tensors; gradient {k} is a "
                            f"{type(g).__name__} (compute it with tensor operations on grad and "
                            "self.inputs)")
@@ -341,7 +344,7 @@ def _check_named(spec: NamedSpec, impl: Any, report: Report) -> None:
             try:
                 mine_label, mine = next(got)
             except LearnerError as err:
-                raise _Failed(_error_failure(spec, impl, case, err, "values")) from None
+                raise _Failed(_error_failure(spec, impl, case, err)) from None
             except Mismatch as m:
                 raise _Failed(Failure("returns", case.describe(), str(m))) from None
             assert mine_label == label, (mine_label, label)
