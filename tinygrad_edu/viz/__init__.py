@@ -41,7 +41,7 @@ _LAZY = {
     "step_table": "terminal",
 }
 
-__all__ = ["trace", "Graph", "TensorNode", "OpNode", "ColorScale", *_LAZY]
+__all__ = ["trace", "Graph", "TensorNode", "OpNode", "ColorScale", *_LAZY, "diff"]
 
 
 def __getattr__(name: str) -> Any:
@@ -56,3 +56,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+from tinygrad_edu.viz.diff import diff  # noqa: E402  (two graphs side by side, differences marked)
