@@ -227,6 +227,7 @@ _FUNCTIONS = [
     "floor_divide", "remainder", "logical_xor", "invert",
 ]
 _UFUNCS = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "exp", "log",
+           "reciprocal",
            "tanh", "sqrt", "abs", "negative", "equal", "not_equal", "less", "less_equal",
            "greater", "greater_equal", "logical_and", "logical_or", "logical_not", "sign",
            "sin", "cos", "power", "square", "true_divide", "isnan", "isfinite", "isinf",

@@ -129,8 +129,8 @@ MISTAKES = [
     ("conv2d", "win.permute(0, 2, 3, 1, 4, 5)", "win.permute(0, 2, 3, 1, 5, 4)",
      ("op", "reshape")),
     ("conv2d_backward", "+= dwindows", "= dwindows", ("named", "dx")),
-    ("max_pool2d", "share = at_max / at_max.sum(axis=(4, 5), keepdims=True)", "share = at_max",
-     ("named", "dwindows")),
+    ("max_pool2d", "first = np.arange(k * k) == flat.argmax(axis=-1)[..., None]",
+     "first = flat == flat.max(axis=-1, keepdims=True)", ("named", "dwindows")),
     # (no op is made on the changed line: the first that differs is the next line's exp)
     ("cross_entropy", "shifted = logits - logits.detach().amax(1, keepdim=True)",
      "shifted = logits", ("op", "exp", +1)),

@@ -20,7 +20,7 @@ import tinygrad_edu as tg
 from tinygrad_edu import fastlane, nn, optim
 from tinygrad_edu import functional as F
 from tinygrad_edu.engine import ops
-from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, scatter
+from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, rnn, scatter
 from tinygrad_edu.functional import recurrent_cells as R
 from tinygrad_edu.viz.trace import forward_order
 
@@ -92,6 +92,38 @@ def _max_pool(stride: int) -> Callable:
     return build
 
 
+def _layer(kind: str, reverse: bool) -> Callable:
+    """One fused layer direction against its loop of steps (T = 3, B = 2, H = 2)."""
+    def build() -> tuple:
+        gates = {"lstm": 4, "gru": 3, "rnn": 1}[kind]
+        xw, h, w = _leaf((3, 2, 2 * gates), 13), _leaf((2, 2), 14), _leaf((2 * gates, 2), 15)
+        if kind == "lstm":
+            def fn(a: Any, b: Any, c: Any, ww: Any) -> Any:
+                out, _, c_last = R.lstm_layer(a, b, c, ww, reverse)
+                return tg.cat([out.reshape(-1), c_last.reshape(-1)])
+            return fn, (xw, h, _leaf((2, 2), 16), w)
+        if kind == "gru":
+            return (lambda a, b, ww, bb: R.gru_layer(a, b, ww, bb, reverse)[0]), \
+                (xw, h, w, _leaf((6,), 17))
+        return (lambda a, b, ww: R.rnn_layer(a, b, ww, "tanh", reverse)[0]), (xw, h, w)
+    return build
+
+
+def _cell(kind: str, bias: bool) -> Callable:
+    """One fused cell step (input projection included) against the composed cell."""
+    def build() -> tuple:
+        gates = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}[kind]
+        x, h = _leaf((2, 3), 18), _leaf((2, 2), 19)
+        w_ih, w_hh = _leaf((2 * gates, 3), 20), _leaf((2 * gates, 2), 21)
+        bs = (_leaf((2 * gates,), 22), _leaf((2 * gates,), 23)) if bias else ()
+        fn = getattr(R, f"{kind}_cell")
+        if kind == "lstm":
+            return (lambda a, b, c, wi, wh, *bb: tg.cat(list(fn(a, (b, c), wi, wh, *bb)), -1)), \
+                (x, h, _leaf((2, 2), 24), w_ih, w_hh) + bs
+        return (lambda a, b, wi, wh, *bb: fn(a, b, wi, wh, *bb)), (x, h, w_ih, w_hh) + bs
+    return build
+
+
 CASES = {
     **{f"fold: {k}": (fold.FoldPaths, "forward", v) for k, v in FOLD_GEOMETRIES.items()},
     "filter-gradient GEMM order": (gemm.BatchedFilterGrad, "backward", _matmul_broadcast),
@@ -102,6 +134,17 @@ CASES = {
     "fused LSTM gates": (lstm.LSTMGates, "forward", _lstm_step),
     "max pooling, first maximum": (pool.FirstMax, "forward", _max_pool(2)),
     "max pooling, overlapping windows": (pool.FirstMax, "forward", _max_pool(1)),
+    "LSTM layer": (rnn.LSTMLayer, "forward", _layer("lstm", False)),
+    "LSTM layer, reverse": (rnn.LSTMLayer, "forward", _layer("lstm", True)),
+    "GRU layer": (rnn.GRULayer, "forward", _layer("gru", False)),
+    "GRU layer, reverse": (rnn.GRULayer, "forward", _layer("gru", True)),
+    "RNN layer": (rnn.RNNLayer, "forward", _layer("rnn", False)),
+    "LSTM cell": (rnn.LSTMCellStep, "forward", _cell("lstm", True)),
+    "LSTM cell, no bias": (rnn.LSTMCellStep, "forward", _cell("lstm", False)),
+    "GRU cell": (rnn.GRUCellStep, "forward", _cell("gru", True)),
+    "GRU cell, no bias": (rnn.GRUCellStep, "forward", _cell("gru", False)),
+    "RNN cell (tanh)": (rnn.RNNCellStep, "forward", _cell("rnn_tanh", True)),
+    "RNN cell (relu)": (rnn.RNNCellStep, "forward", _cell("rnn_relu", True)),
 }
 
 
@@ -178,8 +221,9 @@ def test_override_is_called_with_the_lane_on_and_never_off(case: str,
 
 def test_every_override_has_cases() -> None:
     """A new entry in the registry must come with a workload here."""
-    covered = {cls for cls, _, _ in CASES.values()} | {lstm.fused_lstm_gates, pool.first_max,
-                                                      allocator.tune_host_allocator}
+    covered = {cls for cls, _, _ in CASES.values()} | {
+        lstm.fused_lstm_gates, pool.first_max, allocator.tune_host_allocator, rnn.lstm_cell,
+        rnn.gru_cell, rnn.rnn_cell, rnn.lstm_layer, rnn.gru_layer, rnn.rnn_layer}
     assert set(fastlane.OVERRIDES.values()) <= covered, set(fastlane.OVERRIDES.values()) - covered
 
 
@@ -232,11 +276,11 @@ def test_drawing_shows_the_plain_lstm_graph_with_the_lane_off() -> None:
     with tg.fast(False):
         out, _ = layer(x)
     names = {t.grad_fn.name for t in forward_order([out]) if t.grad_fn}
-    assert {"sigmoid", "tanh", "mul"} <= names and "lstm_gates" not in names
+    assert {"sigmoid", "tanh", "mul"} <= names and not names & {"lstm_gates", "lstm_layer"}
     with tg.fast(True):
         out, _ = layer(x)
     names = {t.grad_fn.name for t in forward_order([out]) if t.grad_fn}
-    assert "lstm_gates" in names
+    assert "lstm_layer" in names and not names & {"sigmoid", "tanh"}
 
 
 def test_fold_in_chunks_equals_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:

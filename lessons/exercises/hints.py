@@ -55,10 +55,10 @@ HINTS: dict[str, tuple[str, ...]] = {
     "max_pool2d": (
         "The windows as in a convolution: sliding_window_view(x, (k, k), axis=(2, 3)), every "
         "s-th start, and only the first OH and OW of them. y is their max over the last two axes.",
-        "The gradient of a window goes where the window equals its max: "
-        "at_max = windows == y[..., None, None]. With ties, divide by how many there are: "
-        "share = at_max / at_max.sum(axis=(4, 5), keepdims=True); dwindows = g[..., None, None] "
-        "* share.",
+        "The gradient of a window goes to its first maximum: flatten each window's k·k taps "
+        "(reshape to (N, C, OH, OW, k·k)); argmax picks the first of tied maxima; "
+        "first = np.arange(k·k) == argmax[..., None]; dwindows = (g[..., None] * first), "
+        "reshaped back to (N, C, OH, OW, k, k).",
         "dx: add every tap's slab of dwindows back where it was read, exactly as for a "
         "convolution's input gradient (with +=: overlapping windows add up).",
     ),

@@ -16,8 +16,8 @@ def max_pool2d(x: np.ndarray, g: np.ndarray, kernel_size: int, stride: int) -> d
                     OH = (H − k) // s + 1, and the same for OW
         "y"         y[n, c, i, j] = max over (u, v) of windows[n, c, i, j, u, v]
         "dwindows"  the gradient g[n, c, i, j] = ∂E/∂y goes to the maximum of its window; where
-                    several entries tie for the maximum (think of zeros after a ReLU) it is
-                    split evenly between them (the library's rule; PyTorch picks one)
+                    several entries tie for the maximum (think of zeros after a ReLU) all of
+                    it goes to the first of them in reading order (PyTorch's rule, and ours)
         "dx"        every window's gradient added back onto the pixels it read (overlapping
                     windows, stride < k, add up), shape (N, C, H, W)
 

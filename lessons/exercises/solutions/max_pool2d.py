@@ -10,9 +10,9 @@ def max_pool2d(x: np.ndarray, g: np.ndarray, kernel_size: int, stride: int) -> d
     view = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))
     windows = view[:, :, ::s, ::s][:, :, :oh, :ow]                   # (N, C, OH, OW, k, k)
     y = windows.max(axis=(4, 5))
-    at_max = windows == y[..., None, None]
-    share = at_max / at_max.sum(axis=(4, 5), keepdims=True)          # ties split evenly
-    dwindows = g[..., None, None] * share
+    flat = windows.reshape(windows.shape[:4] + (k * k,))
+    first = np.arange(k * k) == flat.argmax(axis=-1)[..., None]     # the first maximum only
+    dwindows = (g[..., None] * first).reshape(windows.shape)
     dx = np.zeros_like(x)
     for u in range(k):
         for v in range(k):
