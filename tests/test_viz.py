@@ -96,7 +96,10 @@ def test_trace_names_parameters_from_model_and_params() -> None:
                                                       "2.weight"]
     g2 = viz.trace(loss, params={"W1": model[0].weight})
     labels = {n.label for n in g2.parameters()}
-    assert "W1" in labels and "parameter" in labels          # the others are unnamed
+    assert labels == {"W1", "0.bias", "2.weight", "2.bias"}   # the others: their paths
+    g3 = viz.trace(loss)                                      # no model: the same paths
+    assert sorted(n.label for n in g3.parameters()) == ["0.bias", "0.weight", "2.bias",
+                                                       "2.weight"]
     assert g.node(model[0].weight).role == "parameter"
     inputs = g.inputs()
     assert [n.label for n in inputs] == ["x"]
@@ -277,7 +280,8 @@ def test_lenet5_module_view_has_one_box_per_layer() -> None:
     children = [n for n, _ in model.named_children()]
     src = viz.draw(g, modules="collapse").source
     boxes = re.findall(r"<B>(\w+)</B> · (\w+)", src)
-    assert [b for b, _ in boxes] == children          # one box per layer, in order
+    # one box per layer, in order, then the cross-entropy after the last layer as one box
+    assert [b for b, _ in boxes] == children + ["loss"]
     nodes, _, _ = parse_dot(src)
     full, _, _ = parse_dot(viz.draw(g).source)
     assert len(nodes) < len(full) / 3                # readable: a fraction of the op graph
