@@ -197,33 +197,43 @@ class Unrolled:
         fed = self._feeds()
         if not any(fed.values()):
             return                                # not recurrent: nothing is carried
-        slot_name: dict[tuple, str] = {}          # (layer, op, argument) -> state name
+        slot_name: dict[tuple, str] = {}          # slot -> the state name read there
         leaf_slots: set[tuple] = set()            # where fed steps read a leaf (data)
         sizes: dict[str, dict[int, str]] = {}     # layer -> numel -> state name
+
+        def slot(layer: str, op: Any, k: int) -> tuple:
+            """Where a tensor is read: the op, the argument, and the weights beside it
+            (U @ h and W @ x are both matmuls; U and W tell them apart)."""
+            weights = tuple(sorted(self.absorbed.get(i, i) for i in op.inputs
+                                   if g.tensors[self.absorbed.get(i, i)].role == "parameter"))
+            return layer, op.op, k, weights
+
         for st, srcs in fed.items():
             for oid in st.ops if srcs else ():
                 op = g.ops[oid]
                 for k, i in enumerate(op.inputs):
                     t = g.tensors[i]
                     if self.step_of.get(i) in srcs:
-                        slot_name.setdefault((st.layer, op.op, k), t.name or "h")
+                        slot_name.setdefault(slot(st.layer, op, k), t.name or "h")
                         sizes.setdefault(st.layer, {}).setdefault(t.numel, t.name or "h")
                     elif t.producer is None and t.role != "parameter":
-                        leaf_slots.add((st.layer, op.op, k))
+                        leaf_slots.add(slot(st.layer, op, k))
+        state_names = set(slot_name.values())
 
         def stands_for(layer: str, i: str) -> list[str]:
             t = g.tensors[i]
-            names = []
+            names, reads = [], set()
             for c in g.consumers[i]:
                 op = g.ops[c]
                 for k, j in enumerate(op.inputs):
-                    if j == i and (layer, op.op, k) in slot_name:
-                        names.append(slot_name[(layer, op.op, k)])
+                    if j == i:
+                        reads.add(slot(layer, op, k))
+                        if slot(layer, op, k) in slot_name:
+                            names.append(slot_name[slot(layer, op, k)])
             if names:
                 return list(dict.fromkeys(names))
-            reads = {(layer, g.ops[c].op, k) for c in g.consumers[i]
-                     for k, j in enumerate(g.ops[c].inputs) if j == i}
-            if reads & leaf_slots or t.name is not None or t.view_of is not None:
+            named = t.name or t.view_of
+            if reads & leaf_slots or (named is not None and named not in state_names):
                 return []                         # data: x_t, or a named input
             name = sizes.get(layer, {}).get(t.numel)
             return [name] if name else []

@@ -449,9 +449,14 @@ def tail_ops(graph: Graph) -> set[str]:
     return tail
 
 
+def _squeezed(shape: tuple) -> tuple:
+    return tuple(d for d in shape if d != 1)
+
+
 def _leaf_roles(graph: Graph) -> None:
     """Unnamed leaves without gradient: a constant when a module made it for itself (all
-    that read it run inside one module), a target when only the loss reads it."""
+    that read it run inside one module, and it is no view of another tensor, as an
+    unnamed input reshaped by ``nn.RNN`` is), a target when only the loss reads it."""
     tail = boundary = None
     for n in graph.tensors.values():
         if n.producer is not None or n.role not in ("input", "constant") or n.name is not None \
@@ -459,17 +464,19 @@ def _leaf_roles(graph: Graph) -> None:
             continue
         users = graph.consumers[n.id]
         modules = {_module_part(graph.ops[u].scope) for u in users}
-        if len(modules) == 1 and "" not in modules:
-            n.role, n.label = "constant", "constant"
+        viewed = not isinstance(n.tensor, Ghost) and n.tensor._vc is not None
+        if len(modules) == 1 and "" not in modules and not viewed:
+            n.role, n.label = "constant", "constant"       # made by the module for itself
             continue
         if tail is None:
             tail = tail_ops(graph)
-            boundary = {graph.tensors[i].shape for o in tail for i in graph.ops[o].inputs
+            boundary = {_squeezed(graph.tensors[i].shape) for o in tail
+                        for i in graph.ops[o].inputs
                         if graph.tensors[i].producer not in tail | {None}}
         if users and all(u in tail for u in users):
-            # the shape of what the model hands the loss: a target; anything else the loss
-            # made for itself (cross-entropy's max shift, its mask of valid targets)
-            n.role, n.label = (("target", "target") if n.shape in boundary
+            # the shape of what the model hands the loss (size-1 dims aside): a target;
+            # anything else the loss made for itself (cross-entropy's max shift, its mask)
+            n.role, n.label = (("target", "target") if _squeezed(n.shape) in boundary
                                else ("constant", "constant"))
 
 
