@@ -63,22 +63,26 @@ def _num(v: float) -> float | str:
 
 
 def summary(t: Any, first: int = 6) -> dict | None:
-    """A few entries, min, max and mean of a tensor (None when its values were freed)."""
-    if t is None or isinstance(t, Ghost) or t.data is None:
+    """A few entries, min, max, mean and (for floats) the 2-norm of a tensor or a host
+    array (None when its values were freed). Computed on a host copy (``numpy()``): a
+    page summarises thousands of tensors, and this does it without recording ops."""
+    if t is None or isinstance(t, Ghost) or getattr(t, "data", 0) is None:
         return None
-    with gradients.no_grad():
-        x = t.detach()
-        n = 1
-        for s in x.shape:
-            n *= s
-        out: dict = {"n": n, "first": [_num(v) for v in x.reshape(-1)[:first].tolist()]}
-        if n and x.dtype.kind in "fiub":
-            d = x.double()
-            out.update(min=_num(d.min().item()), max=_num(d.max().item()),
-                       mean=_num(d.mean().item()))
-            if x.dtype.kind == "f":
-                out["norm"] = _num(d.norm().item())
+    a = t.detach().numpy() if isinstance(t, Tensor) else t
+    flat = a.reshape(-1)
+    out: dict = {"n": int(flat.size), "first": [_num(v) for v in flat[:first].tolist()]}
+    if flat.size:
+        d = flat.astype("float64")
+        out.update(min=_num(float(d.min())), max=_num(float(d.max())),
+                   mean=_num(float(d.mean())))
+        if a.dtype.kind == "f":
+            out["norm"] = _num(float((d * d).sum()) ** 0.5)
     return out
+
+
+def _norm(a: Any) -> float:
+    d = a.reshape(-1).astype("float64")
+    return float((d * d).sum()) ** 0.5
 
 
 # ---------------------------------------------------------------- the recorded backward
@@ -121,7 +125,7 @@ def record_backward(root: Tensor, graph: Graph, create_graph: bool = False) -> R
     ids = {id(n.tensor): tid for tid, n in graph.tensors.items()}
     everything = forward_order([root])
     before = [(t, t.grad) for t in everything if not isinstance(t, Ghost)]
-    running: dict[str, Any] = {}            # tensor id -> its gradient so far (a Tensor)
+    running: dict[str, Any] = {}            # tensor id -> its gradient so far (host array)
     counts: dict[str, int] = {}
 
     def hook(t: Tensor, grad: Tensor, passed: list) -> None:
@@ -133,11 +137,11 @@ def record_backward(root: Tensor, graph: Graph, create_graph: bool = False) -> R
             pid = ids.get(id(p))
             if pid is None:
                 continue
-            g = g.detach()
-            running[pid] = g if pid not in running else running[pid] + g
+            a = g.detach().numpy()
+            running[pid] = a.copy() if pid not in running else running[pid] + a
             counts[pid] = counts.get(pid, 0) + 1
-            step["passed"].append({"to": pid, "grad": summary(g), "k": counts[pid],
-                                   "total": _num(float(running[pid].double().norm().item()))})
+            step["passed"].append({"to": pid, "grad": summary(a), "k": counts[pid],
+                                   "total": _num(_norm(running[pid]))})
         rec.steps.append(step)
 
     start = time.perf_counter()
@@ -154,8 +158,8 @@ def record_backward(root: Tensor, graph: Graph, create_graph: bool = False) -> R
     for step in rec.steps:
         for c in step["passed"]:
             c["n"] = counts[c["to"]]
-    for tid, g in running.items():
-        rec.totals[tid] = float(g.double().norm().item())
+    for tid, a in running.items():
+        rec.totals[tid] = _norm(a)
     for step in rec.steps:                   # a visited tensor's gradient is complete
         if step["grad"] is not None and "norm" in step["grad"]:
             rec.totals[step["t"]] = float(step["grad"]["norm"])
