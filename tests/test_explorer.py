@@ -206,3 +206,12 @@ def test_arguments_are_checked() -> None:
         viz.explore("loss")
     with pytest.raises(ValueError, match="should end in .html"):
         viz.explore(loss).save("graph.svg")
+
+
+def test_shows_inline_in_jupyter() -> None:
+    loss, model = mlp_loss()
+    ex = viz.explore(loss, model=model)
+    frame = ex._repr_html_()
+    assert frame.startswith('<iframe srcdoc="&lt;!DOCTYPE html&gt;')
+    assert 'sandbox="allow-scripts"' in frame
+    assert "Explorer(Graph(" in repr(ex) and "backward steps" in repr(ex)

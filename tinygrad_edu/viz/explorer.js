@@ -55,9 +55,11 @@
 
   function tensorInfo(tid) {
     const t = D.tensors[tid];
+    const owner = t.role === "parameter" && t.name.includes(".") ?
+      "module " + esc(t.name.slice(0, t.name.lastIndexOf("."))) : null;
     const rows = [
       ["role", esc(t.role)], ["shape", esc(t.shape) + " " + esc(t.dtype)],
-      ["module / step", where(t.scope, t.step)],
+      ["module / step", owner || where(t.scope, t.step)],
     ];
     if (t.view_of) rows.push(["view of", `${esc(t.view_of)} ${esc(t.base_shape)} (a view ` +
       "made without gradient, not recorded)"]);
