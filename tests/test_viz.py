@@ -96,7 +96,10 @@ def test_trace_names_parameters_from_model_and_params() -> None:
                                                       "2.weight"]
     g2 = viz.trace(loss, params={"W1": model[0].weight})
     labels = {n.label for n in g2.parameters()}
-    assert "W1" in labels and "parameter" in labels          # the others are unnamed
+    assert labels == {"W1", "0.bias", "2.weight", "2.bias"}   # the others: their paths
+    g3 = viz.trace(loss)                                      # no model: the same paths
+    assert sorted(n.label for n in g3.parameters()) == ["0.bias", "0.weight", "2.bias",
+                                                       "2.weight"]
     assert g.node(model[0].weight).role == "parameter"
     inputs = g.inputs()
     assert [n.label for n in inputs] == ["x"]
@@ -277,7 +280,8 @@ def test_lenet5_module_view_has_one_box_per_layer() -> None:
     children = [n for n, _ in model.named_children()]
     src = viz.draw(g, modules="collapse").source
     boxes = re.findall(r"<B>(\w+)</B> · (\w+)", src)
-    assert [b for b, _ in boxes] == children          # one box per layer, in order
+    # one box per layer, in order, then the cross-entropy after the last layer as one box
+    assert [b for b, _ in boxes] == children + ["loss"]
     nodes, _, _ = parse_dot(src)
     full, _, _ = parse_dot(viz.draw(g).source)
     assert len(nodes) < len(full) / 3                # readable: a fraction of the op graph
@@ -422,3 +426,46 @@ def test_render_graph_tool_without_dot(tmp_path) -> None:
     assert proc.returncode == 1 and "install Graphviz" in proc.stderr
     assert (tmp_path / "rnn.gv").read_text().startswith("digraph unrolled")
     assert not out.exists()
+
+
+def test_lenet_names_its_images_constants_and_parameters() -> None:
+    from tinygrad_edu.models import LeNet5
+    tg.manual_seed(0)
+    model = LeNet5()
+    images = tg.randn(2, 1, 32, 32)
+    images.name = "images"
+    loss = F.cross_entropy(model(images), tg.tensor([3, 7]))
+    g = viz.trace(loss)                               # no model=, no params=
+    (start,) = g.inputs()                             # the graph starts at the images
+    assert start.label == "images" and start.view_of == "images"
+    assert start.base_shape == (2, 1, 32, 32) and start.shape == (2, 1, 25, 784)
+    src = viz.draw(g).source
+    assert "<B>images</B><BR/>(2, 1, 32, 32) float32" in src and "viewed as (2, 1, 25, 784)" in src
+    zero = [n for n in g.by_role("constant") if n.shape == (1, 5, 5)]
+    assert len(zero) == 1 and zero[0].scope is None      # C3's zero kernel: a constant
+    assert {n.label for n in g.parameters()} == {k for k, _ in model.named_parameters()}
+    assert not [n for n in g.tensors.values() if n.label == "input"]
+
+
+def test_parameter_path_is_recorded_at_registration() -> None:
+    lin = nn.Linear(2, 2)
+    assert lin.weight.path == "weight"
+    net = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    outer = nn.Sequential(net)
+    assert outer[0][0].bias.path == "0.0.bias"
+    shared = nn.Linear(2, 2)
+    tied = nn.Sequential(shared, nn.Linear(2, 2))
+    tied[1].weight = shared.weight                    # a tied weight keeps its first path
+    assert shared.weight.path == "0.weight"
+    assert nn.Parameter(tg.zeros(1)).path is None
+
+
+@needs_dot
+def test_render_graph_tool_writes_the_explorer(tmp_path) -> None:
+    out = tmp_path / "lstm.html"
+    proc = subprocess.run([sys.executable, TOOL, "lstm", "--steps", "3", "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "recorded with the fast lane off" in proc.stdout and "backward steps" in proc.stdout
+    html = out.read_text(encoding="utf-8")
+    assert "<svg" in html and "lstm_gates" not in html and "sigmoid" in html

@@ -322,3 +322,153 @@ def test_seq2seq_scope_picks_one_layer() -> None:
     assert u.times == [0, 1, 2] and u.layers == ["enc/RNN/l0"]
     nodes, _, clusters = parse_dot(viz.draw_unrolled(loss, scope="dec").source)
     assert clusters == ["cluster_t0", "cluster_t1"]
+
+
+# ---------------------------------------------------------------- names, folds, boxes, cuts
+def lesson_rnn(T: int = 4, detach_every: int | None = None):
+    """Lesson 14's loop: 1-D x_t named 'x', h_{-1} = zeros, E = ½‖V h - target‖²."""
+    rng = np.random.default_rng(14)
+    f64 = tg.float64
+    W = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (4, 3)), dtype=f64))
+    U = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (4, 4)), dtype=f64))
+    V = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (2, 4)), dtype=f64))
+    xs = []
+    for t in range(T):
+        x_t = tg.tensor(rng.normal(0, 1, 3), dtype=f64)
+        x_t.name = "x"
+        xs.append(x_t)
+    h = tg.zeros(4, dtype=f64)
+    target = tg.tensor([0.5, -0.5], dtype=f64)
+    losses = []
+    for t, x_t in enumerate(xs):
+        if detach_every and t and t % detach_every == 0:
+            h = h.detach()                                 # truncated BPTT
+        with tg.scope(f"t={t}"):
+            h = (W @ x_t + U @ h).tanh()
+            h.name = "h"
+        if detach_every:                                   # a loss at every step
+            losses.append(0.5 * ((V @ h - target) ** 2).sum())
+    E = tg.stack(losses).sum() if detach_every else 0.5 * ((V @ h - target) ** 2).sum()
+    E.name = "E"
+    return E, {"W": W, "U": U, "V": V}, xs
+
+
+def test_lesson_loop_names_its_inputs_and_initial_state() -> None:
+    E, params, xs = lesson_rnn(T=4)
+    with tg.retain_grads():
+        E.backward()
+    src = viz.draw_unrolled(E, params=params).source
+    for t in range(4):        # x_t reaches W @ x_t through a reshape that is not recorded
+        assert f"<B>x_{t}</B>" in src
+    assert "input[" not in src and "<B>input</B>" not in src
+    assert src.count("<B>h_{-1}</B>") == 1             # the zeros, once, as the initial state
+    assert "<B>target</B>" in src
+    assert "‖∂E/∂h_t‖" in src and "‖∂E/∂·‖" in src and "∂L" not in src   # the loss is E
+    u = viz.unroll(E, params=params)
+    (start,) = u.steps[("", 0)].starts
+    assert u.start_states[start] == ("h", -1, False) and u.cuts == []
+
+
+def test_lstm_initial_state_is_h_and_c() -> None:
+    rnn, loss = rnn_model("LSTM", 3)
+    src = viz.draw_unrolled(loss, model=rnn).source
+    assert "<B>h_{-1}, c_{-1}</B>" in src          # nn.LSTM starts both from one zeros
+
+
+def test_truncated_bptt_cut_is_marked() -> None:
+    E, params, _ = lesson_rnn(T=7, detach_every=3)
+    u = viz.unroll(E, params=params)
+    assert u.cuts == [("", 3), ("", 6)]
+    src = viz.draw_unrolled(E, params=params).source
+    assert src.count("✂ detach()") == 2 and src.count("cut before (detach)") == 2
+    assert "<B>h_2 · detached</B>" in src and "<B>h_5 · detached</B>" in src
+    _, edges, _ = parse_dot(src)
+    cut = [(s, d) for s, d, a in edges if "detach()" in a]
+    assert len(cut) == 2 and all("arrowhead=tee" in a for s, d, a in edges if "detach()" in a)
+
+
+def test_max_steps_folds_the_steps_outputs_too() -> None:
+    rnn, loss = rnn_model("LSTM", 30)
+    g = viz.trace(loss, model=rnn)
+    src = viz.draw_unrolled(g, max_steps=6).source
+    nodes, edges, _ = parse_dot(src)
+    cat = next(op.id for op in g.ops.values() if op.op == "cat")
+    into_cat = [s for s, d, a in edges if d == cat]
+    assert len(into_cat) == 6 + 1 and "skip" in into_cat      # 6 steps drawn, 24 folded
+    # stack's per-step reshapes are drawn as their state: no fan of 30 reshapes
+    reshapes = [n for n in nodes if n in g.ops and g.ops[n].op == "reshape" and not nodes[n]]
+    assert len(reshapes) <= 2, reshapes
+
+
+def test_the_loss_is_one_box_unless_expanded() -> None:
+    E, params, _ = lesson_rnn(T=3)
+    g = viz.trace(E, params=params)
+    src = viz.draw_unrolled(g).source
+    assert "<B>loss</B> · 5 ops" in src                  # reshape, add, pow, sum, mul 0.5
+    tail = [op.op for op in g.ops.values() if op.step is None]
+    assert "pow" in tail
+    full = viz.draw_unrolled(g, functions="expand").source
+    assert "<B>loss</B>" not in full and ">pow 2<" not in src and "pow 2" in full
+    with pytest.raises(ValueError, match="functions must be one of"):
+        viz.draw_unrolled(g, functions="fold")
+
+
+def test_a_function_scope_is_one_box_in_the_module_view() -> None:
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+    x = tg.randn(2, 3)
+    x.name = "x"
+    z = model(x)
+    with tg.scope("softmax()"):                    # as a library function would mark itself
+        y = z.softmax(-1)
+    loss = (y * y).sum()
+    src = viz.draw(loss, model=model, modules="collapse").source
+    assert "<B>softmax()</B> · " in src
+    src = viz.draw(loss, model=model, functions="collapse").source     # in the op view too
+    assert "<B>softmax()</B> · " in src and "label=<exp>" not in src
+    assert "label=<exp>" in viz.draw(loss, model=model).source
+
+
+def test_fused_lstm_gates_drawn_with_their_formula() -> None:
+    tg.manual_seed(0)
+    rnn = nn.LSTM(3, 4)
+    with tg.fast(True):
+        out, _ = rnn(tg.randn(3, 2, 3))
+    loss = out.sum()
+    src = viz.draw_unrolled(loss, model=rnn).source
+    assert "c_t = f·c_{t-1} + i·g" in src
+    ops = viz.draw(loss, model=rnn).source
+    assert "<B>lstm_gates</B> (fused)" in ops and "h_t = o·tanh(c_t)" in ops
+
+
+def test_gradient_graph_is_framed_beside_the_forward_graph() -> None:
+    x = tg.tensor([0.5, -1.0], requires_grad=True)
+    y = (x.tanh() ** 2).sum()
+    (gx,) = tg.grad(y, [x], create_graph=True)
+    nodes, _, clusters = parse_dot(viz.draw(y, grads=[gx]).source)
+    assert clusters == ["cluster_grad"]
+    outside = [n for n, c in nodes.items() if not c]
+    forward, _, _ = parse_dot(viz.draw(y).source)
+    assert len(outside) == len(forward)          # the forward graph, as drawn on its own
+    assert len(nodes) > len(forward)             # and beside it, framed, the gradient's
+
+
+@needs_dot
+def test_wrapping_bounds_the_width_of_a_long_unrolled_graph(tmp_path) -> None:
+    E, params, _ = lesson_rnn(T=30)
+    with tg.retain_grads():
+        E.backward()
+    g = viz.trace(E, params=params)
+
+    def size(path) -> tuple[float, float]:
+        root = ET.parse(path).getroot()
+        return float(root.get("width")[:-2]), float(root.get("height")[:-2])
+
+    one_row = size(viz.draw_unrolled(g).render(tmp_path / "row.svg"))[0]
+    path = viz.draw_unrolled(g, max_width=viz.MAX_WIDTH).render(tmp_path / "wrap.svg")
+    width = size(path)[0]
+    assert width < 0.5 * one_row, (width, one_row)
+    boxes = svg_cluster_boxes(path)
+    assert sorted(t for *_, t in boxes) == list(range(30))
+    rows = viz.draw_unrolled(g, wrap=5).source.count("subgraph cluster_row")
+    assert rows == 6

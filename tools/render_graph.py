@@ -7,12 +7,19 @@
     python tools/render_graph.py lstm --steps 5 --folded -o lstm_folded.png
     python tools/render_graph.py lstm --steps 64 --max-steps 12 -o lstm64.svg
     python tools/render_graph.py rnn --steps 8 --terminal            # no image viewer needed
+    python tools/render_graph.py lstm --steps 5 -o lstm.html         # the interactive explorer
 
 The example runs forward and backward (keeping every gradient with
 ``tg.retain_grads()``), so the picture shows ‖∂L/∂t‖ on the tensors and, for the
 recurrent examples, colours each hidden state by ‖∂L/∂h_t‖. The format follows the
-file's suffix (.svg, .png, .pdf). Without Graphviz's ``dot`` program the DOT source is
-still written (next to the image path, as .gv) and the command says how to install it.
+file's suffix (.svg, .png, .pdf, or .html for the explorer: hover, collapse, search and
+step through the backward pass; one file that opens from disk). Without Graphviz's
+``dot`` program the DOT source is still written (next to the image path, as .gv) and the
+command says how to install it.
+
+The graph is recorded with the fast lane off (``tg.fast(False)``), so the LSTM's gates
+are drawn as the σ, tanh and ⊙ ops of the lecture; ``--fast`` keeps the lane on (one
+fused ``lstm_gates`` node per step, labelled with its formula).
 """
 from __future__ import annotations
 
@@ -44,8 +51,10 @@ class SequenceRegressor(nn.Module):
         return self.head(out[-1])              # (B, 1)
 
 
-def build(name: str, steps: int) -> tuple[tg.Tensor, nn.Module]:
-    """Run the example forward and backward; return (loss, model)."""
+def build(name: str, steps: int, backward: bool = True) -> tuple[tg.Tensor, nn.Module, tg.Tensor]:
+    """Run the example forward (and backward unless not ``backward``); return (loss, model,
+    input). Hold on to the input: a view of it made without gradient (the window view under
+    a convolution) is drawn with its name only while the named tensor is alive."""
     tg.manual_seed(0)
     if name == "mlp":
         model: nn.Module = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
@@ -61,17 +70,21 @@ def build(name: str, steps: int) -> tuple[tg.Tensor, nn.Module]:
         model = SequenceRegressor(name, 3, 4)
         x = tg.randn(steps, 2, 3)
         x.name = "x"
-        loss = F.mse_loss(model(x), tg.zeros(2, 1))
-    with tg.retain_grads():
-        loss.backward()
-    return loss, model
+        target = tg.zeros(2, 1)
+        target.name = "target"
+        loss = F.mse_loss(model(x), target)
+    if backward:
+        with tg.retain_grads():
+            loss.backward(retain_graph=True)     # (keeps the views' link to the input)
+    return loss, model, x
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("example", choices=EXAMPLES)
     ap.add_argument("-o", "--out", default=None,
-                    help="image path (.svg, .png or .pdf); default <example>.svg")
+                    help="image path (.svg, .png or .pdf), or .html for the interactive "
+                         "explorer; default <example>.svg")
     ap.add_argument("--steps", type=int, default=5, help="sequence length (rnn, lstm)")
     ap.add_argument("--folded", action="store_true", help="rnn/lstm: one cell with a loop")
     ap.add_argument("--detail", choices=("cell", "ops"), default="cell",
@@ -82,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="mlp/lenet5: one box per layer (default for lenet5), clusters, or "
                          "every op (default for mlp)")
     ap.add_argument("--max-nodes", type=int, default=None, help="keep at most this many boxes")
+    ap.add_argument("--functions", choices=("collapse", "expand"), default=None,
+                    help="the loss (and calls marked as functions) as one box, or their ops "
+                         "(default: one box in the module and cell views)")
+    ap.add_argument("--wrap", type=int, default=None,
+                    help="rnn/lstm: steps per row (default: as many as fit a screen's width)")
+    ap.add_argument("--fast", action="store_true",
+                    help="record with the fast lane on (fused LSTM gates); off by default")
     ap.add_argument("--values", action="store_true", help="write the values of small tensors")
     ap.add_argument("--terminal", action="store_true", help="print a terminal view instead")
     ap.add_argument("--keep-source", action="store_true", help="keep the .gv DOT source")
@@ -89,9 +109,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1:
         ap.error(f"--steps must be >= 1, got {args.steps}")
 
-    loss, model = build(args.example, args.steps)
-    graph = viz.trace(loss, model=model)
+    out = Path(args.out or f"{args.example}.svg")
+    if out.suffix.lower() not in (".svg", ".png", ".pdf", ".html"):
+        ap.error(f"--out must end in .svg, .png, .pdf or .html, got {out.name!r}")
+    explorer = out.suffix.lower() == ".html"
+    with tg.fast(args.fast):         # the plain ops of the lecture unless --fast
+        loss, model, _x = build(args.example, args.steps, backward=not explorer)
+    lane = "on (--fast)" if args.fast else "off (--fast keeps it on)"
     recurrent = args.example in ("rnn", "lstm")
+    if explorer:                     # it runs (and records) the backward pass itself
+        start = time.perf_counter()
+        try:
+            ex = viz.explore(loss, model=model, max_steps=args.max_steps,
+                             functions=args.functions,
+                             title=f"{args.example}: explore the graph and its backward pass")
+        except viz.GraphvizNotFoundError as e:
+            print(f"render_graph: {e}", file=sys.stderr)
+            return 1
+        path = ex.save(out)
+        print(f"wrote {path} ({ex.graph}, {len(ex.steps)} backward steps, "
+              f"{path.stat().st_size / 1e6:.2f} MB; {time.perf_counter() - start:.2f} s; "
+              f"recorded with the fast lane {lane})")
+        return 0
+    graph = viz.trace(loss, model=model)
     if args.terminal:
         viz.print_graph(graph, view="steps" if recurrent else "tree")
         if not recurrent:
@@ -104,21 +144,21 @@ def main(argv: list[str] | None = None) -> int:
         drawing = viz.draw_folded(graph, title=f"{args.example}, folded ({args.steps} steps)")
     elif recurrent:
         drawing = viz.draw_unrolled(graph, detail=args.detail, max_steps=args.max_steps,
-                                    show_values=args.values,
+                                    show_values=args.values, functions=args.functions,
+                                    wrap=args.wrap,
                                     title=f"{args.example} unrolled over {args.steps} steps")
     else:
         modules = args.modules or ("collapse" if args.example == "lenet5" else "none")
         drawing = viz.draw(graph, modules=None if modules == "none" else modules,
-                           show_values=args.values, max_nodes=args.max_nodes)
-    out = Path(args.out or f"{args.example}.svg")
-    if out.suffix.lower() not in (".svg", ".png", ".pdf"):
-        ap.error(f"--out must end in .svg, .png or .pdf, got {out.name!r}")
+                           show_values=args.values, max_nodes=args.max_nodes,
+                           functions=args.functions)
     try:
         path = drawing.render(out, cleanup=not args.keep_source)
     except viz.GraphvizNotFoundError as e:
         print(f"render_graph: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {path} ({graph}; {time.perf_counter() - start:.2f} s)")
+    print(f"wrote {path} ({graph}; {time.perf_counter() - start:.2f} s; recorded with the "
+          f"fast lane {lane})")
     return 0
 
 

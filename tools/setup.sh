@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the project needs, from a fresh Debian machine with Python 3.11+:
-#   Graphviz's `dot` (apt), a virtual environment .venv with the package (editable), the
-#   test tools and the course's figure library, matplotlib (pip). PyTorch is optional: it is
+#   Graphviz's `dot` and Chromium with its driver (apt), a virtual environment .venv with the
+#   package (editable), the test tools (selenium among them) and the course's figure
+#   library, matplotlib (pip). PyTorch is optional: it is
 #   installed only when a local wheel is available through pip's configuration (no multi-GB
 #   download), or when TG_WITH_TORCH=1.
 # Sourced by tools/test.sh and tools/course.sh; safe to run again (it only adds what is missing,
@@ -10,17 +11,30 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-if ! command -v dot >/dev/null 2>&1; then
-  echo "setup: installing Graphviz (dot) ..." >&2
-  SUDO=""
-  if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
-  if command -v apt-get >/dev/null 2>&1; then
-    $SUDO apt-get update -qq >/dev/null && \
-      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq graphviz >/dev/null || \
-      echo "setup: could not install graphviz; graph rendering tests will be skipped" >&2
-  else
-    echo "setup: no apt-get here; install Graphviz yourself to render graphs" >&2
+# System programs, from apt when missing: Graphviz's `dot` (graph pictures), and Debian's
+# Chromium with its WebDriver (the explorer's browser tests). Where apt can't, the tests
+# that need them skip and say why.
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+APT_UPDATED=0
+apt_install() {   # apt_install WHAT PACKAGE... : install quietly, or say what will skip
+  local what="$1"; shift
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: no apt-get here; install $what yourself ($*); tests that need it skip" >&2
+    return 0
   fi
+  echo "setup: installing $what ($*) ..." >&2
+  if [ "$APT_UPDATED" = "0" ]; then
+    $SUDO apt-get update -qq >/dev/null 2>&1 || true
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null 2>&1 || \
+    echo "setup: could not install $what; the tests that need it will be skipped" >&2
+}
+command -v dot >/dev/null 2>&1 || apt_install "Graphviz" graphviz
+if ! command -v chromedriver >/dev/null 2>&1 || \
+   ! { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then
+  apt_install "Chromium for the browser tests" chromium chromium-driver
 fi
 
 PY="${PYTHON:-python3}"

@@ -23,13 +23,18 @@ class Parameter(Tensor):
     >>> p = nn.Parameter(tg.zeros(3))
     >>> p.requires_grad
     True
+
+    ``path`` is its name in the module that registered it first, as
+    ``model.named_parameters()`` writes it (``'c1.weight'``; None until registered):
+    the graph views label a parameter with it even when they are not given the model.
     """
-    __slots__ = ()
+    __slots__ = ("path",)
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = Tensor([], dtype=backend.float32)
         super().__init__(data, device=data.device if isinstance(data, Tensor) else None)
+        self.path: str | None = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -58,9 +63,14 @@ class Module:
             store.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
+            if getattr(value, "path", None) is None:     # the first module to register it
+                value.path = name
         elif isinstance(value, Module):
             object.__setattr__(value, "_scope_name", name)
             self._modules[name] = value
+            for sub, p in value.named_parameters():     # 'weight' -> 'c1.weight' -> ...
+                if getattr(p, "path", None) == sub:      # (a weight tied elsewhere keeps its)
+                    p.path = f"{name}.{sub}"
         elif name in self.__dict__.get("_buffer_names", ()) and isinstance(value, Tensor):
             self._buffers[name] = value
         else:

@@ -17,9 +17,14 @@ Recurrent layers (and loops written under ``tg.scope(f"t={t}")``)::
     tg.viz.draw_folded(loss, model=rnn)              # one cell with a loop t -> t+1
     tg.viz.print_graph(loss, view="steps")           # ‖∂L/∂h_t‖ per step, as bars
 
+To explore a graph in a browser (hover, collapse, search, step through backward)::
+
+    tg.viz.explore(loss, model=net).save("graph.html")   # one file, no network needed
+
 Files: ``trace`` (collect), ``scene`` (boxes and arrows), ``ops_view`` (op graph
 and module view), ``bptt`` (unrolled and folded views), ``colors`` (the colour
-scale), ``dot`` (Graphviz output), ``terminal`` (rich output).
+scale), ``dot`` (Graphviz output), ``terminal`` (rich output), ``explorer`` (the
+interactive HTML page, with ``explorer.html/.css/.js``).
 
 Importing this package is cheap: Graphviz's Python package and rich load
 on first use, and the ``dot`` program is needed only to render an image.
@@ -35,10 +40,11 @@ from tinygrad_edu.viz.trace import Graph, OpNode, TensorNode, trace
 _LAZY = {
     "draw": "ops_view", "graph_scene": "ops_view",
     "draw_unrolled": "bptt", "draw_folded": "bptt", "unroll": "bptt", "Unrolled": "bptt",
-    "step_grad_norms": "bptt",
+    "step_grad_norms": "bptt", "MAX_WIDTH": "bptt",
     "Drawing": "dot", "GraphvizNotFoundError": "dot", "to_digraph": "dot",
     "print_graph": "terminal", "tree": "terminal", "table": "terminal",
     "step_table": "terminal",
+    "explore": "explorer", "Explorer": "explorer",
 }
 
 __all__ = ["trace", "Graph", "TensorNode", "OpNode", "ColorScale", *_LAZY, "diff"]

@@ -43,15 +43,19 @@ from typing import Any
 from tinygrad_edu.nn.module import Module
 from tinygrad_edu.viz.colors import ColorScale, text_color
 from tinygrad_edu.viz.dot import Drawing, to_digraph
-from tinygrad_edu.viz.scene import (CELL_STYLE, ELLIPSIS_STYLE, INPUT_EDGE, PARAM_EDGE,
-                                    STATE_EDGE, Scene, VNode, contract, esc, fmt_norm,
-                                    op_node, tensor_node)
+from tinygrad_edu.viz.scene import (CELL_STYLE, CUT_EDGE, ELLIPSIS_STYLE, FUNCTIONS,
+                                    INPUT_EDGE, PARAM_EDGE, START_EDGE, START_STYLE,
+                                    STATE_EDGE, FunctionBoxes, Scene, VNode, contract, esc,
+                                    fmt_norm, label_width, loss_symbol, op_node, tensor_node)
+from tinygrad_edu.viz.trace import fused_formula
 from tinygrad_edu.viz.trace import Graph, as_graph
 
 # ops that only look at a tensor differently: a parameter seen through them is still itself
 VIEW_OPS = frozenset({"permute", "reshape", "expand", "getitem", "copy",
                       "flip"})
 DETAILS = ("cell", "ops")
+#: a screen's width in points (1,400 pt are about 1,870 pixels), for ``max_width=``
+MAX_WIDTH = 1400.0
 STATE_NAMES = ("h", "c")
 
 
@@ -63,6 +67,8 @@ class Step:
     ops: list[str] = field(default_factory=list)
     states: list[str] = field(default_factory=list)   # visible outputs (h_t, c_t, ...)
     slices: list[str] = field(default_factory=list)   # input slices x_t
+    starts: list[str] = field(default_factory=list)   # leaves standing for a state:
+    #                                                   h_{-1}, or a detach()-ed h_{t-1}
 
     @property
     def key(self) -> str:
@@ -83,6 +89,12 @@ class Unrolled:
         self.step_of: dict[str, Step] = {}       # op or tensor id -> its step
         self.absorbed: dict[str, str] = {}       # view-of-parameter node id -> parameter id
         self.slice_of_op: dict[str, str] = {}    # slicing op id -> the slice tensor id
+        self.outputs_of: dict[str, str] = {}     # a view of a state after the loop -> state
+        #: a leaf standing for a state -> (state name, the step it stands for): the initial
+        #: state h_{-1} of a sequence, or at a cut a detach()-ed h_{t-1} (truncated BPTT)
+        self.start_states: dict[str, tuple[str, int]] = {}
+        #: (layer, t) of each step whose chain was cut by detach() just before it
+        self.cuts: list[tuple[str, int]] = []
         ops = graph.ops
         for op in ops.values():
             if op.step is None or (scope and not _under(op.scope, scope)):
@@ -98,6 +110,8 @@ class Unrolled:
         self.layers = list(dict.fromkeys(layer for (layer, _t) in self.steps))
         self._absorb_param_views()
         self._find_slices_and_states()
+        self._find_starts()
+        self._absorb_step_outputs()
 
     def _absorb_param_views(self) -> None:
         g = self.graph
@@ -105,7 +119,7 @@ class Unrolled:
             if op.op not in VIEW_OPS or op.output in g.roots:     # W.T, inside a step or not
                 continue
             srcs = {self.absorbed.get(i, i) for i in op.inputs
-                    if g.tensors[i].role != "constant"}
+                    if not g.tensors[i].folded}
             if len(srcs) == 1:
                 src = srcs.pop()
                 if g.tensors[src].role == "parameter":
@@ -133,7 +147,7 @@ class Unrolled:
                     or op.output in roots or not g.consumers[op.output]):
                 continue
             users = {self.step_of.get(c) for c in g.consumers[op.output]}
-            data = [i for i in op.inputs if g.tensors[i].role != "constant"]
+            data = [i for i in op.inputs if not g.tensors[i].folded]
             if (len(users) == 1 and None not in users and data
                     and all(self._external_data(i) for i in data)):
                 st = users.pop()
@@ -143,7 +157,7 @@ class Unrolled:
         for st in self.steps.values():
             for oid in st.ops:
                 op = g.ops[oid]
-                data = [i for i in op.inputs if g.tensors[i].role != "constant"]
+                data = [i for i in op.inputs if not g.tensors[i].folded]
                 if op.op in VIEW_OPS and data and all(self._external_data(i) for i in data):
                     self.slice_of_op[oid] = op.output
                     st.slices.append(op.output)
@@ -156,6 +170,132 @@ class Unrolled:
                 leaves = any(self.step_of.get(c) is not st for c in g.consumers[out])
                 if leaves or out in roots or t.name in STATE_NAMES:
                     st.states.append(out)
+
+    def _feeds(self) -> dict[Step, set[Step]]:
+        """Step -> the steps of its own layer that hand it a tensor (its state)."""
+        g = self.graph
+        fed: dict[Step, set[Step]] = {st: set() for st in self.steps.values()}
+        for st in self.steps.values():
+            for oid in st.ops:
+                for i in g.ops[oid].inputs:
+                    src = self.step_of.get(i)
+                    if src is not None and src is not st and src.layer == st.layer:
+                        fed[st].add(src)
+        return fed
+
+    def _find_starts(self) -> None:
+        """Leaves that stand for a state: h_{-1} where a chain of steps starts, and where
+        ``detach()`` cut the chain (truncated BPTT), the detached h_{t-1}.
+
+        A step that no step of its layer feeds starts a chain: the first one starts the
+        sequence, a later one follows a cut. A leaf that such a step reads where a fed step
+        reads a state (the same op, the same argument) stands for that state; so does an
+        unnamed leaf of a state's size in a place where fed steps read no leaf (the zeros
+        of ``h = tg.zeros(H)`` reach ``U @ h`` through a view that is not recorded).
+        """
+        g = self.graph
+        fed = self._feeds()
+        if not any(fed.values()):
+            return                                # not recurrent: nothing is carried
+        slot_name: dict[tuple, str] = {}          # slot -> the state name read there
+        leaf_slots: set[tuple] = set()            # where fed steps read a leaf (data)
+        sizes: dict[str, dict[int, str]] = {}     # layer -> numel -> state name
+
+        def slot(layer: str, op: Any, k: int) -> tuple:
+            """Where a tensor is read: the op, the argument, and the weights beside it
+            (U @ h and W @ x are both matmuls; U and W tell them apart)."""
+            weights = tuple(sorted(self.absorbed.get(i, i) for i in op.inputs
+                                   if g.tensors[self.absorbed.get(i, i)].role == "parameter"))
+            return layer, op.op, k, weights
+
+        for st, srcs in fed.items():
+            for oid in st.ops if srcs else ():
+                op = g.ops[oid]
+                for k, i in enumerate(op.inputs):
+                    t = g.tensors[i]
+                    if self.step_of.get(i) in srcs:
+                        slot_name.setdefault(slot(st.layer, op, k), t.name or "h")
+                        sizes.setdefault(st.layer, {}).setdefault(t.numel, t.name or "h")
+                    elif t.producer is None and t.role != "parameter":
+                        leaf_slots.add(slot(st.layer, op, k))
+        state_names = set(slot_name.values())
+
+        def stands_for(layer: str, i: str) -> list[str]:
+            t = g.tensors[i]
+            names, reads = [], set()
+            for c in g.consumers[i]:
+                op = g.ops[c]
+                for k, j in enumerate(op.inputs):
+                    if j == i:
+                        reads.add(slot(layer, op, k))
+                        if slot(layer, op, k) in slot_name:
+                            names.append(slot_name[slot(layer, op, k)])
+            if names:
+                return list(dict.fromkeys(names))
+            named = t.name or t.view_of
+            if reads & leaf_slots or (named is not None and named not in state_names):
+                return []                         # data: x_t, or a named input
+            name = sizes.get(layer, {}).get(t.numel)
+            return [name] if name else []
+
+        for layer in self.layers:
+            steps = [self.steps[(layer, t)] for t in self.times if (layer, t) in self.steps]
+            backwards = any(f.t > st.t for st in steps for f in fed[st])   # l0_reverse
+            steps.sort(key=lambda st: -st.t if backwards else st.t)
+            for st in steps:
+                if fed[st]:
+                    continue
+                cut = st is not steps[0]
+                if cut:
+                    self.cuts.append((layer, st.t))
+                before = st.t + (1 if backwards else -1)
+                for oid in st.ops:
+                    for i in g.ops[oid].inputs:
+                        t = g.tensors[i]
+                        if (t.producer is not None or t.role == "parameter" or t.folded
+                                or i in self.start_states):
+                            continue
+                        names = stands_for(layer, i)
+                        if not names:
+                            continue
+                        self.start_states[i] = (", ".join(names), before, cut)
+                        if i in st.slices:
+                            st.slices.remove(i)
+                        st.starts.append(i)
+                        self.step_of.setdefault(i, st)
+
+    def _absorb_step_outputs(self) -> None:
+        """A view of a step's state made after the loop (``stack`` reshapes each h_t
+        before joining them) is drawn as that state, so folded steps hide theirs too."""
+        g = self.graph
+        for op in g.ops.values():
+            if op.id in self.step_of or op.op not in VIEW_OPS or op.output in g.roots:
+                continue
+            data = [i for i in op.inputs if not g.tensors[i].folded]
+            if len(data) != 1:
+                continue
+            src = self.outputs_of.get(data[0], data[0])
+            st = self.step_of.get(src)
+            if st is not None and src in st.states:
+                self.outputs_of[op.id] = self.outputs_of[op.output] = src
+
+    def state_title(self, tid: str) -> str | None:
+        """The label of a state or a start: ``'h_3'``, ``'h_{-1}'``, ``'x_3'`` for a slice."""
+        g = self.graph
+        if tid in self.start_states:
+            name, t, cut = self.start_states[tid]
+            title = ", ".join(subscript(n, t) for n in name.split(", "))
+            return title + " · detached" if cut else title
+        st = self.step_of.get(tid)
+        if st is None:
+            return None
+        tn = g.tensors[tid]
+        if tid in st.slices:
+            return subscript(_slice_source(g, tn), st.t)
+        if tid in st.states:
+            return subscript(tn.label or "h", st.t) if not tn.label or len(tn.label) <= 3 \
+                else tn.label
+        return None
 
     def carried(self, tid: str) -> bool:
         """True when a step's tensor is read by another step (a recurrent state)."""
@@ -213,6 +353,11 @@ class Unrolled:
                 if g.tensors[src].role == "parameter":
                     users.setdefault(src, set()).add(st.t)
         return {p: sorted(ts) for p, ts in users.items()}
+
+
+def subscript(name: str, t: int) -> str:
+    """``'h_3'``; a negative step in braces, as in the lessons: ``'h_{-1}'``."""
+    return f"{name}_{t}" if t >= 0 else f"{name}_{{{t}}}"
 
 
 def _under(scope: str | None, prefix: str) -> bool:
@@ -280,9 +425,9 @@ def _after_step(scope: str | None) -> str | None:
 def _slice_source(graph: Graph, tn: Any) -> str:
     """The name of what a per-step input slice was cut from ('x' for x[t])."""
     if tn.producer is None:
-        return tn.label or "x"
+        return tn.name or tn.view_of or "x"
     src = next((i for i in graph.ops[tn.producer].inputs
-                if graph.tensors[i].role != "constant"), None)
+                if not graph.tensors[i].folded), None)
     return (graph.tensors[src].label if src else "") or "x"
 
 
@@ -293,10 +438,18 @@ def _scale(graph: Graph, ids: list[str]) -> ColorScale | None:
 
 def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None = None,
                    show_values: bool = False, value_limit: int = 16, show_grad: bool = True,
-                   legend: bool = True, title: str | None = None) -> Scene:
+                   legend: bool = True, title: str | None = None,
+                   functions: str | None = None, wrap: int | None = None,
+                   max_width: float | None = None) -> Scene:
     """The unrolled view as a :class:`Scene` (see :func:`draw_unrolled`)."""
     if detail not in DETAILS:
         raise ValueError(f"draw_unrolled: detail must be one of {DETAILS}, got {detail!r}")
+    if functions not in FUNCTIONS:
+        raise ValueError(f"draw_unrolled: functions must be one of {FUNCTIONS}, got "
+                         f"{functions!r}")
+    if wrap is not None and (not isinstance(wrap, int) or wrap < 1):
+        raise ValueError(f"draw_unrolled: wrap must be a number of steps per row >= 1, got "
+                         f"{wrap!r}")
     g = u.graph
     if not u.steps:
         raise ValueError("draw_unrolled: no time steps in this graph: no op has a 't=N' scope "
@@ -304,11 +457,14 @@ def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None =
                          "`with tg.scope(f't={t}'): ...` around each step")
     shown, hidden = _shown_times(u.times, max_steps)
     hidden_set = set(hidden)
+    loss = loss_symbol(g)
     scene = Scene(title or "", "TB")
     scene.graph_attr.update(nodesep="0.25", ranksep="0.4")
     all_states = [s for st in u.steps.values() for s in st.states]
     scale = _scale(g, all_states) if show_grad else None
     multi = len(u.layers) > 1
+    collapse = functions == "collapse" or (functions is None and detail == "cell")
+    boxes = FunctionBoxes(g, skip=set(u.step_of) | set(u.outputs_of)) if collapse else None
     for t in shown:     # clusters in time order: cluster_t0, cluster_t1, ...
         scene.add_cluster(f"cluster_t{t}", f"t = {t}", None, style="rounded",
                           color="#999999", fontsize="12")
@@ -326,27 +482,36 @@ def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None =
     def key(nid: str) -> str | None:
         if nid in u.absorbed:
             return u.absorbed[nid]
+        if nid in u.outputs_of:                   # h_t seen through stack's reshape
+            nid = u.outputs_of[nid]
+            return "skip" if u.step_of[nid].t in hidden_set else nid
         st = u.step_of.get(nid)
         if st is None:
-            return None
+            return boxes.key(nid) if boxes is not None else None
         if st.t in hidden_set:
             return "skip"
         if nid in u.slice_of_op:
             return u.slice_of_op[nid]
-        if detail == "ops" or nid in st.slices or nid in st.states:
+        if detail == "ops" or nid in st.slices or nid in st.states or nid in st.starts:
             return None
         return st.key
 
-    fold = lambda nid: nid in g.tensors and g.tensors[nid].role == "constant"  # noqa: E731
+    fold = lambda nid: nid in g.tensors and g.tensors[nid].folded  # noqa: E731
     members, edges = contract(g, key, fold)
     for k, ids in members.items():
         if k == "skip":
-            scene.add_node(_skip_node(u, hidden, ids))
+            scene.add_node(_skip_node(u, hidden, ids, loss))
+        elif k.startswith("fn:"):
+            scene.add_node(boxes.node(k, ids))
         elif k.startswith("cell:"):
             st = u.step_of[ids[0]]
             name = _layer_title(st.layer, _after_step(g.ops[st.ops[0]].scope))
             html = (f"<B>{esc(name)}</B> t={st.t}<BR/>"
                     f'<FONT POINT-SIZE="9">{esc(_op_summary(g, ids))}</FONT>')
+            fused = [g.ops[i] for i in ids if i in g.ops and g.ops[i].fused]
+            for op in fused[:1]:                  # the fast lane's one node: its formula
+                html += "".join(f'<BR/><FONT POINT-SIZE="8">{esc(li)}</FONT>'
+                                for li in fused_formula(op.formula))
             scene.add_node(VNode(k, "cell", f"{name} t={st.t}: {_op_summary(g, ids)}", html,
                                  dict(CELL_STYLE), cluster_of(st), list(ids)))
         elif k in g.ops:
@@ -355,22 +520,23 @@ def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None =
         else:
             tn = g.tensors[k]
             st = u.step_of.get(k)
-            title_ = None
-            if st is not None and k in st.slices:
-                title_ = f"{_slice_source(g, tn)}[t={st.t}]"
-            elif st is not None and k in st.states:
-                title_ = f"{tn.label or 'h'}_{st.t}" if not tn.label or len(tn.label) <= 3 \
-                    else tn.label
             colour = scale if st is not None and k in st.states else None
             node = tensor_node(tn, show_values=show_values, value_limit=value_limit,
-                               show_grad=show_grad, scale=colour, title=title_,
-                               cluster=cluster_of(st) if st else None)
+                               show_grad=show_grad, scale=colour, title=u.state_title(k),
+                               cluster=cluster_of(st) if st else None, loss=loss)
+            if k in u.start_states:
+                node.attrs.update(START_STYLE)
+            node.members = list(ids)
             scene.add_node(node)
     for (ks, kd), under in edges.items():
         scene.add_edge(ks, kd, **_edge_style(u, ks, kd, under))
-    time_axis(scene, shown, hidden, _feeds_many_steps(scene))
+    _mark_cuts(u, scene, hidden_set)
+    # every op of a long sequence in rows is slow to lay out: 'ops' wraps only when asked
+    per_row = wrap if wrap is not None else None if detail == "ops" else _steps_per_row(
+        scene, shown, max_width)
+    time_axis(scene, shown, hidden, _feeds_many_steps(scene), per_row)
     if scale is not None and legend:
-        _legend(scene, scale)
+        _legend(scene, scale, loss)
     for t in shown:
         st = next((u.steps[(layer, t)] for layer in reversed(u.layers)
                    if (layer, t) in u.steps), None)
@@ -381,12 +547,66 @@ def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None =
     return scene
 
 
+def _mark_cuts(u: Unrolled, scene: Scene, hidden: set[int]) -> None:
+    """Where detach() cut the chain: a dashed '✂ detach()' arrow from h_{t-1} to the
+    detached copy that step t reads, and the step's frame says so."""
+    g = u.graph
+    for leaf, (names, before, cut) in u.start_states.items():
+        if not cut or leaf not in scene.nodes:
+            continue
+        st = u.step_of[leaf]
+        prev = u.steps.get((st.layer, before))
+        name = names.split(", ")[0]
+        src = None
+        if prev is not None:
+            src = "skip" if prev.t in hidden else next(
+                (s for s in prev.states if (g.tensors[s].name or "h") == name), None)
+        if src is not None and src in scene.nodes:
+            scene.add_edge(src, leaf, **CUT_EDGE)
+        c = scene.clusters.get(f"cluster_t{st.t}")
+        if c is not None and "✂" not in c.label:
+            c.label += "  ✂ cut before (detach)"
+
+
+def _steps_per_row(scene: Scene, shown: list[int], max_width: float | None) -> int | None:
+    """How many steps fit side by side in ``max_width`` points, from an estimate of each
+    step's width (its widest row of boxes); None when all of them fit."""
+    if max_width is None or len(shown) < 2:
+        return None
+    inner: dict[str, list[str]] = {}
+    for n in scene.nodes.values():
+        m = re.match(r"cluster_t\d+", n.cluster or "")
+        if m:
+            inner.setdefault(m.group(0), []).append(n.id)
+    widths = []
+    for t in shown:
+        ids = set(inner.get(f"cluster_t{t}", []))
+        level: dict[str, int] = {}
+        for n in scene.nodes:                    # nodes come in graph order: inputs first
+            if n in ids:
+                level[n] = 0
+        for (s, d), e in scene.edges.items():
+            if s in ids and d in ids and e.attrs.get("constraint") != "false":
+                level[d] = max(level[d], level[s] + 1)
+        rows: dict[int, float] = {}
+        for n, lv in level.items():
+            rows[lv] = rows.get(lv, 0.0) + label_width(scene.nodes[n]) + 18.0
+        widths.append(max(rows.values(), default=0.0) + 16.0)
+    # the steps of a row sit side by side; leave a tenth for the arrows between them
+    step = 1.1 * sum(widths) / len(widths)
+    if step * len(widths) <= max_width:
+        return None
+    return max(1, int(max_width // step))
+
+
 def _edge_style(u: Unrolled, ks: str, kd: str, under: list) -> dict[str, str]:
     g = u.graph
     src = g.tensors.get(ks)
+    if ks in u.start_states:
+        return dict(START_EDGE)
     if src is not None and src.role == "parameter":
         return dict(PARAM_EDGE)
-    if src is not None and src.role == "input":
+    if src is not None and src.role in ("input", "target"):
         return dict(INPUT_EDGE)
     s_st = u.step_of.get(under[0][0])
     d_st = u.step_of.get(under[0][1])
@@ -413,7 +633,8 @@ def _feeds_many_steps(scene: Scene) -> list[str]:
     return [s for s, steps in into.items() if len(steps) > 1]
 
 
-def time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[str]) -> None:
+def time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[str],
+              per_row: int | None = None) -> None:
     """An invisible row of points, one per step, chained left to right, each above its step.
 
     Graphviz keeps a chain of same-rank nodes in order, and the steps follow
@@ -424,34 +645,61 @@ def time_axis(scene: Scene, shown: list[int], hidden: list[int], shared: list[st
     This steers Graphviz's crossing minimisation rather than forcing it: the
     DOT source always lists the clusters in time order, and the tests check
     the rendered order for the RNN/LSTM layers and the per-step cell view.
+
+    With ``per_row``, the steps wrap like lines of text: each row of points hangs
+    below the last boxes of the row above, so a long sequence stays within a
+    screen's width and is read left to right, top to bottom.
     """
-    row: list[str] = []
     inner: dict[str, list[str]] = {}         # step cluster -> its nodes (sub-clusters too)
     for n in scene.nodes.values():
         m = re.match(r"cluster_t\d+", n.cluster or "")
         if m:
             inner.setdefault(m.group(0), []).append(n.id)
+    rows: list[list[str]] = [[]]
+    below: list[list[list[str]]] = [[]]      # per row, per step: its last boxes
     for t in shown:
-        if hidden and row and t > hidden[0] and "axis_skip" not in row and "skip" in scene.nodes:
+        row = rows[-1]
+        if hidden and row and t > hidden[0] and "axis_skip" not in scene.nodes \
+                and "skip" in scene.nodes:
             scene.add_node(VNode("axis_skip", "anchor", "", "",
                                  {"shape": "point", "style": "invis", "width": "0"}))
             scene.add_edge("axis_skip", "skip", style="invis")
             row.append("axis_skip")
+            below[-1].append(["skip"])
         members = inner.get(f"cluster_t{t}", [])
         if not members:
             continue
+        if per_row is not None and len([a for a in row if a != "axis_skip"]) >= per_row:
+            rows.append([])
+            below.append([])
+            row = rows[-1]
+        rid = None
+        if per_row is not None:                   # a row of steps is a box of its own
+            rid = f"cluster_row{len(rows) - 1}"
+            scene.add_cluster(rid, "", None, style="invis")
+            scene.clusters[f"cluster_t{t}"].parent = rid
         a = scene.add_node(VNode(f"axis_t{t}", "anchor", "", "",
-                                 {"shape": "point", "style": "invis", "width": "0"})).id
+                                 {"shape": "point", "style": "invis", "width": "0"},
+                                 rid)).id
         first = next((m for m in members if scene.nodes[m].kind in ("cell", "op")), members[0])
         for m in dict.fromkeys([members[0], first]):      # the step's first box, cell or op
             scene.add_edge(a, m, style="invis")
         row.append(a)
-    for a, b in zip(row, row[1:]):
-        scene.add_edge(a, b, style="invis")
-    scene.ranks.append(("same", row + shared))
+        inside = set(members)
+        has_out = {s for (s, d) in scene.edges if s in inside and d in inside}
+        below[-1].append([m for m in members if m not in has_out])
+    for i, row in enumerate(rows):
+        for a, b in zip(row, row[1:]):            # (weighted: keeps a row's steps close)
+            scene.add_edge(a, b, style="invis", **({"weight": "5"} if per_row else {}))
+        scene.ranks.append(("same", row + shared if i == 0 else row))
+        if i == 0:
+            continue
+        for col, a in enumerate(row):         # each step hangs below the one above it
+            for m in below[i - 1][min(col, len(below[i - 1]) - 1)]:
+                scene.add_edge(m, a, style="invis")
 
 
-def _skip_node(u: Unrolled, hidden: list[int], ids: list[str]) -> VNode:
+def _skip_node(u: Unrolled, hidden: list[int], ids: list[str], loss: str = "L") -> VNode:
     g = u.graph
     norms = [g.tensors[i].grad_norm for i in ids if i in g.tensors
              and g.tensors[i].grad_norm is not None and u.step_of.get(i) is not None
@@ -459,15 +707,16 @@ def _skip_node(u: Unrolled, hidden: list[int], ids: list[str]) -> VNode:
     text = f"⋯ {len(hidden)} steps (t={hidden[0]}…{hidden[-1]}) ⋯"
     html = esc(text)
     if norms:
-        span = f"‖∂L/∂h‖ {fmt_norm(min(norms))} … {fmt_norm(max(norms))}"
+        span = f"‖∂{loss}/∂h‖ {fmt_norm(min(norms))} … {fmt_norm(max(norms))}"
         html += f"<BR/>{esc(span)}"
         text += f"  {span}"
     return VNode("skip", "ellipsis", text, html, dict(ELLIPSIS_STYLE), None, list(ids))
 
 
-def _legend(scene: Scene, scale: ColorScale) -> None:
-    scene.add_node(VNode("legend", "legend", f"colour: ‖∂L/∂h_t‖ {scale}",
-                         scale.legend_html("‖∂L/∂h_t‖")[1:-1],
+def _legend(scene: Scene, scale: ColorScale, loss: str = "L") -> None:
+    what = f"‖∂{loss}/∂h_t‖"
+    scene.add_node(VNode("legend", "legend", f"colour: {what} {scale}",
+                         scale.legend_html(what)[1:-1],
                          {"shape": "plaintext", "margin": "0"}))
 
 
@@ -495,7 +744,7 @@ def folded_scene(u: Unrolled, *, show_grad: bool = True, title: str | None = Non
             return state_key(st, nid)
         return f"cell:{st.layer}"
 
-    fold = lambda nid: nid in g.tensors and g.tensors[nid].role == "constant"  # noqa: E731
+    fold = lambda nid: nid in g.tensors and g.tensors[nid].folded  # noqa: E731
     members, edges = contract(g, key, fold)
     n_t = len(u.times)
     for k, ids in members.items():
@@ -569,7 +818,8 @@ def _state_node(u: Unrolled, key: str, ids: list[str], show_grad: bool) -> VNode
 def draw_unrolled(*roots: Any, params: Any = None, model: Module | None = None,
                   scope: str | None = None, detail: str = "cell", max_steps: int | None = None,
                   show_values: bool = False, value_limit: int = 16, show_grad: bool = True,
-                  legend: bool = True, title: str | None = None) -> Drawing:
+                  legend: bool = True, title: str | None = None, functions: str | None = None,
+                  wrap: int | None = None, max_width: float | None = None) -> Drawing:
     """Draw a recurrent computation unrolled in time (backpropagation through time).
 
     >>> with tg.retain_grads():
@@ -581,12 +831,23 @@ def draw_unrolled(*roots: Any, params: Any = None, model: Module | None = None,
     chain in bold red; ‖∂L/∂h_t‖ on each state, coloured on a log scale.
     ``detail='cell'`` draws each step as one cell box, ``'ops'`` draws its ops.
     ``max_steps`` keeps the first and last steps and folds the middle into one
-    '⋯' box. ``scope`` picks one layer when several are unrolled.
+    '⋯' box (their outputs too). ``scope`` picks one layer when several are unrolled.
+
+    The initial state is drawn as ``h_{-1}`` (red, dashed) and named inputs keep their
+    names (``x_3``); where ``detach()`` cut the chain (truncated BPTT) a '✂ detach()'
+    arrow marks the cut. ``functions='collapse'`` (the default with ``detail='cell'``)
+    draws the loss after the last layer, and each call marked as a function (a scope
+    ``'name()'``), as one box; ``'expand'`` draws their ops. A long sequence can wrap
+    into rows, read like lines of text: ``wrap`` steps per row, or as many as fit
+    ``max_width`` points (``tg.viz.MAX_WIDTH`` is about a screen's width; ``detail='ops'``
+    wraps only with ``wrap``). Rows take Graphviz longer to lay out (minutes for 64 LSTM
+    steps), so one row is the default.
     """
     graph = as_graph(roots, params, model, "draw_unrolled")
     scene = unrolled_scene(Unrolled(graph, scope), detail=detail, max_steps=max_steps,
                            show_values=show_values, value_limit=value_limit,
-                           show_grad=show_grad, legend=legend, title=title)
+                           show_grad=show_grad, legend=legend, title=title,
+                           functions=functions, wrap=wrap, max_width=max_width)
     return to_digraph(scene, "unrolled")
 
 

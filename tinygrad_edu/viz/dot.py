@@ -83,8 +83,13 @@ def _attrs(d: dict) -> dict[str, str]:
     return {k: str(v) for k, v in d.items()}
 
 
-def to_digraph(scene: Scene, name: str = "graph") -> Drawing:
-    """Write the scene as DOT: clusters as nested ``subgraph cluster_*``, then the arrows."""
+def to_digraph(scene: Scene, name: str = "graph", ids: bool = False) -> Drawing:
+    """Write the scene as DOT: clusters as nested ``subgraph cluster_*``, then the arrows.
+
+    With ``ids`` every node, arrow and cluster gets an ``id`` that the SVG keeps
+    (``n_<node>``, ``e_<from>__<to>``, ``c_<cluster>``): the explorer finds them by it.
+    """
+    with_ids = ids
     ids = _dot_ids(scene)
     g = Drawing(name=name, format="svg")
     g.attr(**_attrs({"fontname": "Helvetica", "newrank": "true", **scene.graph_attr}))
@@ -103,12 +108,14 @@ def to_digraph(scene: Scene, name: str = "graph") -> Drawing:
 
     def emit(target: graphviz.Digraph, cid: str | None) -> None:
         for n in by_cluster.get(cid, []):
-            target.node(ids[n.id], f"<{n.html}>", **_attrs(n.attrs))
+            extra = {"id": "n_" + ids[n.id]} if with_ids else {}
+            target.node(ids[n.id], f"<{n.html}>", **_attrs(n.attrs), **extra)
         for c in children.get(cid, []):
             if c.id not in nonempty:
                 continue
             with target.subgraph(name=c.id) as sub:
-                sub.attr(label=c.label, **_attrs(c.attrs))
+                extra = {"id": "c_" + c.id} if with_ids else {}
+                sub.attr(label=c.label, **_attrs(c.attrs), **extra)
                 emit(sub, c.id)     # nesting depth = scope depth (a handful)
 
     emit(g, None)
@@ -123,6 +130,8 @@ def to_digraph(scene: Scene, name: str = "graph") -> Drawing:
         attrs = dict(e.attrs)
         if e.count > 1 and "label" not in attrs and attrs.get("style") != "invis":
             attrs["label"] = f"×{e.count}"
+        if with_ids and attrs.get("style") != "invis":
+            attrs["id"] = f"e_{ids[e.src]}__{ids[e.dst]}"
         g.edge(ids[e.src], ids[e.dst], **_attrs(attrs))
     return g
 

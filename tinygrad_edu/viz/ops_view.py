@@ -21,8 +21,9 @@ from typing import Any, Iterable
 from tinygrad_edu.nn.module import Module
 from tinygrad_edu.viz.bptt import Unrolled, unrolled_scene
 from tinygrad_edu.viz.dot import Drawing, to_digraph
-from tinygrad_edu.viz.scene import (MODULE_STYLE, PARAM_EDGE, Scene, VNode, contract, esc,
-                                    fmt_norm, fmt_shape, op_node, tensor_node)
+from tinygrad_edu.viz.scene import (FUNCTIONS, MODULE_STYLE, PARAM_EDGE, FunctionBoxes, Scene,
+                                    VNode, contract, esc, fmt_norm, fmt_shape, loss_symbol,
+                                    op_node, tensor_node)
 from tinygrad_edu.viz.trace import Graph, as_graph
 
 MODULE_MODES = (None, "collapse", "cluster")
@@ -98,30 +99,38 @@ class _Keys:
 def graph_scene(graph: Graph, *, modules: str | None = None, depth: int = 1,
                 expand: Iterable[str] = (), show_values: bool = False, value_limit: int = 16,
                 show_grad: bool = True, show_constants: bool = False, rankdir: str = "TB",
-                title: str | None = None, steps: bool = True) -> Scene:
+                title: str | None = None, steps: bool = True, functions: str | None = None,
+                wrap: int | None = None, max_width: float | None = None) -> Scene:
     """The op graph (or module view) of a traced graph as a :class:`Scene`.
 
     With ``steps`` (and no module view) a graph with time steps (scopes ``t=N``) is
     drawn as :func:`~tinygrad_edu.viz.bptt.draw_unrolled` with ``detail='ops'``:
     every op, one cluster per step, the steps side by side in time order.
+    ``functions``: see :func:`draw`.
     """
     if modules not in MODULE_MODES:
         raise ValueError(f"draw: modules must be one of {MODULE_MODES}, got {modules!r}")
+    if functions not in FUNCTIONS:
+        raise ValueError(f"draw: functions must be one of {FUNCTIONS}, got {functions!r}")
     if steps and modules is None and len(graph.steps()) > 1:
         # a recurrent graph as one long chain is slow to lay out and hard to read: draw
         # every op, but one column per time step (draw_unrolled's detail='ops')
         return unrolled_scene(Unrolled(graph), detail="ops", show_values=show_values,
-                              value_limit=value_limit, show_grad=show_grad, title=title)
+                              value_limit=value_limit, show_grad=show_grad, title=title,
+                              functions=functions, wrap=wrap, max_width=max_width)
     scene = Scene(title or "", rankdir)
     fold = not show_constants
+    loss = loss_symbol(graph)
+    collapse = functions == "collapse" or (functions is None and modules == "collapse")
+    boxes = FunctionBoxes(graph) if collapse else None
 
     def skip(nid: str) -> bool:
         t = graph.tensors.get(nid)
-        return fold and t is not None and t.role == "constant"
+        return fold and t is not None and t.folded
 
     if modules == "collapse":
         _collapsed(scene, graph, _Keys(graph, depth, expand), skip, show_values, value_limit,
-                   show_grad)
+                   show_grad, boxes)
         return scene
     cluster_of: dict[str, str | None] = {}
     if modules == "cluster":
@@ -130,21 +139,22 @@ def graph_scene(graph: Graph, *, modules: str | None = None, depth: int = 1,
             cluster_of[op.id] = _nested_clusters(scene, graph, op.scope, root)
             cluster_of[op.output] = cluster_of[op.id]
         _place_params(graph, cluster_of, scene)
-    for nid in graph.order():
-        if skip(nid):
-            continue
-        if nid in graph.ops:
-            scene.add_node(op_node(graph.ops[nid], graph, fold_constants=fold,
-                                   cluster=cluster_of.get(nid)))
+    members, edges = contract(graph, boxes.key if boxes else lambda n: None, skip)
+    for k, ids in members.items():
+        if k.startswith("fn:"):
+            scene.add_node(boxes.node(k, ids, cluster_of.get(ids[0])))
+        elif k in graph.ops:
+            scene.add_node(op_node(graph.ops[k], graph, fold_constants=fold,
+                                   cluster=cluster_of.get(k)))
         else:
-            scene.add_node(tensor_node(graph.tensors[nid], show_values=show_values,
+            scene.add_node(tensor_node(graph.tensors[k], show_values=show_values,
                                        value_limit=value_limit, show_grad=show_grad,
-                                       cluster=cluster_of.get(nid)))
-    for s, d in graph.edges():
-        if s in scene.nodes and d in scene.nodes:
-            attrs = PARAM_EDGE if graph.tensors.get(s) and graph.tensors[s].role == "parameter" \
-                else {}
-            scene.add_edge(s, d, **attrs)
+                                       cluster=cluster_of.get(k), loss=loss))
+    for (ks, kd), under in edges.items():
+        src = graph.tensors.get(ks)
+        attrs = PARAM_EDGE if src is not None and src.role == "parameter" else {}
+        for _ in under:
+            scene.add_edge(ks, kd, **attrs)
     return scene
 
 
@@ -188,7 +198,7 @@ def _place_params(graph: Graph, cluster_of: dict[str, str | None], scene: Scene)
 
 
 def _collapsed(scene: Scene, graph: Graph, keys: _Keys, skip: Any, show_values: bool,
-               value_limit: int, show_grad: bool) -> None:
+               value_limit: int, show_grad: bool, boxes: FunctionBoxes | None = None) -> None:
     box_of_op: dict[str, str | None] = {}
     cluster_of_op: dict[str, str | None] = {}
     for op in graph.ops.values():
@@ -200,23 +210,26 @@ def _collapsed(scene: Scene, graph: Graph, keys: _Keys, skip: Any, show_values: 
     def key(nid: str) -> str | None:
         if nid in graph.ops:
             b = box_of_op[nid]
-            return "mod:" + b if b else None
+            return "mod:" + b if b else boxes.box.get(nid) if boxes else None
         t = graph.tensors[nid]
         if nid in roots:
             return None
         if t.producer is not None:      # a tensor between ops: drawn as the op's arrow
             b = box_of_op[t.producer]
-            return "mod:" + b if b else t.producer
+            fn = boxes.box.get(t.producer) if boxes else None
+            return "mod:" + b if b else fn or t.producer
         if t.role == "parameter":
-            boxes = {box_of_op[o] for o in graph.consumers[nid]}
-            if len(boxes) == 1 and None not in boxes:
-                return "mod:" + boxes.pop()
+            users = {box_of_op[o] for o in graph.consumers[nid]}
+            if len(users) == 1 and None not in users:
+                return "mod:" + users.pop()
         return None
 
     members, edges = contract(graph, key, skip)
     for k, ids in members.items():
         if k.startswith("mod:"):
             scene.add_node(_module_box(graph, k, ids, keys, cluster_of_op, show_grad))
+        elif k.startswith("fn:"):
+            scene.add_node(boxes.node(k, ids))
         elif k in graph.ops:
             node = op_node(graph.ops[k], graph, cluster=cluster_of_op[k])
             node.members = list(ids)
@@ -228,7 +241,7 @@ def _collapsed(scene: Scene, graph: Graph, keys: _Keys, skip: Any, show_values: 
                                        show_grad=show_grad, cluster=cl))
     for (ks, kd), under in edges.items():
         attrs: dict[str, str] = {}
-        if ks.startswith("mod:") or ks in graph.ops:
+        if ks.startswith(("mod:", "fn:")) or ks in graph.ops:
             shapes = []
             for s, _d in under:
                 t = graph.tensors.get(s)
@@ -293,11 +306,43 @@ def _module_box(graph: Graph, key: str, ids: list[str], keys: _Keys,
                  cluster_of_op.get(first_op), list(ids))
 
 
+def gradient_cluster(scene: Scene, graph: Graph, n_forward: int) -> int:
+    """Put the nodes that only the gradients' graph has (the ops ``create_graph=True``
+    recorded during the backward) into one frame beside the forward graph; the arrows
+    from forward tensors into it show what the gradient reuses. Returns how many."""
+    forward: set[str] = set()
+    stack = list(graph.roots[:n_forward])
+    while stack:                                   # everything the forward roots read
+        nid = stack.pop()
+        if nid in forward:
+            continue
+        forward.add(nid)
+        t = graph.tensors.get(nid)
+        if t is not None and t.producer is not None:
+            stack.append(t.producer)
+        elif nid in graph.ops:
+            stack.extend(graph.ops[nid].inputs)
+    cid = "cluster_grad"
+    scene.add_cluster(cid, "the gradient's own graph (create_graph=True): differentiable again",
+                      None, style="rounded,filled", fillcolor="#fdf2f8", color="#a64d79")
+    moved = 0
+    for n in scene.nodes.values():
+        if n.kind != "anchor" and n.members and all(m not in forward for m in n.members):
+            n.cluster = cid
+            moved += 1
+    for (s, d), e in scene.edges.items():
+        if scene.nodes[s].cluster != cid and scene.nodes[d].cluster == cid:
+            e.attrs.setdefault("style", "dashed")
+    return moved
+
+
 def draw(*roots: Any, params: Any = None, model: Module | None = None,
          modules: str | None = None, depth: int = 1, expand: Iterable[str] = (),
          show_values: bool = False, value_limit: int = 16, show_grad: bool = True,
          show_constants: bool = False, max_nodes: int | None = None, rankdir: str = "TB",
-         title: str | None = None, steps: bool = True) -> Drawing:
+         title: str | None = None, steps: bool = True, functions: str | None = None,
+         grads: Iterable[Any] = (), wrap: int | None = None,
+         max_width: float | None = None) -> Drawing:
     """Draw the computation graph that produced ``roots`` (or a traced Graph).
 
     >>> tg.viz.draw(loss, model=net)                        # every op
@@ -311,13 +356,26 @@ def draw(*roots: Any, params: Any = None, model: Module | None = None,
     ‖∂L/∂t‖ on tensors that have a gradient; ``max_nodes`` keeps the boxes
     nearest the output and folds the rest into one '…' box. ``steps`` draws the ops
     of each time step of a recurrent graph in a cluster of its own, side by side
-    (the op graph of a 64-step LSTM stays quick to lay out).
+    (the op graph of a 64-step LSTM stays quick to lay out; ``wrap``/``max_width`` as in
+    :func:`~tinygrad_edu.viz.draw_unrolled`). ``functions='collapse'`` draws each
+    library-function call (a scope ``'name()'``) and the loss after the model's last
+    layer as one box (the default in the module view), ``'expand'`` their ops.
+    ``grads``: gradients made with ``create_graph=True`` (``tg.grad(loss, [x],
+    create_graph=True)``); their own graph is drawn in a frame beside the forward graph.
     """
+    grads = list(grads)
+    if grads:
+        if len(roots) == 1 and isinstance(roots[0], Graph):
+            raise ValueError("draw: grads= needs the tensors, not a traced Graph")
+        roots = (*roots, *grads)
     graph = as_graph(roots, params, model, "draw")
     scene = graph_scene(graph, modules=modules, depth=depth, expand=expand,
                         show_values=show_values, value_limit=value_limit, show_grad=show_grad,
                         show_constants=show_constants, rankdir=rankdir, title=title,
-                        steps=steps)
+                        steps=steps and not grads, functions=functions, wrap=wrap,
+                        max_width=max_width)
+    if grads:
+        gradient_cluster(scene, graph, len(roots) - len(grads))
     if max_nodes is not None:
         scene.cap(max_nodes)
     return to_digraph(scene)

@@ -14,12 +14,13 @@ box, and an edge between two boxes remains for each edge between their members.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 from tinygrad_edu.viz.colors import ColorScale, text_color
-from tinygrad_edu.viz.trace import Graph, OpNode, TensorNode
+from tinygrad_edu.viz.trace import Graph, OpNode, TensorNode, fused_formula, tail_ops
 
 # how each tensor role looks; the eye should find parameters and inputs first
 ROLE_STYLE: dict[str, dict[str, str]] = {
@@ -27,7 +28,10 @@ ROLE_STYLE: dict[str, dict[str, str]] = {
                   "color": "#b8860b"},
     "input": {"shape": "box", "style": "filled,rounded", "fillcolor": "#9fc5e8",
               "color": "#3d85c6"},
-    "constant": {"shape": "plaintext", "fontsize": "9"},
+    "target": {"shape": "box", "style": "filled,rounded", "fillcolor": "#ead1dc",
+               "color": "#a64d79"},
+    "constant": {"shape": "box", "style": "filled,rounded,dashed", "fillcolor": "#f3f3f3",
+                 "color": "#999999", "fontsize": "9"},
     "intermediate": {"shape": "box", "style": "rounded", "color": "#888888", "fontsize": "10"},
     "output": {"shape": "box", "style": "filled,rounded,bold", "fillcolor": "#b6d7a8",
                "color": "#38761d", "peripheries": "2"},
@@ -38,6 +42,13 @@ MODULE_STYLE = {"shape": "box3d", "style": "filled", "fillcolor": "#e1d5f5", "co
 CELL_STYLE = {"shape": "component", "style": "filled", "fillcolor": "#f4e1d2",
               "color": "#b45f06"}
 ELLIPSIS_STYLE = {"shape": "note", "style": "dashed", "color": "#888888", "fontsize": "10"}
+FUNCTION_STYLE = {"shape": "box", "style": "filled,rounded,dashed", "fillcolor": "#fff2cc",
+                  "color": "#bf9000"}
+START_STYLE = {"shape": "box", "style": "filled,rounded,dashed", "fillcolor": "#f4cccc",
+               "color": "#cc0000"}
+START_EDGE = {"color": "#cc0000", "penwidth": "1.5", "style": "dashed"}
+CUT_EDGE = {"color": "#666666", "style": "dashed", "arrowhead": "tee", "constraint": "false",
+            "label": "✂ detach()", "fontcolor": "#666666"}
 STATE_EDGE = {"color": "#cc0000", "penwidth": "3", "weight": "10"}
 PARAM_EDGE = {"color": "#b8860b", "penwidth": "1.2"}
 INPUT_EDGE = {"color": "#3d85c6", "style": "dashed"}
@@ -191,18 +202,25 @@ class Scene:
 # ---------------------------------------------------------------- labels
 def tensor_node(n: TensorNode, *, show_values: bool = False, value_limit: int = 16,
                 show_grad: bool = True, scale: ColorScale | None = None,
-                title: str | None = None, cluster: str | None = None) -> VNode:
+                title: str | None = None, cluster: str | None = None,
+                loss: str = "L") -> VNode:
     """A box for one tensor: name, shape and dtype; values and ‖grad‖ on request.
 
     With a colour ``scale`` and a gradient, the box is filled with the colour
-    of its gradient norm (used for hidden states in the BPTT view).
+    of its gradient norm (used for hidden states in the BPTT view). A view of a
+    named tensor shows that tensor's shape and the shape it is seen with.
+    ``loss`` is the symbol of the loss in ‖∂L/∂·‖ (the loss tensor's name).
     """
     name = title if title is not None else n.label
     lines_html = []
     if name:
         lines_html.append(f"<B>{esc(name)}</B>")
-    lines_html.append(f"{esc(fmt_shape(n.shape))} {esc(n.dtype)}")
-    text = f"{name + ' ' if name else ''}{fmt_shape(n.shape)} {n.dtype}"
+    shape = n.base_shape if n.view_of is not None and n.base_shape is not None else n.shape
+    lines_html.append(f"{esc(fmt_shape(shape))} {esc(n.dtype)}")
+    text = f"{name + ' ' if name else ''}{fmt_shape(shape)} {n.dtype}"
+    if shape != n.shape:
+        lines_html.append(f'<FONT POINT-SIZE="9">viewed as {esc(fmt_shape(n.shape))}</FONT>')
+        text += f" viewed as {fmt_shape(n.shape)}"
     if show_values:
         vals = n.values(value_limit)
         if vals is not None:
@@ -211,7 +229,8 @@ def tensor_node(n: TensorNode, *, show_values: bool = False, value_limit: int = 
             text += f" = {shown}"
     attrs = dict(ROLE_STYLE[n.role])
     if show_grad and n.grad_norm is not None:
-        lines_html.append(f'<FONT POINT-SIZE="9">‖∂L/∂·‖ = {esc(fmt_norm(n.grad_norm))}</FONT>')
+        lines_html.append(f'<FONT POINT-SIZE="9">‖∂{esc(loss)}/∂·‖ = '
+                          f"{esc(fmt_norm(n.grad_norm))}</FONT>")
         text += f"  ‖grad‖={fmt_norm(n.grad_norm)}"
         if scale is not None:
             fill = scale(n.grad_norm)
@@ -223,17 +242,117 @@ def tensor_node(n: TensorNode, *, show_values: bool = False, value_limit: int = 
 
 def op_node(op: OpNode, graph: Graph, *, fold_constants: bool = True,
             cluster: str | None = None) -> VNode:
-    """An ellipse for one op, with its name; folded constants are shown as ``mul ·2``."""
+    """An ellipse for one op, with its name; folded constants are shown as ``mul ·2``.
+
+    A fused node of the fast lane (one ``lstm_gates`` node for a whole LSTM step's
+    gates) is a box that writes out its formula, taken from its docstring.
+    """
     label = op.op
     if fold_constants:
         consts = []
         for tid in op.inputs:
             t = graph.tensors[tid]
-            if t.role == "constant":
+            if t.folded:
                 consts.append(t.values(1) or "")
         if consts:
             label += " " + ", ".join(consts)
+    if op.fused:
+        lines = fused_formula(op.formula)
+        html = f"<B>{esc(label)}</B> (fused)" + "".join(
+            f'<BR/><FONT POINT-SIZE="9">{esc(li)}</FONT>' for li in lines)
+        attrs = dict(OP_STYLE, shape="box", style="filled,rounded")
+        return VNode(op.id, "op", f"{label} (fused): " + "; ".join(lines), html, attrs,
+                     cluster, [op.id])
     return VNode(op.id, "op", label, esc(label), dict(OP_STYLE), cluster, [op.id])
+
+
+def loss_symbol(graph: Graph) -> str:
+    """The loss in ‖∂L/∂·‖: the name of the (first) root when it has one, else 'L'."""
+    name = graph.tensors[graph.roots[0]].name if graph.roots else None
+    return name if name else "L"
+
+
+FUNCTIONS = (None, "collapse", "expand")
+
+
+class FunctionBoxes:
+    """Which ops make up one library-function call, drawn as one box (the way a module is).
+
+    A function call is a scope segment that ends in ``()`` (``'LeNet5/c1/conv2d()'``,
+    written with ``tg.scope('conv2d()')`` around the call); the ops of a loss after the
+    model's last layer (those after the last op that reads a parameter, see
+    :func:`~tinygrad_edu.viz.trace.tail_ops`) make one more such box, named after the
+    function when they all share one, else 'loss'.
+    """
+
+    def __init__(self, graph: Graph, skip: set[str] = frozenset()) -> None:
+        self.graph = graph
+        self.box: dict[str, str] = {}            # op id -> box key 'fn:<path>'
+        tail = tail_ops(graph) - set(skip)
+        for op in graph.ops.values():
+            if op.id in skip:
+                continue
+            path = _call_path(op.scope)
+            if path is not None:
+                self.box[op.id] = "fn:" + path
+        names = {self.box.get(o) for o in tail}
+        if len(names) == 1 and None not in names:
+            return                               # the loss is one named function already
+        for o in tail:
+            if o not in self.box:
+                self.box[o] = "fn:loss"
+
+    def key(self, nid: str) -> str | None:
+        """The box of an op, or of a tensor made and read only inside one box."""
+        g = self.graph
+        if nid in g.ops:
+            return self.box.get(nid)
+        t = g.tensors[nid]
+        if t.producer is None or nid in g.roots:
+            return None
+        b = self.box.get(t.producer)
+        users = g.consumers[nid]
+        if b is not None and users and all(self.box.get(u) == b for u in users):
+            return b
+        return None
+
+    def node(self, key: str, ids: list[str], cluster: str | None = None) -> VNode:
+        g = self.graph
+        ops = [i for i in ids if i in g.ops]
+        name = key[3:].rsplit("/", 1)[-1]
+        counts: dict[str, int] = {}
+        for o in ops:
+            counts[g.ops[o].op] = counts.get(g.ops[o].op, 0) + 1
+        summary = " · ".join(f"{n} {k}" if n > 1 else k for k, n in counts.items())
+        if len(summary) > 48:
+            summary = summary[:47] + "…"
+        html = (f"<B>{esc(name)}</B> · {len(ops)} ops<BR/>"
+                f'<FONT POINT-SIZE="9">{esc(summary)}</FONT>')
+        return VNode(key, "function", f"{name}: {len(ops)} ops ({summary})", html,
+                     dict(FUNCTION_STYLE), cluster, list(ids))
+
+
+def _call_path(scope: str | None) -> str | None:
+    """The scope up to its first function-call segment (``'a/conv2d()/b'`` -> ``'a/conv2d()'``)."""
+    if not scope or "()" not in scope:
+        return None
+    segs = scope.split("/")
+    for i, seg in enumerate(segs):
+        if seg.endswith("()"):
+            return "/".join(segs[:i + 1])
+    return None
+
+
+def label_width(node: VNode) -> float:
+    """About how wide Graphviz draws a box, in points (the widest line of its label)."""
+    lines = re.split(r"<BR/>", node.html) if node.html else [node.text]
+    widest = 0.0
+    for line in lines:
+        plain = re.sub(r"<[^>]*>", "", line).replace("&amp;", "&").replace("&lt;", "<") \
+            .replace("&gt;", ">").replace("&quot;", '"')
+        size = 9.0 if 'POINT-SIZE="9"' in line else 11.0
+        widest = max(widest, len(plain) * size * 0.56)
+    return widest + 24.0
 
 
 def contract(graph: Graph, key: Callable[[str], str | None],

@@ -30,6 +30,7 @@ from tinygrad_edu.viz.scene import Scene, VNode, fmt_norm, fmt_shape
 from tinygrad_edu.viz.trace import as_graph
 
 ROLE_COLOR = {"parameter": "bold yellow", "input": "bold cyan", "output": "bold green",
+              "target": "bold magenta",
               "constant": "dim", "intermediate": "white"}
 KIND_COLOR = {"op": "italic magenta", "module": "bold magenta", "cell": "bold red",
               "ellipsis": "dim"}

@@ -17,11 +17,22 @@ tensor into the op that reads it, and from an op to the tensor it made.
 
 Each tensor gets a *role*, which is what a learner looks for first:
 
-* ``parameter``: an ``nn.Parameter`` (or a tensor named in ``params``),
-* ``input``: any other leaf (data, targets, a leaf with ``requires_grad``),
-* ``constant``: an unnamed one-element leaf without gradient (the ``2`` of ``x * 2``),
+* ``parameter``: an ``nn.Parameter`` (or a tensor named in ``params``), labelled with
+  its path in the model (``'c1.weight'``, recorded when a module registers it),
+* ``input``: a leaf that brings data in (labelled with its ``name``),
+* ``target``: an unnamed leaf without gradient that only the loss reads (after the
+  last parameter), such as the targets of ``F.mse_loss``,
+* ``constant``: an unnamed leaf without gradient that is one number (the ``2`` of
+  ``x * 2``, written into its op) or that a module made for itself (LeNet's zero
+  kernel in C3),
 * ``intermediate``: made by an op,
 * ``output``: a root (a scalar root is shown as the loss).
+
+A view made of a tensor that needs no gradient (``x.reshape(...)``, the window view
+of the images under a convolution) is not recorded, so the graph starts at the view.
+When the viewed tensor has a name, the view's node takes it (``view_of``): it shares
+the viewed tensor's version counter, by which it is found (a ``detach()``-ed copy
+shares it too, and is labelled the same way).
 
 After ``loss.backward()`` every tensor that kept its gradient (leaves, and
 every tensor under ``with tg.retain_grads():``) carries ``grad_norm`` = ‖∂loss/∂t‖.
@@ -30,17 +41,19 @@ view and the unrolled (BPTT) view are made.
 """
 from __future__ import annotations
 
+import gc
+import inspect
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-import math
-
-from tinygrad_edu.engine.graph import Ghost
+from tinygrad_edu.engine import ops as primitives
+from tinygrad_edu.engine.graph import Function, Ghost
 from tinygrad_edu.engine.tensor import Tensor
 from tinygrad_edu.nn.module import Module, Parameter
 
-ROLES = ("input", "parameter", "constant", "intermediate", "output")
+ROLES = ("input", "target", "parameter", "constant", "intermediate", "output")
 _STEP = re.compile(r"^t=(-?\d+)$")
 
 
@@ -75,11 +88,23 @@ class TensorNode:
     scope: str | None        # scope of the producing op
     step: int | None         # time step parsed from the scope
     layer: str | None        # scope before the time step
+    view_of: str | None = None       # a leaf that is an unrecorded view of a named tensor:
+    base_shape: tuple | None = None  # that tensor's name and shape
 
     @property
     def name(self) -> str | None:
         """``tensor.name`` (e.g. ``'h'`` for a hidden state), or None."""
         return self.tensor.name
+
+    @property
+    def folded(self) -> bool:
+        """A one-number constant, written into the op that reads it (``mul 2``)."""
+        return self.role == "constant" and self.numel == 1
+
+    @property
+    def freed(self) -> bool:
+        """True when backward() freed its values (only its shape and name are left)."""
+        return isinstance(self.tensor, Ghost)
 
     @property
     def numel(self) -> int:
@@ -107,6 +132,10 @@ class OpNode:
     output: str              # tensor id
     step: int | None
     layer: str | None
+    formula: str = ""        # the op's docstring: its formula and its derivative
+    fused: bool = False      # a fast-lane node standing for several primitives
+    saved: list | None = field(default_factory=list)   # what it kept for backward (None:
+    #                                                     freed by backward())
 
 
 class Graph:
@@ -265,7 +294,8 @@ def trace(*roots: Tensor, params: Any = None, model: Module | None = None) -> Gr
     """Walk the graph back from ``roots`` and return it as a :class:`Graph`.
 
     ``params`` (a dict name -> tensor, e.g. ``dict(model.named_parameters())``)
-    and/or ``model`` name the parameters; ``model`` also names the modules for
+    and/or ``model`` name the parameters (without them a parameter takes the path
+    its module recorded, ``'c1.weight'``); ``model`` also names the modules for
     the module view. The walk uses an explicit stack, so an RNN unrolled over
     thousands of steps is fine. Nothing in the engine changes.
     """
@@ -301,17 +331,24 @@ def trace(*roots: Tensor, params: Any = None, model: Module | None = None) -> Gr
             scope = ctx.scope
             step, layer = parse_step(scope)
             ops[op_id] = OpNode(op_id, ctx.name, scope, [tid_of[id(p)] for p in ctx.inputs],
-                                tid, step, layer)
+                                tid, step, layer, op_formula(type(ctx)), is_fused(type(ctx)),
+                                _saved(ctx, tid_of))
         role, label = _role_and_label(t, names, id(t) in root_ids)
         tensors[tid] = TensorNode(tid, _live(t), role, label, tuple(t.shape), str(t.dtype),
                                   bool(t.requires_grad), _grad_norm(t), op_id, scope, step,
                                   layer)
-    return Graph(tensors, ops, [tid_of[id(r)] for r in roots], _module_scopes(model))
+    graph = Graph(tensors, ops, [tid_of[id(r)] for r in roots], _module_scopes(model))
+    _name_views(graph)
+    _leaf_roles(graph)
+    return graph
 
 
 def _role_and_label(t: Any, names: dict[int, str], is_root: bool) -> tuple[str, str]:
+    """The role and label that the tensor alone tells (leaves are refined later)."""
     live = _live(t)
     pname = names.get(id(live))
+    if pname is None and isinstance(live, Parameter):
+        pname = getattr(live, "path", None)
     if is_root:
         return "output", pname or t.name or ("loss" if math.prod(t.shape) == 1 else "output")
     if t.grad_fn is not None:
@@ -321,6 +358,126 @@ def _role_and_label(t: Any, names: dict[int, str], is_root: bool) -> tuple[str, 
     if t.name is None and not t.requires_grad and math.prod(t.shape) == 1:
         return "constant", ""
     return "input", t.name or "input"
+
+
+def op_formula(cls: type) -> str:
+    """The formula of an op: the docstring of the primitive it is (a fast-lane subclass
+    of a primitive has the primitive's formula; a fused node its own docstring)."""
+    chain = [c for c in cls.__mro__ if issubclass(c, Function)
+             and c not in (Function, primitives.Primitive)]
+    for c in reversed(chain):                   # the primitive first, then its subclasses
+        if c.__dict__.get("__doc__"):
+            return inspect.cleandoc(c.__doc__)
+    return ""
+
+
+def is_fused(cls: type) -> bool:
+    """A node of the fast lane that stands for several primitives (one ``lstm_gates`` node
+    for an LSTM step's gate arithmetic): not a primitive, nor a subclass of one."""
+    prims = tuple(c for c in vars(primitives).values() if isinstance(c, type)
+                  and issubclass(c, primitives.Primitive) and c is not primitives.Primitive)
+    return (issubclass(cls, primitives.Primitive) and not issubclass(cls, prims)
+            and cls.__module__ != primitives.__name__)
+
+
+def fused_formula(formula: str) -> list[str]:
+    """The forward lines of a fused node's docstring (its indented block before the word
+    'Backward'), for its label: ``['i, f, o = σ(a_i), ...', 'c_t = f·c_{t-1} + i·g ...']``."""
+    lines = []
+    for line in formula.split("Backward")[0].splitlines():
+        if line.startswith("    ") and line.strip():
+            lines.append(" ".join(line.split()))
+    return lines
+
+
+def _saved(ctx: Any, tid_of: dict[int, str]) -> list[str] | None:
+    """What a node kept for its backward, as tensor ids (or 'output'); None once freed."""
+    if ctx.saved is None:
+        return None
+    out = [tid_of.get(id(s), "a tensor") for s in ctx.saved_tensors]
+    if getattr(type(ctx), "save_output", False):
+        out.append("output")
+    return out
+
+
+def _name_views(graph: Graph) -> None:
+    """Unnamed leaves that are unrecorded views (or detached copies) of a named tensor
+    take its name. Such a view shares the tensor's version counter (engine/tensor.py,
+    ``_versioned``), so the named tensor is the one that holds the same counter."""
+    leaves = [n for n in graph.tensors.values() if n.producer is None and n.name is None
+              and n.role in ("input", "constant") and not isinstance(n.tensor, Ghost)
+              and n.tensor._vc is not None]
+    if not leaves:
+        return
+    counters = {id(n.tensor._vc): n for n in leaves}
+    for holder in gc.get_referrers(*[n.tensor._vc for n in leaves]):
+        name = getattr(holder, "name", None) or getattr(holder, "path", None)
+        if not isinstance(holder, Tensor) or name is None:
+            continue
+        n = counters.get(id(holder._vc))
+        if n is not None and holder is not n.tensor and n.view_of is None:
+            n.view_of, n.base_shape = name, tuple(holder.shape)
+            n.label = name
+            if n.role == "constant":
+                n.role = "input"
+
+
+def _module_part(scope: str | None) -> str:
+    """The module path of a scope: the part before a time step (``'RNN/l0/t=3'`` ->
+    ``'RNN/l0'``); '' for none (``'t=3'`` alone, or no scope)."""
+    if not scope:
+        return ""
+    step, layer = parse_step(scope)
+    return scope if step is None else (layer or "")
+
+
+def tail_ops(graph: Graph) -> set[str]:
+    """The ops of the loss: outside every module and time step, after the last op that
+    reads a parameter (every path from them to a root avoids parameters), such as
+    ``F.mse_loss``'s subtract, square and mean after a model's last layer."""
+    if not graph.parameters():
+        return set()
+    tail: set[str] = set()
+    roots = set(graph.roots)
+    for op in reversed(list(graph.ops.values())):
+        if op.step is not None or _module_part(op.scope) or any(
+                graph.tensors[i].role == "parameter" for i in op.inputs):
+            continue
+        users = graph.consumers[op.output]
+        if (users or op.output in roots) and all(u in tail for u in users):
+            tail.add(op.id)
+    return tail
+
+
+def _squeezed(shape: tuple) -> tuple:
+    return tuple(d for d in shape if d != 1)
+
+
+def _leaf_roles(graph: Graph) -> None:
+    """Unnamed leaves without gradient: a constant when a module made it for itself (all
+    that read it run inside one module, and it is no view of another tensor, as an
+    unnamed input reshaped by ``nn.RNN`` is), a target when only the loss reads it."""
+    tail = boundary = None
+    for n in graph.tensors.values():
+        if n.producer is not None or n.role not in ("input", "constant") or n.name is not None \
+                or n.view_of is not None or n.requires_grad or n.folded:
+            continue
+        users = graph.consumers[n.id]
+        modules = {_module_part(graph.ops[u].scope) for u in users}
+        viewed = not isinstance(n.tensor, Ghost) and n.tensor._vc is not None
+        if len(modules) == 1 and "" not in modules and not viewed:
+            n.role, n.label = "constant", "constant"       # made by the module for itself
+            continue
+        if tail is None:
+            tail = tail_ops(graph)
+            boundary = {_squeezed(graph.tensors[i].shape) for o in tail
+                        for i in graph.ops[o].inputs
+                        if graph.tensors[i].producer not in tail | {None}}
+        if users and all(u in tail for u in users):
+            # the shape of what the model hands the loss (size-1 dims aside): a target;
+            # anything else the loss made for itself (cross-entropy's max shift, its mask)
+            n.role, n.label = (("target", "target") if _squeezed(n.shape) in boundary
+                               else ("constant", "constant"))
 
 
 def as_graph(roots: tuple, params: Any = None, model: Module | None = None,
