@@ -162,10 +162,11 @@ def test_freed_graph_is_drawn_and_says_how_to_keep_values() -> None:
 def test_fused_node_is_labelled_with_its_formula() -> None:
     loss, model = lstm_loss(T=3, fast=True)
     ex = viz.explore(loss, model=model)
-    assert "lstm_gates (fused)" in ex.html and "c_t = f·c_{t-1} + i·g" in ex.html
-    assert page_json(ex.html)["fused"] == ["lstm_gates"]
+    assert "lstm_layer (fused)" in ex.html and "c_t = f c_{t-1} + i g" in ex.html
+    assert page_json(ex.html)["fused"] == ["lstm_layer"]
     loss, model = lstm_loss(T=3, fast=False)
-    assert "lstm_gates" not in viz.explore(loss, model=model).html
+    html = viz.explore(loss, model=model).html
+    assert "lstm_layer" not in html and "lstm_gates" not in html
 
 
 def test_second_order_graph_beside_the_forward_graph() -> None:

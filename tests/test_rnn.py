@@ -262,7 +262,8 @@ def test_peephole_with_zero_peepholes_is_the_lstm_cell():
 
 
 # ---------------------------------------------------------------- labels for the graph views
-def test_ops_are_scoped_by_layer_and_time_step():
+@pytest.mark.parametrize("lane", ["lane off"], indirect=True)     # the views record plainly
+def test_ops_are_scoped_by_layer_and_time_step(lane):
     class Model(nn.Module):
         def __init__(self):
             super().__init__()
@@ -289,7 +290,28 @@ def test_ops_are_scoped_by_layer_and_time_step():
     assert all(s is None or s.startswith("Model/lstm") or s == "Model" for s in scopes)
 
 
-def test_hidden_states_are_named():
+@pytest.mark.parametrize("lane", ["lane on"], indirect=True)
+def test_with_the_lane_on_a_layer_direction_is_one_node(lane):
+    """The fused layer keeps the layer scopes, names its final states, and the views say
+    to record with the lane off."""
+    out, (h, c) = nn.LSTM(2, 3, bidirectional=True)(tg.randn(4, 1, 2, requires_grad=True))
+    ops, stack, seen = [], [out, h, c], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or t.grad_fn is None:
+            continue
+        seen.add(id(t))
+        ops.append((t.grad_fn.name, t.grad_fn.scope))
+        stack.extend(t.grad_fn.parents)
+    layers = sorted(s for name, s in ops if name == "lstm_layer")
+    assert layers == ["LSTM/l0", "LSTM/l0_reverse"]
+    with pytest.raises(ValueError, match=r"recorded with the fast lane on.*lstm_layer.*"
+                                         r"tg.fast\(False\)"):
+        tg.viz.draw_unrolled(out.sum())
+
+
+@pytest.mark.parametrize("lane", ["lane off"], indirect=True)
+def test_hidden_states_are_named(lane):
     out, (h, c) = nn.LSTM(2, 3)(tg.randn(3, 1, 2, requires_grad=True))
     names, stack, seen = [], [out, c], set()      # the last c_t is reached from c_n
     while stack:

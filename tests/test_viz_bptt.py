@@ -21,6 +21,14 @@ from tinygrad_edu import nn, viz
 from conftest import torch_or_skip
 from test_viz import console_text, parse_dot
 
+
+@pytest.fixture(autouse=True)
+def plain_graphs():
+    """Every graph here is recorded with the fast lane off, as the lessons and
+    tools/render_graph.py record what they draw: each step's ops, not one fused node."""
+    with tg.fast(False):
+        yield
+
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's `dot` is not "
                                "installed (tools/setup.sh installs it); DOT source still tested")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -185,11 +193,11 @@ def test_lstm_cell_state_is_a_second_chain() -> None:
     rnn, loss = rnn_model("LSTM", 4)
     g = viz.trace(loss, model=rnn)
     u = viz.unroll(g)
-    for t in range(3):          # c_3 is not used by the loss (only out[-1] = h_3 is)
+    for t in range(3):
         st = u.steps[("LSTM/l0", t)]
         assert sorted(g.tensors[s].name for s in st.states if g.tensors[s].name) == ["c", "h"]
     c_norms = u.norms(name="c")
-    assert sorted(c_norms) == [0, 1, 2]
+    assert sorted(c_norms) == [0, 1, 2, 3]        # c_3 reaches the loss through h_3
     src = viz.draw_unrolled(g).source
     chain = [li for li in src.splitlines() if 'color="#cc0000"' in li and "penwidth=3" in li]
     assert len(chain) == 2 * 3                                    # h and c chains
@@ -429,9 +437,12 @@ def test_a_function_scope_is_one_box_in_the_module_view() -> None:
     assert "label=<exp>" in viz.draw(loss, model=model).source
 
 
-def test_fused_lstm_gates_drawn_with_their_formula() -> None:
+def test_fused_nodes_drawn_with_their_formula() -> None:
+    """Recorded with the lane on, an LSTM's per-step path (here: a projected LSTM) shows
+    fused lstm_gates nodes, and a plain nn.LSTM one lstm_layer node: each labelled with
+    its formula, never as an unexplained box."""
     tg.manual_seed(0)
-    rnn = nn.LSTM(3, 4)
+    rnn = nn.LSTM(3, 4, proj_size=2)
     with tg.fast(True):
         out, _ = rnn(tg.randn(3, 2, 3))
     loss = out.sum()
@@ -439,6 +450,11 @@ def test_fused_lstm_gates_drawn_with_their_formula() -> None:
     assert "c_t = f·c_{t-1} + i·g" in src
     ops = viz.draw(loss, model=rnn).source
     assert "<B>lstm_gates</B> (fused)" in ops and "h_t = o·tanh(c_t)" in ops
+    layer = nn.LSTM(3, 4)
+    with tg.fast(True):
+        out, _ = layer(tg.randn(3, 2, 3))
+    ops = viz.draw(out.sum(), model=layer).source
+    assert "<B>lstm_layer</B> (fused)" in ops and "h_t = o tanh(c_t)" in ops
 
 
 def test_gradient_graph_is_framed_beside_the_forward_graph() -> None:

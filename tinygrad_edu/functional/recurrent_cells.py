@@ -45,16 +45,20 @@ from tinygrad_edu.functional.tensor_methods import stack
 def _input_projection(input: Tensor, w_ih: Tensor, b_ih: Tensor | None,
                       b_hh: Tensor | None = None) -> Tensor:
     """x W_ihᵀ + b_ih (+ b_hh): (..., I) -> (..., G·H). Both biases fold into one add."""
-    if input.shape[-1] != w_ih.shape[1]:
-        raise RuntimeError(f"recurrent cell: input has {input.shape[-1]} features (shape "
-                           f"{tuple(input.shape)}) but weight_ih expects {w_ih.shape[1]} "
-                           f"(weight_ih shape {tuple(w_ih.shape)})")
+    _check_features(input, w_ih)
     out = input @ w_ih.T
     if b_ih is not None and b_hh is not None:
         return out + (b_ih + b_hh)
     if b_ih is not None:
         return out + b_ih
     return out + b_hh if b_hh is not None else out
+
+
+def _check_features(input: Tensor, w_ih: Tensor) -> None:
+    if input.shape[-1] != w_ih.shape[1]:
+        raise RuntimeError(f"recurrent cell: input has {input.shape[-1]} features (shape "
+                           f"{tuple(input.shape)}) but weight_ih expects {w_ih.shape[1]} "
+                           f"(weight_ih shape {tuple(w_ih.shape)})")
 
 
 def _check_hidden(h: Tensor, batch: tuple, hidden: int, name: str, where: str) -> None:
@@ -221,12 +225,13 @@ def _order(steps: int, reverse: bool) -> range:
 
 
 def _cell(name: str, reference: Any) -> Any:
-    """The fast lane's one-node step when the biases come as PyTorch's cells give them
-    (both or neither), else the composed reference."""
+    """The fast lane's one-node step for a batch (B, I) with both biases or neither (as
+    PyTorch's cells have them), else the composed reference."""
     def run(*args: Any) -> Any:
+        _check_features(args[0], args[3 if name == "lstm_cell" else 2])
         b_ih, b_hh = args[-3:-1] if name == "rnn_cell" else args[-2:]
         return (lane(name, reference) if (b_ih is None) == (b_hh is None)
-                else reference)(*args)
+                and args[0].ndim == 2 else reference)(*args)
     return run
 
 

@@ -452,9 +452,7 @@ def unrolled_scene(u: Unrolled, *, detail: str = "cell", max_steps: int | None =
                          f"{wrap!r}")
     g = u.graph
     if not u.steps:
-        raise ValueError("draw_unrolled: no time steps in this graph: no op has a 't=N' scope "
-                         "segment. Recurrent layers add them; in a loop of your own write "
-                         "`with tg.scope(f't={t}'): ...` around each step")
+        raise ValueError(_no_steps("draw_unrolled", g))
     shown, hidden = _shown_times(u.times, max_steps)
     hidden_set = set(hidden)
     loss = loss_symbol(g)
@@ -724,8 +722,7 @@ def folded_scene(u: Unrolled, *, show_grad: bool = True, title: str | None = Non
     """The folded view as a :class:`Scene` (see :func:`draw_folded`)."""
     g = u.graph
     if not u.steps:
-        raise ValueError("draw_folded: no time steps in this graph: no op has a 't=N' scope "
-                         "segment (recurrent layers add them; see tg.scope)")
+        raise ValueError(_no_steps("draw_folded", g))
     scene = Scene(title or "", "LR")
 
     def state_key(st: Step, tid: str) -> str:
@@ -813,6 +810,23 @@ def _state_node(u: Unrolled, key: str, ids: list[str], show_grad: bool) -> VNode
                  {"shape": "box", "style": "filled,rounded,bold", "fillcolor": fill,
                   "color": "#cc0000", "fontcolor": text_color(fill)}, None, list(ids),
                  "intermediate")
+
+
+FUSED_RECURRENT = ("lstm_layer", "gru_layer", "rnn_layer", "lstm_cell", "gru_cell",
+                   "rnn_cell")
+
+
+def _no_steps(view: str, g: Any) -> str:
+    """Why a graph has no time steps to draw, and what to do about it."""
+    fused = sorted({op.op for op in g.ops.values() if op.op in FUSED_RECURRENT})
+    if fused:
+        return (f"{view}: this graph was recorded with the fast lane on, so each recurrent "
+                f"layer or cell ran as one fused node ({', '.join(fused)}) with no steps "
+                "inside to draw; record it with the lane off: `with tg.fast(False): loss = "
+                "...` (the lessons and tools/render_graph.py do)")
+    return (f"{view}: no time steps in this graph: no op has a 't=N' scope segment. "
+            "Recurrent layers add them; in a loop of your own write "
+            "`with tg.scope(f't={t}'): ...` around each step")
 
 
 def draw_unrolled(*roots: Any, params: Any = None, model: Module | None = None,

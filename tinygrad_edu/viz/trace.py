@@ -363,6 +363,8 @@ def _role_and_label(t: Any, names: dict[int, str], is_root: bool) -> tuple[str, 
 def op_formula(cls: type) -> str:
     """The formula of an op: the docstring of the primitive it is (a fast-lane subclass
     of a primitive has the primitive's formula; a fused node its own docstring)."""
+    if is_fused(cls):
+        return inspect.cleandoc(cls.__doc__ or "")
     chain = [c for c in cls.__mro__ if issubclass(c, Function)
              and c not in (Function, primitives.Primitive)]
     for c in reversed(chain):                   # the primitive first, then its subclasses
