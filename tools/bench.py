@@ -1,42 +1,55 @@
-"""Benchmarks of the workloads the issues name, side by side with NumPy and PyTorch.
+"""Benchmarks of the workloads the issues name: ours with the fast lane on and off, beside
+PyTorch (and a plain NumPy version where one is written), in one run.
 
-    python tools/bench.py                       # every workload on the CPU
-    python tools/bench.py overhead conv         # some of them
-    python tools/bench.py --device cuda         # ours and PyTorch on the GPU, beside our CPU run
-    python tools/bench.py --markdown            # also print the table as Markdown (for the README)
+    python tools/bench.py                         # every workload, 1 thread
+    python tools/bench.py lenet conv --threads 1 2   # some workloads, at 1 and at 2 threads
+    python tools/bench.py --markdown              # also print the table as Markdown (README)
+    python tools/bench.py --device cuda           # ours and PyTorch on the GPU
 
 Workloads
-    overhead  a chain of 1,000 small elementwise ops (mul, add, tanh, sigmoid) on a shape-(4,)
-              tensor, forward + backward: microseconds per op (interpreter overhead).
-    lenet     one modern LeNet-5 training step at batch 64 (forward, backward, SGD update): ms,
-              plus the peak memory NumPy allocated during the step (tracemalloc).
-    conv      a 64->64-channel 3x3 convolution (padding 1) on 32x32 inputs at batch 32, forward
-              plus backward (input and weight gradients): GFLOP/s (3 x 2·N·O·C·9·H·W FLOPs).
-    lstm      char-level LSTM step: vocabulary 65, embedding and hidden 128, batch 32, 64 steps,
-              forward + backward through all steps + SGD: ms.
+    overhead   1,000 small elementwise ops (mul, add, tanh, sigmoid) on a shape-(4,) tensor,
+               forward + backward: µs per op (the interpreter's overhead per op).
+    lenet      one modern LeNet-5 training step, batch 64 (forward, backward, SGD): ms.
+    conv       a 64->64-channel 3x3 convolution, padding 1, 32x32 inputs, batch 32, forward
+               + input and filter gradients: GFLOP/s (3 x 2·N·O·C·9·H·W FLOPs).
+    lstm_cell  char-LSTM step (V 65, E = H = 128, B 32, T 64: embedding, recurrent, linear,
+               cross-entropy, backward, SGD) written as a learner writes it: nn.LSTMCell in a
+               Python loop, against PyTorch's LSTMCell loop: ms.
+    lstm       the same model with nn.LSTM over the whole sequence, against PyTorch's nn.LSTM.
+    gru_cell, gru, rnn_cell, rnn   the same two forms with a GRU and an Elman (tanh) RNN.
+    memory     the RSS rise of one T = 256 char-LSTM training step, each implementation in a
+               fresh process: MiB (ours nn.LSTM and nn.LSTMCell loop, PyTorch's LSTMCell loop
+               and nn.LSTM).
+    explorer   the HTML explorer of a 64-step LSTM graph (lane off) against Graphviz's dot
+               alone on the same graph: seconds.
 
-Each row gives the median of several timed repeats after warm-up. "NumPy reference" is the
-same computation written directly in NumPy with a hand-derived backward (what the framework
-costs on top of its arrays); PyTorch rows appear when torch is importable. Ratios are ours
-divided by the reference (time: lower is better; GFLOP/s: higher is better).
+Each figure is the median of ``--repeat`` timed rounds after warm-up; in each round the
+implementations run in turn (A B C A B C ...), so a slow spell of a shared machine falls on
+all of them and the ratios hold. The lane-off column runs the same code inside
+``tg.fast(False)`` (in the same process: the host allocator, once tuned by a lane-on
+optimizer step, stays tuned). ``--threads`` sets the BLAS threads of NumPy and PyTorch
+alike; several counts run one subprocess each, merged into one table.
 """
 from __future__ import annotations
 
 import os
 import sys
 
-# The BLAS thread count must be fixed before NumPy (and PyTorch) load: --threads N (default 1)
+# The BLAS thread count is fixed before NumPy (and PyTorch) load: --threads N (default 1)
 # applies to NumPy's OpenBLAS and to PyTorch alike, so both libraries get the same cores.
-_THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+_ARGS = sys.argv[1:]
+_COUNTS = [a for a in _ARGS[_ARGS.index("--threads") + 1:] if a.isdigit()] \
+    if "--threads" in _ARGS else []
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = _THREADS
+    os.environ[_var] = _COUNTS[0] if _COUNTS else "1"     # (several: one child process each)
 
 import argparse
+import json
 import platform
 import statistics
+import subprocess
 import time
-import tracemalloc
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from rich.console import Console
@@ -48,8 +61,10 @@ from tinygrad_edu import nn, optim
 
 try:
     import torch
-except ImportError:  # PyTorch is optional: its rows are left out
+except ImportError:  # PyTorch is optional: its columns are left empty
     torch = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _sync(device: str) -> None:
@@ -62,36 +77,39 @@ def _torch_sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def measure(cands: list, repeat: int, warmup: int = 2) -> list[float]:
-    """Median wall seconds of each candidate ``(fn, sync)``, timed in turn A B C A B C ...
+def _off(fn: Callable) -> Callable:
+    """``fn`` with the fast lane off."""
+    def run() -> None:
+        with tg.fast(False):
+            fn()
+    return run
 
-    Interleaving makes a slow spell of a shared machine fall on every candidate alike,
-    so the ratios between them stay meaningful even when the absolute times drift.
-    """
-    for fn, sync in cands:
+
+def measure(cands: dict, repeat: int, warmup: int = 2) -> dict:
+    """Median wall seconds of each candidate ``name -> (fn, sync)``, timed in turn."""
+    for fn, sync in cands.values():
         for _ in range(warmup):
             fn()
         sync()
-    times: list = [[] for _ in cands]
+    times: dict = {k: [] for k in cands}
     for _ in range(repeat):
-        for k, (fn, sync) in enumerate(cands):
+        for k, (fn, sync) in cands.items():
             t0 = time.perf_counter()
             fn()
             sync()
             times[k].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
-def _none() -> None:
-    return None
+def _ours(step: Callable, device: str) -> dict:
+    return {"on": (step, lambda: _sync(device)), "off": (_off(step), lambda: _sync(device))}
 
 
 # ---------------------------------------------------------------- overhead
-def bench_overhead(device: str, repeat: int) -> list[tuple]:
+def bench_overhead(device: str, repeat: int) -> dict:
     n_ops = 1000
     rng = np.random.default_rng(0)
     x0, c0 = rng.standard_normal(4).astype("float32"), rng.standard_normal(4).astype("float32")
-
     x = tg.tensor(x0, device=device, requires_grad=True)
     c = tg.tensor(c0, device=device)
 
@@ -101,8 +119,7 @@ def bench_overhead(device: str, repeat: int) -> list[tuple]:
             y = (y * c + c).tanh().sigmoid()
         x.grad = None
         y.sum().backward()
-
-    cands = [("tinygrad_edu", ours, lambda: _sync(device))]
+    cands = _ours(ours, device)
     if device == "cpu":
         def numpy_ref() -> None:        # forward keeping what backward needs, then the chain rule
             y, saved = x0, []
@@ -113,11 +130,8 @@ def bench_overhead(device: str, repeat: int) -> list[tuple]:
                 y = s
             g = np.ones_like(y)
             for a, s in reversed(saved):
-                g = g * s * (1 - s)
-                g = g * (1 - a * a)
-                g = g * c0
-        cands.append(("NumPy reference", numpy_ref, _none))
-
+                g = g * s * (1 - s) * (1 - a * a) * c0
+        cands["numpy"] = (numpy_ref, _none)
     if torch is not None:
         tx = torch.tensor(x0, device=device, requires_grad=True)
         tc = torch.tensor(c0, device=device)
@@ -128,9 +142,47 @@ def bench_overhead(device: str, repeat: int) -> list[tuple]:
                 y = (y * tc + tc).tanh().sigmoid()
             tx.grad = None
             y.sum().backward()
-        cands.append(("PyTorch", torch_run, lambda: _torch_sync(device)))
-    times = measure([(f, s) for _, f, s in cands], repeat)
-    return [(name, t / n_ops * 1e6, "µs/op") for (name, _, _), t in zip(cands, times)]
+        cands["torch"] = (torch_run, lambda: _torch_sync(device))
+    times = measure(cands, repeat)
+    return {"unit": "µs/op", "goal": ("le", 0.85), **{k: t / n_ops * 1e6 for k, t in times.items()}}
+
+
+def _none() -> None:
+    return None
+
+
+# ---------------------------------------------------------------- lenet
+def bench_lenet(device: str, repeat: int) -> dict:
+    from tinygrad_edu.models import LeNet5
+    rng = np.random.default_rng(0)
+    xb, yb = rng.random((64, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 64)
+    tg.manual_seed(0)
+    model = LeNet5(variant="modern").to(device)
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = tg.tensor(xb, device=device), tg.tensor(yb, device=device)
+
+    def step() -> None:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    cands = _ours(step, device)
+    if torch is not None:
+        tnn = torch.nn
+        torch.manual_seed(0)
+        tm = tnn.Sequential(tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+                            tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+                            tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
+                            tnn.Linear(84, 10)).to(device)
+        topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+        tx, ty = torch.tensor(xb, device=device), torch.tensor(yb, device=device)
+
+        def tstep() -> None:
+            topt.zero_grad()
+            torch.nn.functional.cross_entropy(tm(tx), ty).backward()
+            topt.step()
+        cands["torch"] = (tstep, lambda: _torch_sync(device))
+    times = measure(cands, repeat, warmup=3)
+    return {"unit": "ms/step", "goal": ("le", 1.0), **{k: t * 1e3 for k, t in times.items()}}
 
 
 # ---------------------------------------------------------------- conv
@@ -144,18 +196,17 @@ def _conv_numpy(x: np.ndarray, w: np.ndarray, gout: np.ndarray) -> None:
                                           (s[0], s[2], s[3], s[1], s[2], s[3]))
     cols = win.reshape(n * h * wd, c * kh * kw)                       # (N·H·W, C·9) copy
     w2 = w.reshape(o, -1)
-    out = (cols @ w2.T).reshape(n, h, wd, o).transpose(0, 3, 1, 2)      # forward
+    (cols @ w2.T).reshape(n, h, wd, o).transpose(0, 3, 1, 2)          # forward
     g2 = gout.transpose(0, 2, 3, 1).reshape(n * h * wd, o)
-    gw = (g2.T @ cols).reshape(w.shape)                                 # weight grad
-    gcols = (g2 @ w2).reshape(n, h, wd, c, kh, kw)                      # input grad (col2im)
+    (g2.T @ cols).reshape(w.shape)                                    # weight grad
+    gcols = (g2 @ w2).reshape(n, h, wd, c, kh, kw)                    # input grad (col2im)
     gx = np.zeros_like(xp)
     for u in range(kh):
         for v in range(kw):
             gx[:, :, u:u + h, v:v + wd] += gcols[:, :, :, :, u, v].transpose(0, 3, 1, 2)
-    return out, gw, gx
 
 
-def bench_conv(device: str, repeat: int) -> list[tuple]:
+def bench_conv(device: str, repeat: int) -> dict:
     n, c, o, h = 32, 64, 64, 32
     flops = 3 * 2 * n * o * c * 9 * h * h
     rng = np.random.default_rng(0)
@@ -169,9 +220,9 @@ def bench_conv(device: str, repeat: int) -> list[tuple]:
     def ours() -> None:
         x.grad = w.grad = None
         F.conv2d(x, w, padding=1).backward(g)
-    cands = [("tinygrad_edu", ours, lambda: _sync(device))]
+    cands = _ours(ours, device)
     if device == "cpu":
-        cands.append(("NumPy reference", lambda: _conv_numpy(x0, w0, g0), _none))
+        cands["numpy"] = (lambda: _conv_numpy(x0, w0, g0), _none)
     if torch is not None:
         tx = torch.tensor(x0, device=device, requires_grad=True)
         tw = torch.tensor(w0, device=device, requires_grad=True)
@@ -180,216 +231,170 @@ def bench_conv(device: str, repeat: int) -> list[tuple]:
         def torch_run() -> None:
             tx.grad = tw.grad = None
             torch.nn.functional.conv2d(tx, tw, padding=1).backward(tgo)
-        cands.append(("PyTorch", torch_run, lambda: _torch_sync(device)))
-    times = measure([(f, s) for _, f, s in cands], repeat)
-    return [(name, flops / t / 1e9, "GFLOP/s") for (name, _, _), t in zip(cands, times)]
+        cands["torch"] = (torch_run, lambda: _torch_sync(device))
+    times = measure(cands, repeat)
+    return {"unit": "GFLOP/s", "goal": ("ge", 0.85),
+            **{k: flops / t / 1e9 for k, t in times.items()}}
 
 
-# ---------------------------------------------------------------- lenet
-def _lenet_batch(device: str) -> tuple:
-    rng = np.random.default_rng(0)
-    xb = rng.random((64, 1, 28, 28), dtype=np.float32)
-    yb = rng.integers(0, 10, 64)
-    return xb, yb
-
-
-def _torch_lenet() -> Any:
-    tnn = torch.nn
-    return tnn.Sequential(tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
-                          tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
-                          tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
-                          tnn.Linear(84, 10))
-
-
-def bench_lenet(device: str, repeat: int) -> list[tuple]:
-    from tinygrad_edu.models import LeNet5
-    xb, yb = _lenet_batch(device)
-    tg.manual_seed(0)
-    model = LeNet5(variant="modern").to(device)
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = tg.tensor(xb, device=device), tg.tensor(yb, device=device)
-
-    def step() -> None:
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    cands = [("tinygrad_edu", step, lambda: _sync(device))]
-    if torch is not None:
-        torch.manual_seed(0)
-        tm = _torch_lenet().to(device)
-        topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
-        tx = torch.tensor(xb, device=device)
-        ty = torch.tensor(yb, device=device)
-
-        def tstep() -> None:
-            topt.zero_grad()
-            torch.nn.functional.cross_entropy(tm(tx), ty).backward()
-            topt.step()
-        cands.append(("PyTorch", tstep, lambda: _torch_sync(device)))
-    times = measure([(f, s) for _, f, s in cands], repeat, warmup=3)
-    peak = ""
-    if device == "cpu":
-        tracemalloc.start()
-        step()
-        peak = f"peak {tracemalloc.get_traced_memory()[1] / 2**20:.1f} MiB (NumPy, tracemalloc)"
-        tracemalloc.stop()
-    return [(name, t * 1e3, "ms/step", peak if k == 0 else "")
-            for k, ((name, _, _), t) in enumerate(zip(cands, times))]
-
-
-# ---------------------------------------------------------------- lstm
+# ---------------------------------------------------------------- recurrent
 V, E, H, B, T = 65, 128, 128, 32, 64
+CELLS = {"lstm": ("LSTMCell", "LSTM"), "gru": ("GRUCell", "GRU"), "rnn": ("RNNCell", "RNN")}
 
 
-def _lstm_numpy_step(p: dict, ids: np.ndarray, tgt: np.ndarray, lr: float = 0.1) -> None:
-    """Embedding -> LSTM -> Linear -> cross-entropy, forward and hand-written BPTT, SGD."""
-    x = p["emb"][ids]                                      # (T, B, E)
-    xw = x.reshape(T * B, E) @ p["wih"].T + p["b"]         # all input projections at once
-    xw = xw.reshape(T, B, 4 * H)
-    h, c = np.zeros((B, H), np.float32), np.zeros((B, H), np.float32)
-    cache, hs = [], []
-    for t in range(T):
-        z = xw[t] + h @ p["whh"].T                         # (B, 4H), gates i f g o
-        i = 1 / (1 + np.exp(-z[:, :H]))
-        f = 1 / (1 + np.exp(-z[:, H:2 * H]))
-        g = np.tanh(z[:, 2 * H:3 * H])
-        o = 1 / (1 + np.exp(-z[:, 3 * H:]))
-        c_prev, h_prev = c, h
-        c = f * c + i * g
-        tc = np.tanh(c)
-        h = o * tc
-        cache.append((i, f, g, o, c_prev, h_prev, tc))
-        hs.append(h)
-    hs = np.stack(hs)                                      # (T, B, H)
-    logits = hs.reshape(T * B, H) @ p["wo"].T + p["bo"]    # (T·B, V)
-    m = logits.max(1, keepdims=True)
-    e = np.exp(logits - m)
-    prob = e / e.sum(1, keepdims=True)
-    dlog = prob
-    dlog[np.arange(T * B), tgt.reshape(-1)] -= 1
-    dlog /= T * B
-    grads = {"wo": dlog.T @ hs.reshape(T * B, H), "bo": dlog.sum(0)}
-    dhs = (dlog @ p["wo"]).reshape(T, B, H)
-    dh, dc = np.zeros((B, H), np.float32), np.zeros((B, H), np.float32)
-    dz_all = np.empty((T, B, 4 * H), np.float32)
-    dwhh = np.zeros_like(p["whh"])
-    for t in reversed(range(T)):
-        i, f, g, o, c_prev, h_prev, tc = cache[t]
-        dh = dh + dhs[t]
-        do = dh * tc
-        dc = dc + dh * o * (1 - tc * tc)
-        di, df, dg = dc * g, dc * c_prev, dc * i
-        dc = dc * f
-        dz = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g),
-                             do * o * (1 - o)], 1)
-        dz_all[t] = dz
-        dwhh += dz.T @ h_prev
-        dh = dz @ p["whh"]
-    dz2 = dz_all.reshape(T * B, 4 * H)
-    grads["whh"] = dwhh
-    grads["wih"] = dz2.T @ x.reshape(T * B, E)
-    grads["b"] = dz2.sum(0)
-    demb = np.zeros_like(p["emb"])
-    np.add.at(demb, ids.reshape(-1), (dz2 @ p["wih"]))
-    grads["emb"] = demb
-    for k, gk in grads.items():
-        p[k] -= lr * gk
-
-
-def bench_lstm(device: str, repeat: int) -> list[tuple]:
+def char_model(lib: Any, kind: str, cell: bool, device: str, steps: int = T) -> Callable:
+    """One training step of a char model (embedding, recurrent, linear, cross-entropy,
+    SGD) in ``lib`` (``tinygrad_edu`` or ``torch``): the recurrent part a Python loop of
+    cells, or one layer over the whole sequence."""
+    is_torch = lib is torch
+    lnn = torch.nn if is_torch else nn
     rng = np.random.default_rng(0)
-    ids0 = rng.integers(0, V, (T, B))
-    tgt0 = rng.integers(0, V, (T, B))
-
-    class CharLSTM(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.emb = nn.Embedding(V, E)
-            self.lstm = nn.LSTM(E, H)
-            self.out = nn.Linear(H, V)
-
-        def forward(self, ids: tg.Tensor) -> tg.Tensor:
-            h, _ = self.lstm(self.emb(ids))               # (T, B, H)
-            return self.out(h)
-
-    tg.manual_seed(0)
-    model = CharLSTM().to(device)
-    opt = optim.SGD(model.parameters(), lr=0.1)
-    ids, tgt = tg.tensor(ids0, device=device), tg.tensor(tgt0, device=device)
+    ids0, tgt0 = rng.integers(0, V, (steps, B)), rng.integers(0, V, (steps, B))
+    (torch.manual_seed if is_torch else tg.manual_seed)(0)
+    emb = lnn.Embedding(V, E).to(device)
+    rec = getattr(lnn, CELLS[kind][0 if cell else 1])(E, H).to(device)
+    out = lnn.Linear(H, V).to(device)
+    params = list(emb.parameters()) + list(rec.parameters()) + list(out.parameters())
+    opt = (torch.optim if is_torch else optim).SGD(params, lr=0.1)
+    make = (lambda a: torch.tensor(a, device=device)) if is_torch else \
+        (lambda a: tg.tensor(a, device=device))
+    ids, tgt = make(ids0), make(tgt0).reshape(-1)
+    zeros = (lambda: torch.zeros(B, H, device=device)) if is_torch else \
+        (lambda: tg.zeros(B, H, device=device))
+    stack = torch.stack if is_torch else tg.stack
+    loss_fn = torch.nn.functional.cross_entropy if is_torch else F.cross_entropy
 
     def step() -> None:
         opt.zero_grad()
-        F.cross_entropy(model(ids).reshape(T * B, V), tgt.reshape(-1)).backward()
+        x = emb(ids)
+        if cell:
+            h, hs = (zeros(), zeros()) if kind == "lstm" else zeros(), []
+            for t in range(steps):
+                h = rec(x[t], h)
+                hs.append(h[0] if kind == "lstm" else h)
+            seq = stack(hs)
+        else:
+            seq, _ = rec(x)
+        loss_fn(out(seq).reshape(steps * B, V), tgt).backward()
         opt.step()
-    cell = nn.LSTMCell(E, H).to(device)
-    cell_params = list(model.emb.parameters()) + list(cell.parameters()) + list(
-        model.out.parameters())
-    copt = optim.SGD(cell_params, lr=0.1)
+    return step
 
-    def composed_step() -> None:       # F.lstm_cell: the composed (unfused) step, per time step
-        copt.zero_grad()
-        x = model.emb(ids)
-        h = tg.zeros(B, H, device=device)
-        c = tg.zeros(B, H, device=device)
-        hs = []
-        for t_ in range(T):
-            h, c = F.lstm_cell(x[t_], (h, c), cell.weight_ih, cell.weight_hh, cell.bias_ih,
-                               cell.bias_hh)
-            hs.append(h)
-        logits = model.out(tg.stack(hs)).reshape(T * B, V)
-        F.cross_entropy(logits, tgt.reshape(-1)).backward()
-        copt.step()
-    cands = [("tinygrad_edu nn.LSTM (fused gates)", step, lambda: _sync(device)),
-             ("tinygrad_edu F.lstm_cell loop (composed)", composed_step, lambda: _sync(device))]
-    if device == "cpu":
-        p = {"emb": rng.standard_normal((V, E)).astype(np.float32),
-             "wih": (rng.standard_normal((4 * H, E)) * 0.08).astype(np.float32),
-             "whh": (rng.standard_normal((4 * H, H)) * 0.08).astype(np.float32),
-             "b": np.zeros(4 * H, np.float32),
-             "wo": (rng.standard_normal((V, H)) * 0.08).astype(np.float32),
-             "bo": np.zeros(V, np.float32)}
-        cands.append(("NumPy reference (hand BPTT)", lambda: _lstm_numpy_step(p, ids0, tgt0),
-                      _none))
+
+def _recurrent(kind: str, cell: bool) -> Callable:
+    def bench(device: str, repeat: int) -> dict:
+        cands = _ours(char_model(tg, kind, cell, device), device)
+        if torch is not None:
+            cands["torch"] = (char_model(torch, kind, cell, device),
+                              lambda: _torch_sync(device))
+        times = measure(cands, repeat)
+        return {"unit": "ms/step", "goal": ("le", 0.9 if cell else 1.25),
+                **{k: t * 1e3 for k, t in times.items()}}
+    return bench
+
+
+_MEMORY_CHILD = """
+import os, resource, sys
+sys.path.insert(0, {root!r})
+sys.argv = ["bench"]
+import tools.bench as b
+lib = b.torch if {lib!r} == "torch" else b.tg
+step = b.char_model(lib, "lstm", {cell!r}, "cpu", steps=256)
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+before = rss()
+step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+def bench_memory(device: str, repeat: int) -> dict:
+    """RSS rise of one T = 256 char-LSTM step, each in a fresh process (median of runs)."""
+    root = os.path.dirname(HERE)
+
+    def rise(lib: str, cell: bool) -> float:
+        code = _MEMORY_CHILD.format(root=root, lib=lib, cell=cell)
+        runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                     text=True, check=True).stdout.split()[-1])
+                for _ in range(max(1, min(repeat, 3)))]
+        return statistics.median(runs)
+    out = {"unit": "MiB", "goal": ("le", 1.0), "on": rise("ours", False),
+           "on_cell": rise("ours", True)}
     if torch is not None:
-        tnn = torch.nn
-        torch.manual_seed(0)
-        temb, tcell, tlstm, tout = (tnn.Embedding(V, E).to(device), tnn.LSTMCell(E, H).to(device),
-                                    tnn.LSTM(E, H).to(device), tnn.Linear(H, V).to(device))
-        tids = torch.tensor(ids0, device=device)
-        ttgt = torch.tensor(tgt0, device=device)
-        cell_params = list(temb.parameters()) + list(tcell.parameters()) + list(tout.parameters())
-        fused_params = list(temb.parameters()) + list(tlstm.parameters()) + list(tout.parameters())
-        copt = torch.optim.SGD(cell_params, lr=0.1)
-        fopt = torch.optim.SGD(fused_params, lr=0.1)
+        out["torch"] = rise("torch", True)
+        out["torch_layer"] = rise("torch", False)
+    return out
 
-        def cell_step() -> None:
-            copt.zero_grad()
-            x = temb(tids)
-            h = torch.zeros(B, H, device=device)
-            c = torch.zeros(B, H, device=device)
-            hs = []
-            for t_ in range(T):
-                h, c = tcell(x[t_], (h, c))
-                hs.append(h)
-            logits = tout(torch.stack(hs)).reshape(T * B, V)
-            torch.nn.functional.cross_entropy(logits, ttgt.reshape(-1)).backward()
-            copt.step()
 
-        def fused_step() -> None:
-            fopt.zero_grad()
-            hs, _ = tlstm(temb(tids))
-            logits = tout(hs).reshape(T * B, V)
-            torch.nn.functional.cross_entropy(logits, ttgt.reshape(-1)).backward()
-            fopt.step()
-        cands.append(("PyTorch LSTMCell loop", cell_step, lambda: _torch_sync(device)))
-        cands.append(("PyTorch nn.LSTM (fused)", fused_step, lambda: _torch_sync(device)))
-    times = measure([(f, s) for _, f, s in cands], repeat)
-    return [(name, t * 1e3, "ms/step") for (name, _, _), t in zip(cands, times)]
+def bench_explorer(device: str, repeat: int) -> dict:
+    from tinygrad_edu.viz.explorer import time_explorer
+    r = time_explorer(steps=64, repeat=max(1, min(repeat, 3)), fast=False)
+    return {"unit": "s", "goal": ("le", 2.0), "off": r["explorer_s"], "dot": r["dot_s"],
+            "note": f"{r['ops']} ops, page {r['mb']:.1f} MB; dot alone {r['dot_s']:.2f} s"}
 
 
 WORKLOADS = {"overhead": bench_overhead, "lenet": bench_lenet, "conv": bench_conv,
-             "lstm": bench_lstm}
-HIGHER_IS_BETTER = {"GFLOP/s"}
+             "lstm_cell": _recurrent("lstm", True), "lstm": _recurrent("lstm", False),
+             "gru_cell": _recurrent("gru", True), "gru": _recurrent("gru", False),
+             "rnn_cell": _recurrent("rnn", True), "rnn": _recurrent("rnn", False),
+             "memory": bench_memory, "explorer": bench_explorer}
+
+
+def ratio(row: dict, ours: str, other: str) -> float | None:
+    """ours ÷ other, as a 'lower is better' figure (inverted for GFLOP/s)."""
+    if row.get(ours) is None or row.get(other) is None:
+        return None
+    r = row[ours] / row[other]
+    return 1 / r if row["unit"] == "GFLOP/s" else r
+
+
+def verdict(row: dict, name: str) -> str:
+    kind, bound = row["goal"]
+    if name == "explorer":
+        r = ratio(row, "off", "dot")
+    elif name == "memory":
+        r = ratio(row, "on", "torch")
+    else:
+        r = ratio(row, "on", "torch")
+    if r is None:
+        return ""
+    value = 1 / r if row["unit"] == "GFLOP/s" else r
+    met = value >= bound if kind == "ge" else value <= bound
+    return f"{'met' if met else 'NOT met'} ({value:.2f} {'≥' if kind == 'ge' else '≤'} {bound})"
+
+
+def _fmt(v: float | None) -> str:
+    return "" if v is None else f"{v:.3g}"
+
+
+def rows_of(results: dict) -> list[list[str]]:
+    out = []
+    for (name, threads, device), row in results.items():
+        off = ratio(row, "off", "torch")
+        out.append([name, str(threads), device, row["unit"], _fmt(row.get("on")),
+                    _fmt(row.get("off")), _fmt(row.get("torch")), _fmt(row.get("numpy")),
+                    _fmt(ratio(row, "on", "torch")) + ("×" if row.get("torch") else ""),
+                    _fmt(off) + ("×" if off is not None else ""), verdict(row, name),
+                    row.get("note", "") or _memory_note(row)])
+    return out
+
+
+def _memory_note(row: dict) -> str:
+    if "on_cell" not in row:
+        return ""
+    return (f"ours LSTMCell loop {row['on_cell']:.1f}; PyTorch nn.LSTM "
+            f"{row.get('torch_layer', float('nan')):.1f}")
+
+
+def run(workloads: list, device: str, repeat: int, threads: int) -> dict:
+    results = {}
+    devices = ["cpu", "cuda"] if device == "cuda" else ["cpu"]
+    for name in workloads:
+        for dev in devices:
+            if dev == "cuda" and name in ("memory", "explorer"):
+                continue
+            results[(name, threads, dev)] = WORKLOADS[name](dev, repeat)
+    return results
 
 
 def main() -> int:
@@ -397,49 +402,75 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workloads", nargs="*", help=f"some of {list(WORKLOADS)} (default: all)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--repeat", type=int, default=7, help="timed runs per row (median shown)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="BLAS/PyTorch threads for every library (default 1)")
+    ap.add_argument("--repeat", type=int, default=7, help="timed rounds (median shown)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1],
+                    help="BLAS/PyTorch thread counts, one run each (default 1)")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
         ap.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
-    args.workloads = args.workloads or list(WORKLOADS)
-    console = Console()
+    workloads = args.workloads or list(WORKLOADS)
+    console = Console(width=max(Console().width, 180))     # 12 columns: never squeeze
     if args.device == "cuda" and not tg.cuda.is_available():
         console.print("[red]--device cuda: CUDA is not available here (no CuPy or no GPU).[/red]")
         return 2
-    if torch is not None:
-        torch.set_num_threads(args.threads)
-    devices = ["cpu", "cuda"] if args.device == "cuda" else ["cpu"]
-    info = (f"{platform.machine()} {platform.processor() or ''}, Python {platform.python_version()}"
-            f", NumPy {np.__version__}, {args.threads} BLAS thread(s)" + (f", PyTorch {torch.__version__}" if torch else
-                                           ", PyTorch not installed"))
-    if args.device == "cuda":
-        info += f", GPU {tg.cuda.get_device_name()}"
-    table = Table(title=f"tinygrad_edu benchmarks ({info})")
-    for col in ("workload", "device", "implementation", "result", "unit", "ours ÷ this", "note"):
+    results: dict = {}
+    if len(args.threads) == 1 or args.child:
+        if torch is not None:
+            torch.set_num_threads(args.threads[0])
+        results = run(workloads, args.device, args.repeat, args.threads[0])
+    else:                               # one process per thread count (BLAS reads it at load)
+        for n in args.threads:
+            out = f"/tmp/tg_bench_{os.getpid()}_{n}.json"
+            subprocess.run([sys.executable, os.path.abspath(__file__), *workloads, "--device",
+                            args.device, "--repeat", str(args.repeat), "--threads", str(n),
+                            "--json", out, "--child"], check=True,
+                           stdout=subprocess.DEVNULL)
+            with open(out) as f:
+                results.update({tuple(k.split("|")[:1]) + (int(k.split("|")[1]),
+                                                           k.split("|")[2]): v
+                                for k, v in json.load(f).items()})
+            os.remove(out)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({f"{k[0]}|{k[1]}|{k[2]}": v for k, v in results.items()}, f)
+        if args.child:
+            return 0
+    info = (f"{platform.machine()} {_cpu_name()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, NumPy {np.__version__}"
+            + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed"))
+    header = ["workload", "threads", "device", "unit", "ours", "ours, lane off", "PyTorch",
+              "NumPy", "ours ÷ PyTorch", "lane off ÷ PyTorch", "goal", "note"]
+    table = Table(title=f"tinygrad_edu benchmarks ({info}; medians of {args.repeat} "
+                        "interleaved rounds)")
+    for col in header:
         table.add_column(col)
-    md = ["| workload | device | implementation | result | unit | ours ÷ this | note |",
-          "|---|---|---|---|---|---|---|"]
-    for name in args.workloads:
-        for dev in devices:
-            rows = WORKLOADS[name](dev, args.repeat)
-            ours = rows[0][1]
-            for r in rows:
-                impl, value, unit = r[0], r[1], r[2]
-                note = r[3] if len(r) > 3 else ""
-                ratio = "" if r is rows[0] else f"{ours / value:.2f}×"
-                cells = (name, dev, impl, f"{value:.3g}", unit, ratio, note)
-                table.add_row(*cells)
-                md.append("| " + " | ".join(cells) + " |")
+    rows = rows_of(results)
+    for r in rows:
+        table.add_row(*r)
     console.print(table)
-    console.print("ours ÷ this: for times, < 1 means we are faster; for GFLOP/s, > 1 means "
-                  "we are faster.")
+    console.print("ours ÷ PyTorch: time (or memory) ratio, < 1 means we are faster (smaller); "
+                  "for GFLOP/s the ratio is inverted so < 1 still means faster.\n"
+                  "explorer: ours is the HTML page of the lane-off graph, the reference "
+                  "column is dot alone on the same graph.")
     if args.markdown:
-        print("\n".join(md))
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
     return 0
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "CPU"
 
 
 if __name__ == "__main__":

@@ -129,9 +129,11 @@ def _lstm_forward(xw: Any, h0: Any, c0: Any, w_hh: Any, reverse: bool) -> tuple:
         a = acts[t]
         xp.matmul(h, w_t, out=a)
         a += xw[t]
-        _sigmoid_(a[:, :2 * hid])                                   # i, f
-        xp.tanh(a[:, 2 * hid:3 * hid], out=a[:, 2 * hid:3 * hid])   # g
-        _sigmoid_(a[:, 3 * hid:])                                   # o
+        g = a[:, 2 * hid:3 * hid]
+        g *= 2                                  # tanh x = 2σ(2x) - 1: one σ for all four
+        _sigmoid_(a)                                                # i, f, (g), o
+        g *= 2
+        g -= 1                                                      # g = tanh(a_g)
         c_new, h = out[t, :, hid:], out[t, :, :hid]
         xp.multiply(a[:, hid:2 * hid], c, out=c_new)
         c_new += a[:, :hid] * a[:, 2 * hid:3 * hid]
