@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
 
 
-def test_there_are_22_lessons() -> None:
-    assert [int(p.name[:2]) for p in LESSONS] == list(range(1, 23))
+def test_there_are_23_lessons() -> None:
+    assert [int(p.name[:2]) for p in LESSONS] == list(range(1, 24))
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])

@@ -1,4 +1,4 @@
-"""Lesson 21: On the GPU. The same model on NumPy (CPU) and CuPy (GPU): times and identical results."""
+"""Lesson 22: On the GPU. The same model on NumPy (CPU) and CuPy (GPU): times and identical results."""
 from __future__ import annotations
 
 import time
@@ -120,4 +120,4 @@ def draw(L: Lesson, curves: dict) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 21, "On the GPU")
+    run(main, 22, "On the GPU")

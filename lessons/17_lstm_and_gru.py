@@ -1,4 +1,4 @@
-"""Lesson 16: LSTM and GRU. Gates keep the first symbol in memory where a simple RNN forgets it."""
+"""Lesson 17: LSTM and GRU. Gates keep the first symbol in memory where a simple RNN forgets it."""
 from __future__ import annotations
 
 import math
@@ -120,7 +120,7 @@ def main(L: Lesson, args) -> None:
           "through T−1 matrix multiplications by U and T−1 squashings by tanh. The gradient that "
           "would teach it to keep x_1 travels back through the same product of Jacobians, "
           "∂h_T/∂h_1 = Π_t diag(1 − h_t²)·U, which shrinks geometrically when U is small "
-          "(lesson 15). The LSTM adds a second state, the cell c_t, that is changed only by a "
+          "(lesson 16). The LSTM adds a second state, the cell c_t, that is changed only by a "
           "product with a gate and a sum: a conveyor belt that information can ride for many "
           "steps untouched. In numbers, for one unit over 30 steps: a tanh RNN with weight 0.9 "
           "against a cell whose forget gate stays at 0.95:")
@@ -327,4 +327,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 16, "LSTM and GRU")
+    run(main, 17, "LSTM and GRU")

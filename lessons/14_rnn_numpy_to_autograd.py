@@ -1,4 +1,4 @@
-"""Lesson 13: RNN: from a NumPy loop to autograd. nn.RNN equals a NumPy loop to float precision."""
+"""Lesson 14: RNN: from a NumPy loop to autograd. nn.RNN equals a NumPy loop to float precision."""
 from __future__ import annotations
 
 import numpy as np   # only for the plain NumPy loop that the autograd RNN is compared with
@@ -233,4 +233,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 13, "RNN: from a NumPy loop to autograd")
+    run(main, 14, "RNN: from a NumPy loop to autograd")

@@ -1,4 +1,4 @@
-"""Lesson 4: Receptive fields. A 7×7 curve detector scores 6600 on a curve and 0 elsewhere."""
+"""Lesson 5: Receptive fields. A 7×7 curve detector scores 6600 on a curve and 0 elsewhere."""
 from __future__ import annotations
 
 from matplotlib.patches import Rectangle
@@ -200,4 +200,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 4, "Receptive fields")
+    run(main, 5, "Receptive fields")

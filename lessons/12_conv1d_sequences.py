@@ -1,4 +1,4 @@
-"""Lesson 11: 1-D convolution on sequences. A conv1d finds a word wherever it appears."""
+"""Lesson 12: 1-D convolution on sequences. A conv1d finds a word wherever it appears."""
 from __future__ import annotations
 
 import itertools
@@ -216,4 +216,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 11, "1-D convolution on sequences")
+    run(main, 12, "1-D convolution on sequences")

@@ -1,4 +1,4 @@
-"""Lesson 15: Vanishing and exploding gradients. ‖∂E/∂h_t‖ per step, on the graph; clipping."""
+"""Lesson 16: Vanishing and exploding gradients. ‖∂E/∂h_t‖ per step, on the graph; clipping."""
 from __future__ import annotations
 
 import re
@@ -154,4 +154,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 15, "Vanishing and exploding gradients")
+    run(main, 16, "Vanishing and exploding gradients")

@@ -1,4 +1,4 @@
-"""Lesson 8: X or O? A tiny CNN tells shifted and distorted 9×9 X's from O's, maps shown."""
+"""Lesson 9: X or O? A tiny CNN tells shifted and distorted 9×9 X's from O's, maps shown."""
 from __future__ import annotations
 
 import random
@@ -269,4 +269,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 8, "X or O?")
+    run(main, 9, "X or O?")

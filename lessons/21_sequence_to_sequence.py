@@ -1,4 +1,4 @@
-"""Lesson 20: Sequence to sequence. An encoder-decoder learns to reverse unseen strings."""
+"""Lesson 21: Sequence to sequence. An encoder-decoder learns to reverse unseen strings."""
 from __future__ import annotations
 
 import math
@@ -228,4 +228,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 20, "Sequence to sequence")
+    run(main, 21, "Sequence to sequence")

@@ -1,4 +1,4 @@
-"""Lesson 18: Sentiment classification. Tokens, embeddings, Embedding-RNN-Dense on real reviews."""
+"""Lesson 19: Sentiment classification. Tokens, embeddings, Embedding-RNN-Dense on real reviews."""
 from __future__ import annotations
 
 import os
@@ -260,4 +260,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 18, "Sentiment classification")
+    run(main, 19, "Sentiment classification")

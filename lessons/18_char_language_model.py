@@ -1,4 +1,4 @@
-"""Lesson 17: A character-level language model. A char-RNN on Shakespeare; samples improve."""
+"""Lesson 18: A character-level language model. A char-RNN on Shakespeare; samples improve."""
 from __future__ import annotations
 
 import math
@@ -214,4 +214,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 17, "A character-level language model")
+    run(main, 18, "A character-level language model")

@@ -1,4 +1,4 @@
-"""Lesson 5: Volumes and channels. A filter spans every channel; the worked example gives −3."""
+"""Lesson 6: Volumes and channels. A filter spans every channel; the worked example gives −3."""
 from __future__ import annotations
 
 import numpy as np   # only for the volume convolution written out as loops
@@ -159,4 +159,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 5, "Volumes and channels")
+    run(main, 6, "Volumes and channels")

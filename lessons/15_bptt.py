@@ -1,4 +1,4 @@
-"""Lesson 14: Backpropagation through time. The unrolled graph; shared weights sum their copies."""
+"""Lesson 15: Backpropagation through time. The unrolled graph; shared weights sum their copies."""
 from __future__ import annotations
 
 import re
@@ -179,7 +179,7 @@ def main(L: Lesson, args) -> None:
             max_diff([s.grad for s in states], ref["deltas"]), 0.0, 1e-12)
     L.print(tg.viz.step_table(graph))
     L.say("The table shows how much the loss cares about each hidden state. It changes "
-          "from step to step by the factor Uᵀ diag(1 − h_t²): lesson 15 follows that factor.")
+          "from step to step by the factor Uᵀ diag(1 − h_t²): lesson 16 follows that factor.")
     norms = [float(np.linalg.norm(d)) for d in ref["deltas"]]
     with L.figure("gradient_per_step", "Backpropagation through time, step by step", ncols=2,
                   size=(13, 4.6)) as (fig, axes):
@@ -198,4 +198,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 14, "Backpropagation through time")
+    run(main, 15, "Backpropagation through time")

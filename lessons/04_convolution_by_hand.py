@@ -1,4 +1,4 @@
-"""Lesson 3: Convolution by hand. A 3×3 patch times a 3×3 filter, summed: a cross scores 12."""
+"""Lesson 4: Convolution by hand. A 3×3 patch times a 3×3 filter, summed: a cross scores 12."""
 from __future__ import annotations
 
 from matplotlib.patches import Rectangle
@@ -188,7 +188,7 @@ def main(L: Lesson, args) -> None:
     L.check("the cross in the top-left corner scores 12 there", fmap[0, 0, 0, 0], 12.0)
 
     L.say("The slides' 3×3 map from a 4×4 image comes from a 2×2 filter (4 − 2 + 1 = 3), the "
-          "size also used in the volume example of lesson 5. A 3×3 filter gives a 3×3 map only "
+          "size also used in the volume example of lesson 6. A 3×3 filter gives a 3×3 map only "
           "with a 5×5 image, or keeps 4×4 with one ring of zero padding.")
     with L.code():
         f2 = tg.tensor([[1., 0.], [0., 1.]])                             # a small diagonal detector
@@ -220,4 +220,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 3, "Convolution by hand")
+    run(main, 4, "Convolution by hand")

@@ -1,4 +1,4 @@
-"""Lesson 12: What a CNN learns. Trained filters as pictures; inputs that excite one filter."""
+"""Lesson 13: What a CNN learns. Trained filters as pictures; inputs that excite one filter."""
 from __future__ import annotations
 
 import tinygrad_edu as tg
@@ -154,4 +154,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 12, "What a CNN learns")
+    run(main, 13, "What a CNN learns")

@@ -1,4 +1,4 @@
-"""Lesson 22: Graduating to PyTorch. Weights trained here load into the same PyTorch model."""
+"""Lesson 23: Graduating to PyTorch. Weights trained here load into the same PyTorch model."""
 from __future__ import annotations
 
 import tinygrad_edu as tg
@@ -103,4 +103,4 @@ def draw(L: Lesson, losses: list, ours, theirs) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 22, "Graduating to PyTorch")
+    run(main, 23, "Graduating to PyTorch")

@@ -1,4 +1,4 @@
-"""Lesson 10: A Keras-style CNN. Parameter counts by hand; SGD momentum + decay rule by hand."""
+"""Lesson 11: A Keras-style CNN. Parameter counts by hand; SGD momentum + decay rule by hand."""
 from __future__ import annotations
 
 import numpy as np   # only for the cross-entropy written out with log-sum-exp
@@ -224,4 +224,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 10, "A Keras-style CNN")
+    run(main, 11, "A Keras-style CNN")

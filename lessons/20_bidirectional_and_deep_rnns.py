@@ -1,4 +1,4 @@
-"""Lesson 19: Bidirectional and deep RNNs. A stacked BiRNN tags B/I/O spans set by what follows."""
+"""Lesson 20: Bidirectional and deep RNNs. A stacked BiRNN tags B/I/O spans set by what follows."""
 from __future__ import annotations
 
 import os
@@ -230,4 +230,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 19, "Bidirectional and deep RNNs")
+    run(main, 20, "Bidirectional and deep RNNs")

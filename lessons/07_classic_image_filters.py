@@ -1,4 +1,4 @@
-"""Lesson 6: Classic image filters. Identity, shift, box blur and sharpen, and the kernel flip."""
+"""Lesson 7: Classic image filters. Identity, shift, box blur and sharpen, and the kernel flip."""
 from __future__ import annotations
 
 import numpy as np   # only for the two sums written out as loops
@@ -192,7 +192,7 @@ def main(L: Lesson, args) -> None:
                  edges[8, 10].item() < -1.0, f"{edges[8, 10].item():.2f}")
     L.say("A CNN starts from this idea and lets gradient descent choose the kernels: the first "
           "layer of a trained network usually holds blur-, edge- and colour-like filters "
-          "(lesson 12 shows some).")
+          "(lesson 13 shows some).")
     with L.figure("filtered_pictures", "One picture through five classic 3×3 filters", ncols=6,
                   size=(20, 4)) as (fig, axes):
         figures.image_grid(axes[:, :5], [clean, left, noisy, blurred, sharp],
@@ -213,4 +213,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 6, "Classic image filters")
+    run(main, 7, "Classic image filters")

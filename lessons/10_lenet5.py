@@ -1,4 +1,4 @@
-"""Lesson 9: LeNet-5. The 1998 digit reader layer by layer: 156, 12, 1,516 ... 60,850 weights."""
+"""Lesson 10: LeNet-5. The 1998 digit reader layer by layer: 156, 12, 1,516 ... 60,850 weights."""
 from __future__ import annotations
 
 import math
@@ -215,4 +215,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 9, "LeNet-5")
+    run(main, 10, "LeNet-5")

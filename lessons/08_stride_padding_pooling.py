@@ -1,4 +1,4 @@
-"""Lesson 7: Stride, padding, pooling. Output-size formula, 156 parameters, max/avg/L2 pools."""
+"""Lesson 8: Stride, padding, pooling. Output-size formula, 156 parameters, max/avg/L2 pools."""
 from __future__ import annotations
 
 import math
@@ -189,4 +189,4 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 7, "Stride, padding, pooling")
+    run(main, 8, "Stride, padding, pooling")
