@@ -1,4 +1,4 @@
-"""Lesson 3: Read the engine. Four files; 25 backwards vs central differences; one walk, step by step."""
+"""Lesson 3: Read the engine. Four files; 25 backwards vs central differences; one walk, stepped."""
 from __future__ import annotations
 
 import math
@@ -42,7 +42,8 @@ def window_loops(x: np.ndarray, size: tuple, stride: tuple, dilation: tuple) -> 
     ow = (w - dilation[1] * (size[1] - 1) - 1) // stride[1] + 1
     z = np.zeros((n, c, oh, ow) + size, dtype=x.dtype)
     for i, j, u, v in np.ndindex(oh, ow, *size):
-        z[:, :, i, j, u, v] = x[:, :, i * stride[0] + u * dilation[0], j * stride[1] + v * dilation[1]]
+        z[:, :, i, j, u, v] = x[:, :, i * stride[0] + u * dilation[0],
+                                j * stride[1] + v * dilation[1]]
     return z
 
 
