@@ -154,9 +154,16 @@ def main(L: Lesson, args) -> None:
     if args.start == "grey":
         L.say("(--start grey: the ascent starts from a grey page, 0.5 ± 0.1 noise, as an "
               "earlier version of this lesson did.)")
-    q = L.question("Starting from a nearly blank page, will the optimized input excite each "
-                   "filter more than the best of 500 real digits does?",
-                   ["yes, for every filter", "only for some filters", "no: real digits win"])
+    enough = steps >= (40 if args.fast else 100)      # --steps may stop the ascent early
+    if layer == 1:
+        L.say("(A first-layer map is linear in the pixels: more ink where its weights are "
+              "positive always helps, so here the ink is not limited; the last part of this "
+              "step computes the answer in advance.)")
+    if enough:
+        q = L.question("Starting from a nearly blank page, will the optimized input excite "
+                       "each filter more than the best of 500 real digits does?",
+                       ["yes, for every filter", "only for some filters",
+                        "no: real digits win"])
     results, pictures = [], []
     with L.code():
         with L.progress("gradient ascent on the input", total=n_maps * steps) as bar:
@@ -166,7 +173,7 @@ def main(L: Lesson, args) -> None:
                     x = (0.5 + 0.1 * tg.randn(1, 1, 28, 28)).clamp(0, 1)
                 else:
                     x = 0.05 * tg.rand(1, 1, 28, 28)                     # a nearly blank page
-                ink = x_test[int(best[k].item())].mean().item()          # that digit's ink
+                ink = x_test[int(best[k].item())].mean().item() if layer == 2 else 1.0
                 start, end, x = ascend(features, k, x, steps, ink, bar.update)
                 results.append((k, start, end, real[:, k].max().item()))
                 pictures.append(x[0, 0])
@@ -175,9 +182,16 @@ def main(L: Lesson, args) -> None:
              "best of 500 digits", "verdict"],
             [[k, f"{a:.3f}", f"{b:.3f}", f"{c:.3f}", "excited" if b > 0 else
               "silent on average"] for k, a, b, c in results])
+    if not enough:
+        L.say(f"With only {steps} steps (--steps) the ascent may still be on its way: the "
+              "lesson checks only that it climbed.")
     for k, a, b, c in results:
-        L.check_true(f"filter {k}: the ascent raised a(x) above its start and above every real "
-                     "digit", b > a and b > c, f"{a:.3f} → {b:.3f}, best digit {c:.3f}")
+        if enough:
+            L.check_true(f"filter {k}: the ascent raised a(x) above its start and above every "
+                         "real digit", b > a and b > c, f"{a:.3f} → {b:.3f}, best digit {c:.3f}")
+        else:
+            L.check_true(f"filter {k}: the ascent raised a(x) above its start", b > a,
+                         f"{a:.3f} → {b:.3f}")
     beats_start = sum(a > c for _, a, _, c in results)
     if args.start == "grey":
         L.say(f"The grey start alone already beats the best real digit for {beats_start} of "
@@ -187,11 +201,12 @@ def main(L: Lesson, args) -> None:
         L.check_true("a grey page already beats every real digit for at least one filter",
                      beats_start >= 1, f"{beats_start} of {n_maps}")
     silent = [k for k, _, b, _ in results if b <= 0]
-    L.answer(q, observed=1 if all(b > c for _, _, b, c in results) else 2 if any(
-        b > c for _, _, b, c in results) else 3, expected=1,
-             why="a real digit is one point of [0, 1]^784; the ascent searches that whole "
-                 "space for what this filter responds to, starting from the blank page, and "
-                 "keeps climbing while the gradient points up.")
+    if enough:
+        L.answer(q, observed=1 if all(b > c for _, _, b, c in results) else 2 if any(
+            b > c for _, _, b, c in results) else 3, expected=1,
+                 why="the best digit is one picture with that much ink; the ascent searches "
+                     "all pictures with no more ink for what this filter responds to, and "
+                     "keeps climbing while the gradient points up.")
     if silent:
         L.say(f"Filter(s) {silent} stay below zero on average even for their best input: no "
               "real digit excites them on average either (their best digit is lower still, "
