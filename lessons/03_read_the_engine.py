@@ -398,7 +398,7 @@ def lesson(L: Lesson, args) -> None:
           "tinygrad_edu.functional.gradients.backward_hook(fn) calls fn at every tensor the "
           "walk visits, in the engine's real order.")
     with L.code():
-        w = tg.tensor([0.5, -0.3], dtype=tg.float64, requires_grad=True)
+        w = tg.tensor([0.5, -0.2], dtype=tg.float64, requires_grad=True)
         b = tg.tensor(0.1, dtype=tg.float64, requires_grad=True)
         x = tg.tensor([1.0, 2.0], dtype=tg.float64)
         wx = w * x
@@ -423,7 +423,8 @@ def lesson(L: Lesson, args) -> None:
             E.backward()
     L.uses(backward_hook)
     # the chain rule by hand, in Python floats: the same gradients the walk must deliver
-    o_, a_ = math.tanh(0.5 * 1.0 - 0.3 * 2.0 + 0.1), 0.5 * 1.0 - 0.3 * 2.0 + 0.1
+    a_ = 0.5 * 1.0 - 0.2 * 2.0 + 0.1
+    o_ = math.tanh(a_)
     dE_do = 2 * (o_ - 1)
     dE_da = dE_do * (1 - o_ ** 2)
     by_hand = {"E": 1.0, "o − 1": dE_do, "o": dE_do, "a": dE_da, "Σ": dE_da, "b": dE_da,

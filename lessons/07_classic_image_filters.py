@@ -114,6 +114,16 @@ def main(L: Lesson, args) -> None:
                 "deep-learning library computes under the name convolution)",
                 "identical for kernels symmetric under a 180° turn (identity, box, sharpen); "
                 "mirror images for the others (shift, Sobel): checked step by step below")
+    with L.code():
+        box3 = np.ones((3, 3)) / 9
+        right_one = np.array([[0., 0., 0.], [0., 0., 1.], [0., 0., 0.]])
+        same_box = correlate_loops(noisy.numpy(), box3) - convolve_loops(noisy.numpy(), box3)
+        mirrored = correlate_loops(noisy.numpy(), right_one) - convolve_loops(noisy.numpy(),
+                                                                               right_one)
+    L.check("a kernel unchanged by a 180° turn (the box): both sums agree (NumPy loops)",
+            float(np.abs(same_box).max()), 0.0, 1e-12)
+    L.check_true("a kernel that is not (a single 1 right of centre): they differ",
+                 float(np.abs(mirrored).max()) > 0.1, f"{float(np.abs(mirrored).max()):.2f}")
     L.say("and the library's way, one helper for the whole lesson:")
     L.source(filt)
     L.uses(F.conv2d, F.true_conv2d)

@@ -47,14 +47,6 @@ def main(L: Lesson, args) -> None:
         model = KerasCNN()
         summary = model.summary((1, 28, 28), console=L.console)
     L.uses(KerasCNN)
-    L.departure((1, "Creating model using keras"),
-                "Keras: input_shape=(28, 28, 1), channels last; the last Dense layer has a "
-                "softmax activation and the loss takes probabilities",
-                "PyTorch's layout (1, 28, 28), channels first (lesson 6); the last layer returns "
-                "the 10 logits and F.cross_entropy applies log-softmax inside",
-                "the same parameters (checked next); the probabilities are softmax(logits), and "
-                "taking the log of a separate softmax can underflow where log-softmax cannot "
-                "(step 'Softmax + negative log-likelihood')")
 
     L.step("Shapes and parameter counts by hand", deck=(1, "Creating model using keras"))
     L.say("A 3×3 conv without padding shrinks each side by 2; a 2×2 pool halves it (rounding "
@@ -82,6 +74,15 @@ def main(L: Lesson, args) -> None:
     L.check("Conv2D(32, 3×3) on one channel = 320 parameters (the Keras summary)",
             layers[0]["params"], 320)
     L.check("total = 93,322", summary.total, sum(n for _, _, n, _ in by_hand))
+    L.departure((1, "Creating model using keras"),
+                "Keras: input_shape=(28, 28, 1), channels last; the last Dense layer has a "
+                "softmax activation and the loss takes probabilities",
+                "PyTorch's layout (1, 28, 28), channels first (lesson 6); the last layer returns "
+                "the 10 logits and F.cross_entropy applies log-softmax inside",
+                "the same layers and the same 93,322 parameters (counted by hand above: a "
+                "layer's count does not depend on the layout); the probabilities are "
+                "softmax(logits), and the log of a separate softmax can underflow where "
+                "log-softmax cannot (step 'Softmax + negative log-likelihood')")
     L.say(f"Flatten turns the 64 maps of {side[-1]}×{side[-1]} into {flat} numbers; the "
           "first dense layer then holds as many parameters as the last convolution.")
 
@@ -150,7 +151,7 @@ def main(L: Lesson, args) -> None:
                 "Δw_t = −η·∂E/∂w + α·Δw_{t−1} − λ·η·w_{t−1}, w_t = w_{t−1} + Δw_t (α times the "
                 "previous step): heavy-ball momentum, what optim.SGD and Keras implement",
                 "with the literal rule a weight whose gradient is 0 is multiplied by "
-                f"1 + α − λη = {1 + alpha - lam * eta:.4g} at every step: above 1 it grows "
+                f"1 + α − λη = {1 + alpha - lam * eta:.5f} at every step: above 1 it grows "
                 "without limit. Shown next on one weight and on the network")
     L.say("One weight, E = ½(w − 3)², 30 steps from w = 1 (plain Python floats):")
     q = L.question(f"With the literal rule (α = {alpha}), where does w end after 30 steps?",

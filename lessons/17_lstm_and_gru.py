@@ -294,7 +294,7 @@ def main(L: Lesson, args) -> None:
                  gap_r > 1e-3, f"largest difference {gap_r:.3f}")
     L.say("So PyTorch's GRU is the slide's GRU with the update gate read the other way round "
           "(a relabelling: the same functions) and the reset gate moved behind the matrix (a "
-          "different, equally common variant; both learn the task below).")
+          "different, equally common variant).")
 
     L.step("A peek at the peephole LSTM", deck=(4, "Deep Bidirectional Recurrent Network"))
     L.say("In the lecture's version (Graves et al. 2013) the gates also look at the cell "

@@ -315,7 +315,10 @@ def main(L: Lesson, args) -> None:
         labels, values, colors = [], [], []
         for n_, (name, r) in enumerate(results.items()):
             for c in KINDS:
-                labels.append(f"{name.split(',')[0][:13]}\n{name.split(', ')[1]}\n{c}")
+                shown_kind = {"left": "left-\nannounced", "right": "right-\nannounced",
+                              "pair": "between\nbrackets"}[c]
+                labels.append(f"{'L→R' if name.startswith('left') else 'bi'} "
+                              f"{name.split(', ')[1].split()[0]}\n{shown_kind}")
                 values.append(r[c])
                 colors.append(f"C{n_}")
         figures.bars(axes[0, 1], labels, values, "tag accuracy on 500 test sequences, by what "
