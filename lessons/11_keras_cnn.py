@@ -175,7 +175,7 @@ def main(L: Lesson, args) -> None:
              expected=3 if grows else 1 if abs(literal_closed - 3) < 0.05 else 2,
              why=f"w ← {factor:.4f}·w + {3 * eta:g}: a factor above 1 at every step multiplies "
                  "any distance from the fixed point, so w runs away geometrically. Momentum "
-                 "instead adds a fraction of the previous *change*, which dies out near the "
+                 "instead adds a fraction of the previous change, which dies out near the "
                  "minimum.")
     if alpha > 0:
         L.check_true("momentum (+α·Δw) settles near the minimum w = 3 within 30 steps",
