@@ -7,13 +7,15 @@ import tinygrad_edu as tg
 from tinygrad_edu.engine import graph, ops
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
+
+TASKS = {"and": [0.0, 0.0, 0.0, 1.0], "or": [0.0, 1.0, 1.0, 1.0], "xor": [0.0, 1.0, 1.0, 0.0]}
 
 
 def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
 
-    L.step("One sigmoid unit")
+    L.step("One sigmoid unit", deck=(3, "Basic Unit : Neuron"))
     L.say("A neuron weighs its inputs, subtracts a threshold T and squashes the result:\n"
           "    net = Σ_i w_i·x_i − T        o = σ(net) = 1 / (1 + e^(−net))\n"
           "We train it on one example (x, t) by making the squared error E = ½(t − o)² smaller.")
@@ -33,7 +35,7 @@ def main(L: Lesson, args) -> None:
             0.2 * 1.0 - 0.4 * 0.5 + 0.1 * -1.5 - 0.3, 1e-15)
     L.check("o = 1 / (1 + e^(−net)) (math.exp)", o, 1 / (1 + math.exp(-net.item())), 1e-15)
 
-    L.step("The delta rule, derived by hand")
+    L.step("The delta rule, derived by hand", deck=(3, "Derivation of Learning Rule"))
     L.say("The chain rule through E = ½(t − o)², o = σ(net) and σ'(net) = o(1 − o) gives\n"
           "    ∂E/∂net = −(t − o)·o·(1 − o) = −δ\n"
           "    ∂E/∂w_i = −δ·x_i            ∂E/∂T = +δ\n"
@@ -45,10 +47,14 @@ def main(L: Lesson, args) -> None:
         dT_hand = -R * delta
     L.table(["δ = (t−o)·o·(1−o)", "Δw = R·δ·x", "ΔT = −R·δ"],
             [[f"{delta:.12f}", [f"{v:.12f}" for v in dw_hand], f"{dT_hand:.12f}"]])
+    L.say("The deck writes the same rule for a unit j of a network, Δw_ij = R·δ_j·x_i with "
+          "δ_j = (t_j − o_j)·o_j·(1 − o_j); with one unit, j drops out.")
 
-    L.step("The same numbers from autograd")
+    L.step("The same numbers from autograd", deck=(3, "Derivation of Learning Rule"))
     L.say("E.backward() walks the graph from E back to w and T and applies the chain rule op by "
           "op. The update is then Δw = −R·∂E/∂w.")
+    q = L.question("The third input is x₃ = −1.5 and the target t = 1 is above o. Which way "
+                   "does this update move w₃?", ["up", "down", "it stays"])
     with L.code():
         E.backward()
         dw_auto = (-R * w.grad).tolist()
@@ -58,20 +64,28 @@ def main(L: Lesson, args) -> None:
             tol=1e-12)
     L.check("ΔT by hand equals −R·∂E/∂T from autograd (float64, 1e-12)", dT_hand, dT_auto,
             tol=1e-12)
+    moved = 1 if dw_auto[2] > 0 else 2 if dw_auto[2] < 0 else 3
+    L.answer(q, observed=moved, expected=2 if (t - o.item()) * x[2].item() < 0 else 1,
+             why="δ = (t − o)·o·(1 − o) has the sign of t − o (positive here), and Δw₃ = R·δ·x₃ "
+                 "takes the sign of x₃: a negative input's weight goes down, so that the "
+                 "input pulls net up next time.")
 
-    L.step("Training the neuron with the delta rule: logical AND")
-    L.say("Four examples, one weight update per example, repeated. The threshold T plays the "
+    task = args.task.upper()
+    L.step(f"Training the neuron with the delta rule: logical {task}",
+           deck=(3, "The Backpropagation Algorithm"))
+    L.say("Four examples, one weight update per example, repeated (the deck's loop: for each "
+          "example, compute the output, the error term, update). The threshold T plays the "
           "role of a bias. The same loop runs twice side by side, once with autograd and once "
           "with the delta rule in plain Python floats; the weights must come out identical.")
     X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
-    targets = [0.0, 0.0, 0.0, 1.0]
+    targets = TASKS[args.task]
     epochs = 300 if args.fast else 2000
     with L.code():
         wts = tg.tensor([0.1, -0.1], dtype=tg.float64, requires_grad=True)
         thr = tg.tensor(0.0, dtype=tg.float64, requires_grad=True)
         hand_w, hand_T = [0.1, -0.1], 0.0
-        R = 2.0
-        with L.progress("training on AND", total=epochs, unit="epochs") as bar:
+        R = args.rate
+        with L.progress(f"training on {task}", total=epochs, unit="epochs") as bar:
             for _ in range(epochs):
                 error = 0.0
                 for xs, tt in zip(X, targets):
@@ -97,15 +111,28 @@ def main(L: Lesson, args) -> None:
             [[a, b, tt, f"{o_:.3f}"] for (a, b), tt, o_ in zip(X, targets, outs)])
     L.check("hand-trained weights equal autograd-trained weights", hand_w + [hand_T],
             wts.detach().tolist() + [thr.item()], tol=1e-9)
-    L.check_true("the neuron computes AND (outputs round to the targets)",
-                 [round(v) for v in outs] == [0, 0, 0, 1], str([round(v, 3) for v in outs]))
+    learned = [round(v) for v in outs] == [round(v) for v in targets]
+    if args.task == "xor":
+        L.say("One unit draws one straight line, σ(w·x − T) = 0.5, across the input square. "
+              "XOR wants (0,1) and (1,0) on one side and (0,0), (1,1) on the other: no line "
+              "does that, so no weights can. Lesson 2 adds a hidden layer.")
+        L.check_true("a single unit cannot compute XOR: some output is on the wrong side",
+                     not learned, str([round(v, 3) for v in outs]))
+    elif R >= 0.5:
+        L.check_true(f"the neuron computes {task} (outputs round to the targets)", learned,
+                     str([round(v, 3) for v in outs]))
+    else:
+        L.say(f"With a rate as small as R = {R}, {epochs} epochs may not be enough to reach "
+              "the targets; what is certain is that the error falls.")
+        L.check_true("the error fell", bar.losses[-1] < bar.losses[0],
+                     f"{bar.losses[0]:.4f} → {bar.losses[-1]:.4f}")
 
     with tg.no_grad():                                # the output over the whole input square
         n = 61
         grid = tg.linspace(-0.25, 1.25, n, dtype=tg.float64)
         pts = tg.stack([grid.reshape(n, 1).expand(n, n), grid.reshape(1, n).expand(n, n)], -1)
         surface = ((pts * wts).sum(-1) - thr).sigmoid()              # (n, n): [x1, x2]
-    with L.figure("and_neuron", "A sigmoid neuron trained on AND", ncols=2,
+    with L.figure("and_neuron", f"A sigmoid neuron trained on {task}", ncols=2,
                   size=(12, 4.8)) as (fig, axes):
         ax = axes[0, 0]
         im = ax.imshow(surface.numpy().T, origin="lower", extent=(-0.25, 1.25, -0.25, 1.25),
@@ -123,4 +150,7 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 1, "A neuron and its gradient")
+    run(main, 1, "A neuron and its gradient", knobs=[
+        Knob("--task", "and", "the truth table the neuron learns", choices=tuple(TASKS)),
+        Knob("--rate", 2.0, "the learning rate R of the training loop"),
+    ])

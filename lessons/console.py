@@ -21,6 +21,15 @@ Inside ``main`` the lesson talks through ``L``:
 * ``L.check(what, got, expected, tol)`` compares values, shapes included (NaN equals
   nothing); a failed check stops the lesson with exit status 1, and a lesson that checked
   nothing fails too.
+* ``L.step("title", deck=(3, "Practice with Linear Filters"))`` names the lecture deck and
+  section a step follows (``beyond="..."`` says why a step goes past the decks);
+  ``L.departure(...)`` shows the slide's version beside the lesson's where they differ.
+* ``L.question(prompt, options)`` asks the learner to predict a result before the code runs
+  (at a terminal it waits for a digit); ``L.answer(q, observed, expected, why)`` checks that
+  the run gave the option the reasoning predicts, and explains.
+* Knobs: ``run(main, 16, "...", knobs=[Knob("--gamma", 1.0, "...")])`` adds command-line
+  options a learner can turn (``args.gamma``); the lesson's checks adapt to them.
+* ``L.read(obj)`` shows a piece of the library's own source (the engine lesson reads it).
 
 Each run leaves ``out/lessonNN/run.json`` (status, checks, steps with the code they showed,
 figures) for the course runner's summary.
@@ -56,6 +65,7 @@ from rich.table import Table
 import tinygrad_edu as tg
 from tinygrad_edu.train import sparkline
 
+from decks import section
 from images import framed, side_by_side
 from pacing import cbreak, read_key, wants_pause
 
@@ -133,10 +143,37 @@ def shown(value: Any) -> str:
     return str(a)
 
 
-# ---------------------------------------------------------------- flags and pacing
-def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argparse.Namespace:
+# ---------------------------------------------------------------- flags, knobs and pacing
+@dataclass(frozen=True)
+class Knob:
+    """A command-line option a learner can turn to try the lesson's idea another way, e.g.
+    ``Knob("--gamma", 1.0, "scale of the recurrent matrix")`` gives ``args.gamma``. The type
+    is the default's (a bool default False makes a switch: ``--no-gate-bias``)."""
+    flag: str
+    default: Any
+    help: str
+    choices: tuple | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def add_to(self, ap: argparse.ArgumentParser) -> None:
+        if isinstance(self.default, bool):
+            if self.default:
+                raise ValueError(f"knob {self.flag}: a switch must default to False")
+            ap.add_argument(self.flag, action="store_true", help=f"knob: {self.help}")
+            return
+        kind = type(self.default)
+        ap.add_argument(self.flag, type=kind, default=self.default, choices=self.choices,
+                        metavar=None if self.choices else kind.__name__.upper(),
+                        help=f"knob: {self.help} (default {self.default})")
+
+
+def parse_args(argv: Sequence[str] | None = None, description: str = "",
+               knobs: Sequence[Knob] = ()) -> argparse.Namespace:
     """A lesson's flags: ``--fast`` (small data and few steps, used by the tests),
-    ``--no-pause``, ``--device``, ``--out``."""
+    ``--no-pause``, ``--device``, ``--out``, and the lesson's own knobs."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--fast", action="store_true",
                     help="tiny run for tests (seconds); runs straight through")
@@ -146,6 +183,8 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     ap.add_argument("--out", default=str(DEFAULT_OUT),
                     help="folder for the pictures; this lesson writes into OUT/lessonNN/ "
                          "(default: out/ in the repository)")
+    for knob in knobs:
+        knob.add_to(ap)
     return ap.parse_args(argv)
 
 
@@ -173,12 +212,27 @@ class TapeConsole(Console):
 
 @dataclass
 class Step:
-    """One step of a lesson: its title, what it printed, the code and library it showed."""
+    """One step of a lesson: its title, what it printed, the code and library it showed,
+    the deck sections it follows (or why it goes beyond them) and how many checks it ran."""
     number: int
     title: str
     tape: list = field(default_factory=list)
     code: list[str] = field(default_factory=list)
     library: list[str] = field(default_factory=list)
+    decks: list[str] = field(default_factory=list)
+    beyond: str = ""
+    checks: int = 0
+
+
+@dataclass
+class Question:
+    """A "predict, then run" question: what was asked, the options, the learner's pick."""
+    prompt: str
+    options: tuple[str, ...]
+    step: int
+    chosen: int | None = None
+    observed: int | None = None
+    expected: int | None = None
 
 
 def where(path: str | Path, line: int | None = None, last: int | None = None) -> str:
@@ -242,6 +296,9 @@ class Lesson:
                  keys: Callable[[], str] = read_key) -> None:
         self.number = number
         self.title = title
+        self.knobs: dict[str, Any] = {}
+        self.departures: list[dict] = []
+        self.questions: list[Question] = []
         self.console = console if console is not None else TapeConsole(highlight=False)
         self.pause = pause
         self.keys = keys
@@ -263,13 +320,24 @@ class Lesson:
         if isinstance(self.console, TapeConsole):
             self.console.tape = step.tape
 
-    def step(self, title: str) -> None:
-        """End the current step (stopping there at a terminal) and start the next idea."""
+    def step(self, title: str, deck: tuple | list | None = None,
+             beyond: str | None = None) -> None:
+        """End the current step (stopping there at a terminal) and start the next idea.
+
+        ``deck=(3, "Practice with Linear Filters")`` (or a list of such pairs) names the
+        lecture deck and section the step follows; ``beyond="..."`` says why a step goes past
+        the decks. A heading that is not in ``lessons/decks.py`` raises at once."""
+        refs = [] if deck is None else [deck] if isinstance(deck, tuple) else list(deck)
+        cited = [section(n, heading) for n, heading in refs]        # checked before anything
         self.end_step()
-        step = Step(len(self.steps), title)
+        step = Step(len(self.steps), title, decks=cited, beyond=beyond or "")
         self.steps.append(step)
         self._record_to(step)
         self.console.print(f"\n[bold yellow]▶ Step {step.number}. {title}[/bold yellow]")
+        if cited:
+            self.console.print(f"  [dim]☰ follows {escape('; '.join(cited))}[/dim]")
+        if beyond:
+            self.console.print(f"  [dim]☰ beyond the decks: {escape(beyond)}[/dim]")
 
     def end_step(self, last: bool = False) -> None:
         """At a terminal, wait for the learner: Enter goes on, b looks back, q quits."""
@@ -324,6 +392,21 @@ class Lesson:
         if isinstance(self.console, TapeConsole):
             self.console.replay(step.tape)
         Console.print(self.console, Rule(f"end of {name} (shown again)", style="magenta"))
+
+    def show_knobs(self, knobs: Sequence[Knob], args: argparse.Namespace) -> None:
+        """Say which knobs this lesson has and how they are set in this run."""
+        self.knobs = {k.dest: getattr(args, k.dest) for k in knobs}
+        if not knobs:
+            return
+        rows = []
+        for k in knobs:
+            value = self.knobs[k.dest]
+            shown_value = ("on" if value else "off") if isinstance(k.default, bool) else value
+            mark = "" if value == k.default else "  [bold](changed)[/bold]"
+            rows.append(f"  [cyan]{k.flag}[/cyan] {escape(str(shown_value))}{mark}  "
+                        f"[dim]{escape(k.help)}[/dim]")
+        self.console.print("[bold]Knobs[/bold] (try them: add the option when you run the "
+                           "lesson; its checks follow):\n" + "\n".join(rows))
 
     # ------------------------------------------------------------ talking
     def say(self, text: str) -> None:
@@ -397,6 +480,80 @@ class Lesson:
         if note:
             self.console.print(f"      [dim]{note}[/dim]")
 
+    def read(self, obj: Any, title: str | None = None) -> None:
+        """Show a library function or class as it is written (the engine lesson reads the
+        engine this way), with its ``file:line``; named like ``uses``."""
+        name, path, line, _ = library_location(obj)
+        lines, first = inspect.getsourcelines(inspect.unwrap(obj))
+        code = "".join(lines).rstrip("\n")
+        syntax = Syntax(code, "python", line_numbers=True, start_line=first, dedent=True,
+                        theme="monokai", background_color="default", word_wrap=True)
+        label = where(path, first, first + len(lines) - 1) + (f"  {title}" if title else "")
+        self.console.print(Panel(syntax, title=f"[bold]⚙ {escape(label)}[/bold]",
+                                 title_align="left", border_style="cyan", expand=False))
+        self.current.library.append(where(path, line))
+
+    # ------------------------------------------------------------ the slides and us
+    def departure(self, deck: tuple, slide: str, ours: str, consequence: str) -> None:
+        """Where the lesson does not do what a slide shows (a typo, another convention,
+        another recipe): the slide's version and ours side by side, and what the difference
+        does to the numbers (the checks that follow show it)."""
+        cited = section(*deck)
+        t = Table(show_header=True, expand=False, box=None, padding=(0, 2))
+        t.add_column("the slide", style="yellow", max_width=60)
+        t.add_column("this lesson", style="green", max_width=60)
+        t.add_row(escape(slide), escape(ours))
+        body = Table.grid()
+        body.add_row(t)
+        body.add_row(f"[bold]What it changes:[/bold] {escape(consequence)}")
+        self.console.print(Panel(body, title=f"[bold]≠ Departure from {escape(cited)}[/bold]",
+                                 title_align="left", border_style="yellow", expand=False))
+        self.departures.append({"step": self.current.number, "deck": cited, "slide": slide,
+                                "ours": ours, "consequence": consequence})
+
+    def question(self, prompt: str, options: Sequence[str]) -> Question:
+        """Ask the learner to predict, before the code runs. At a terminal it waits for a
+        digit (Enter skips); otherwise the lesson goes on and the answer follows."""
+        if not 2 <= len(options) <= 9:
+            raise ValueError(f"question: give 2 to 9 options, got {len(options)}")
+        q = Question(prompt, tuple(options), self.current.number)
+        self.questions.append(q)
+        lines = "\n".join(f"  [bold]{i}[/bold]  {escape(o)}" for i, o in enumerate(options, 1))
+        self.console.print(f"[bold magenta]? Predict, then run:[/bold magenta] {escape(prompt)}"
+                           f"\n{lines}")
+        if self.pause:
+            with cbreak() if self.keys is read_key else nullcontext():
+                q.chosen = self._pick(len(options))
+            if q.chosen is not None:
+                self.console.print(f"  [dim]your prediction: {q.chosen}[/dim]")
+        return q
+
+    def _pick(self, n: int) -> int | None:
+        while True:
+            key = self._ask(f"[reverse] 1 [/reverse]–[reverse] {n} [/reverse] your prediction   "
+                            "[reverse] Enter [/reverse] skip   [reverse] q [/reverse] quit")
+            if key in ENTER:
+                return None
+            if key in ("q", "Q", "\x04"):
+                raise LessonQuit()
+            if key.isdigit() and 1 <= int(key) <= n:
+                return int(key)
+            self._aside(f"(a digit from 1 to {n}, or Enter to skip)")
+
+    def answer(self, q: Question, observed: int, expected: int, why: str) -> None:
+        """The run gave option ``observed``; the reasoning of the lesson predicts
+        ``expected``. A check that they agree (it fails loudly if the run surprised the
+        lesson), then the learner's pick and the explanation."""
+        q.observed, q.expected = observed, expected
+        self.check(f"prediction: the run gives option {observed} "
+                   f"({q.options[observed - 1]!s}), the one the reasoning predicts",
+                   observed, expected)
+        verdict = ("" if q.chosen is None else
+                   "  [green]You predicted it.[/green]" if q.chosen == observed else
+                   f"  [yellow]You predicted {q.chosen}.[/yellow]")
+        self.console.print(f"[bold magenta]! Answer:[/bold magenta] {observed}, "
+                           f"{escape(q.options[observed - 1])}.{verdict}\n  {escape(why)}")
+
     # ------------------------------------------------------------ live training
     @contextmanager
     def progress(self, label: str, total: int, unit: str = "steps") -> Iterator["Tracker"]:
@@ -456,6 +613,7 @@ class Lesson:
         max(1, |expected|); NaN equals nothing) and report it."""
         ok, why = compare(got, expected, tol)
         self.checks.append((what, ok))
+        self.current.checks += 1
         if ok:
             g = as_array(got)
             if g.size > 16:                        # a picture's worth of numbers: summarise
@@ -476,6 +634,7 @@ class Lesson:
             raise TypeError(f"check_true: condition must be a bool, got {condition!r}")
         ok = bool(condition)
         self.checks.append((what, ok))
+        self.current.checks += 1
         mark = "[green]✔[/green]" if ok else "[red]✘[/red]"
         self.console.print(f"  {mark} {escape(what)}" + (f" ({escape(detail)})" if detail else ""))
         if not ok:
@@ -510,8 +669,14 @@ class Lesson:
             "seconds": round(time.perf_counter() - self.started, 2),
             "checks": [{"what": w, "ok": ok} for w, ok in self.checks],
             "steps": [{"number": s.number, "title": s.title, "code": s.code,
-                       "library": s.library} for s in self.steps],
+                       "library": s.library, "decks": s.decks, "beyond": s.beyond,
+                       "checks": s.checks} for s in self.steps],
             "figures": [str(p.resolve()) for p in self.figures],
+            "knobs": self.knobs,
+            "departures": self.departures,
+            "questions": [{"prompt": q.prompt, "options": list(q.options), "step": q.step,
+                           "chosen": q.chosen, "observed": q.observed, "expected": q.expected}
+                          for q in self.questions],
         }
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -546,14 +711,16 @@ class Tracker:
 
 
 def run(main: Callable[[Lesson, argparse.Namespace], None], number: int, title: str,
-        argv: Sequence[str] | None = None) -> None:
+        argv: Sequence[str] | None = None, knobs: Sequence[Knob] = ()) -> None:
     """Run a lesson's ``main(L, args)`` and exit: 0 when it is done or the learner quit,
-    1 when a check failed (or nothing was checked), 130 on Ctrl-C."""
-    args = parse_args(argv, f"Lesson {number}: {title}")
+    1 when a check failed (or nothing was checked), 130 on Ctrl-C. ``knobs`` are the
+    lesson's own command-line options (``args.<name>``)."""
+    args = parse_args(argv, f"Lesson {number}: {title}", knobs)
     # the course runner starts lessons with Ctrl-C ignored, so that starting up never
     # prints a traceback; from here on Ctrl-C ends the lesson with its summary
     signal.signal(signal.SIGINT, signal.default_int_handler)
     L = Lesson(number, title, pause=wants_pause(args.fast, args.no_pause), out_root=args.out)
+    L.show_knobs(knobs, args)
     status, detail, code = "done", "", 0
     try:
         main(L, args)

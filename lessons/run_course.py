@@ -8,7 +8,7 @@ examples:
   bash tools/course.sh                 all lessons, full length, step by step
   bash tools/course.sh --fast          all lessons, tiny runs (what the tests do)
   bash tools/course.sh --only 3 7      just lessons 3 and 7
-  bash tools/course.sh --from 13       lessons 13 to 22
+  bash tools/course.sh --from 13       lessons 13 to 23
   bash tools/course.sh --list          what lessons exist
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
-from console import Lesson, LessonCheckError, LessonQuit, TapeConsole, compare, run
+from console import Knob, Lesson, LessonCheckError, LessonQuit, TapeConsole, compare, run
 from pacing import wants_pause
 
 HERE = Path(__file__).resolve()
@@ -268,3 +268,114 @@ def test_say_emphasises_starred_words_but_leaves_formulas_alone(tmp_path: Path) 
     L = quiet_lesson(tmp_path)
     L.say("its *receptive field*; (f * g)(m, n) and the * version; 2*3*4")
     assert "its receptive field; (f * g)(m, n) and the * version; 2*3*4" in printed(L)
+
+
+# ---------------------------------------------------------------- the decks, departures
+def test_a_step_names_the_deck_section_it_follows(tmp_path: Path) -> None:
+    L = quiet_lesson(tmp_path)
+    L.step("filters", deck=(3, "Practice with Linear Filters"))
+    L.step("two decks", deck=[(2, "Steps in an LSTM"), (4, "Recurrent Networks")])
+    L.step("past the slides", beyond="the slides stop at the forward pass")
+    assert [s.decks for s in L.steps[1:]] == [
+        ["Deck 003, “Practice with Linear Filters”"],
+        ["Deck 002, “Steps in an LSTM”", "Deck 004, “Recurrent Networks”"], []]
+    assert L.steps[3].beyond == "the slides stop at the forward pass"
+    out = printed(L)
+    assert "☰ follows Deck 003, “Practice with Linear Filters”" in out
+    assert "☰ beyond the decks: the slides stop at the forward pass" in out
+
+
+@pytest.mark.parametrize("deck, why", [((3, "Practise with Linear Filters"), "no section"),
+                                       ((7, "Convolution"), "the decks are")])
+def test_a_misspelt_citation_fails_at_once(tmp_path: Path, deck, why: str) -> None:
+    L = quiet_lesson(tmp_path)
+    with pytest.raises(ValueError, match=why):
+        L.step("typo", deck=deck)
+    assert len(L.steps) == 1                        # no step was started
+
+
+def test_a_departure_shows_both_versions_and_is_recorded(tmp_path: Path) -> None:
+    L = quiet_lesson(tmp_path)
+    L.step("update rule")
+    L.departure((1, "STEP 6: GET ERROR AND UPDATE WEIGHTS"), "w ← w − η∂E/∂w + α·w",
+                "w ← w − η∂E/∂w + α·Δw", "the slide's rule grows w by 1 + α per step")
+    L.check("a number", 1.0, 1.0)
+    out = printed(L)
+    assert "≠ Departure from Deck 001, “STEP 6: GET ERROR AND UPDATE WEIGHTS”" in out
+    assert "the slide" in out and "this lesson" in out and "grows w by 1 + α" in out
+    L.finish("done")
+    record = json.loads((tmp_path / "lesson00" / "run.json").read_text())
+    (dep,) = record["departures"]
+    assert dep["step"] == 1 and dep["slide"] == "w ← w − η∂E/∂w + α·w"
+    assert record["steps"][1]["checks"] == 1
+
+
+# ---------------------------------------------------------------- predict, then run
+def test_a_question_waits_for_a_digit_and_the_answer_is_checked(tmp_path: Path) -> None:
+    L = quiet_lesson(tmp_path, pause=True, keys=keys("x", "7", "2"))
+    L.step("gradients")
+    q = L.question("What happens to the norm?", ["it grows", "it shrinks", "it stays"])
+    assert q.chosen == 2
+    L.answer(q, observed=2, expected=2, why="each step multiplies it by 0.5")
+    out = printed(L)
+    assert "? Predict, then run: What happens to the norm?" in out
+    assert "(a digit from 1 to 3" in out and "You predicted it." in out
+    assert L.checks[-1][1] is True
+    with pytest.raises(LessonCheckError, match="the run gives option 1"):
+        L.answer(q, observed=1, expected=2, why="a surprise fails the lesson")
+
+
+def test_a_question_without_a_terminal_runs_on(tmp_path: Path) -> None:
+    L = quiet_lesson(tmp_path, keys=keys())          # no key may be read
+    L.step("gradients")
+    q = L.question("Up or down?", ["up", "down"])
+    assert q.chosen is None
+    L.answer(q, observed=2, expected=2, why="because")
+    assert "! Answer: 2, down." in printed(L)
+    with pytest.raises(ValueError, match="2 to 9 options"):
+        L.question("one option?", ["only"])
+
+
+def test_q_at_a_question_quits(tmp_path: Path) -> None:
+    L = quiet_lesson(tmp_path, pause=True, keys=keys("q"))
+    L.step("gradients")
+    with pytest.raises(LessonQuit):
+        L.question("Up or down?", ["up", "down"])
+
+
+# ---------------------------------------------------------------- knobs
+def test_knobs_are_options_the_lesson_reads_and_records(tmp_path: Path, capsys) -> None:
+    seen = {}
+
+    def main(L: Lesson, args: argparse.Namespace) -> None:
+        seen.update(gamma=args.gamma, no_gate_bias=args.no_gate_bias, cell=args.cell)
+        L.step("one")
+        with L.code():
+            x = args.gamma * 2
+        L.check("twice gamma", x, 2 * args.gamma)
+
+    knobs = [Knob("--gamma", 1.0, "scale of U"), Knob("--no-gate-bias", False, "no +3 bias"),
+             Knob("--cell", "lstm", "which cell", choices=("lstm", "gru"))]
+    with pytest.raises(SystemExit):
+        run(main, 7, "test", ["--fast", "--out", str(tmp_path), "--gamma", "1.5",
+                              "--no-gate-bias"], knobs=knobs)
+    assert seen == {"gamma": 1.5, "no_gate_bias": True, "cell": "lstm"}
+    record = json.loads((tmp_path / "lesson07" / "run.json").read_text())
+    assert record["knobs"] == {"gamma": 1.5, "no_gate_bias": True, "cell": "lstm"}
+    out = capsys.readouterr().out
+    assert "--gamma 1.5  (changed)" in out and "--no-gate-bias on  (changed)" in out
+    with pytest.raises(SystemExit):
+        run(main, 7, "test", ["--fast", "--out", str(tmp_path), "--cell", "rnn"], knobs=knobs)
+    assert "invalid choice: 'rnn'" in capsys.readouterr().err
+
+
+def test_read_shows_library_source_with_its_place(tmp_path: Path) -> None:
+    L = quiet_lesson(tmp_path)
+    L.read(tg.engine.ops.Tanh)
+    (ref,) = L.current.library
+    path, line = ref.rsplit(":", 1)
+    assert path == "tinygrad_edu/engine/ops.py"
+    source = (HERE.parents[1] / path).read_text().splitlines()
+    assert source[int(line) - 1].startswith("class Tanh(")
+    out = printed(L)
+    assert "class Tanh(Primitive):" in out and "def backward" in out and "⚙ " + path in out

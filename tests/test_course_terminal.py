@@ -22,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "lessons" / "run_course.py"
-LESSON = ROOT / "lessons" / "05_volumes_and_channels.py"     # short, no training
+LESSON = ROOT / "lessons" / "06_volumes_and_channels.py"     # short, no training
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 
 
@@ -121,28 +121,28 @@ def test_a_lesson_waits_for_enter_b_shows_the_step_before_and_q_quits(tmp_path: 
     assert "Step 3." not in term.text
     term.press("q")
     assert term.wait() == 0
-    assert "Stopped after step 2 of lesson 5 (q)" in term.text
+    assert "Stopped after step 2 of lesson 6 (q)" in term.text
     assert "Traceback" not in term.text
-    record = json.loads((tmp_path / "lesson05" / "run.json").read_text())
+    record = json.loads((tmp_path / "lesson06" / "run.json").read_text())
     assert record["status"] == "quit" and len(record["steps"]) == 3
 
 
 def test_the_course_stops_at_q_with_a_summary(tmp_path: Path) -> None:
-    term = Terminal([str(RUNNER), "--only", "5", "6", "--out", str(tmp_path)])
+    term = Terminal([str(RUNNER), "--only", "6", "7", "--out", str(tmp_path)])
     term.expect(PROMPT_2)
     term.press("q")
     assert term.wait() == 0
     assert "Course summary" in term.text and "quit (q)" in term.text
-    assert "06_classic_image_filters.py" not in term.text          # the course stopped there
+    assert "07_classic_image_filters.py" not in term.text          # the course stopped there
     assert "Traceback" not in term.text
 
 
 def test_ctrl_c_ends_the_course_with_its_summary_and_no_traceback(tmp_path: Path) -> None:
-    term = Terminal([str(RUNNER), "--only", "5", "6", "--out", str(tmp_path)])
+    term = Terminal([str(RUNNER), "--only", "6", "7", "--out", str(tmp_path)])
     term.expect(PROMPT_2)
     term.press("\x03")                                              # Ctrl-C
     assert term.wait() == 130
-    assert "Interrupted during step 1 of lesson 5" in term.text
+    assert "Interrupted during step 1 of lesson 6" in term.text
     assert "Course summary" in term.text and "interrupted" in term.text
     assert "Traceback" not in term.text and "KeyboardInterrupt" not in term.text
 
@@ -150,14 +150,14 @@ def test_ctrl_c_ends_the_course_with_its_summary_and_no_traceback(tmp_path: Path
 def test_ci_true_runs_straight_through_even_at_a_terminal(tmp_path: Path) -> None:
     term = Terminal([str(LESSON), "--out", str(tmp_path)], env={"CI": "true"})
     assert term.wait(timeout=120) == 0
-    assert "Lesson 5 done" in term.text and "go on to step" not in term.text
+    assert "Lesson 6 done" in term.text and "go on to step" not in term.text
 
 
 def test_piped_output_runs_straight_through(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(LESSON), "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=120,
                           env={k: v for k, v in os.environ.items() if k != "CI"})
-    assert proc.returncode == 0 and "Lesson 5 done" in proc.stdout
+    assert proc.returncode == 0 and "Lesson 6 done" in proc.stdout
     assert "go on to step" not in proc.stdout
 
 
@@ -170,7 +170,7 @@ def runner(*args: str) -> subprocess.CompletedProcess:
 def test_an_unknown_lesson_is_an_error_that_lists_the_lessons() -> None:
     proc = runner("--only", "3", "99")
     assert proc.returncode == 2
-    assert "no lesson 99: the lessons are 1-22" in proc.stderr
+    assert "no lesson 99: the lessons are 1-23" in proc.stderr
     proc = runner("--from", "0")
     assert proc.returncode == 2 and "no lesson 0" in proc.stderr
 
@@ -185,17 +185,17 @@ def test_help_speaks_of_the_readme_command() -> None:
 def test_list_names_every_lesson() -> None:
     proc = runner("--list")
     lines = proc.stdout.splitlines()
-    assert proc.returncode == 0 and len(lines) == 22
-    assert lines[2].split()[:2] == ["3", "03_convolution_by_hand.py"]
+    assert proc.returncode == 0 and len(lines) == 23
+    assert lines[2].split()[:2] == ["3", "03_read_the_engine.py"]
 
 
 def test_the_summary_lists_every_picture(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, str(RUNNER), "--fast", "--only", "5", "7", "--out",
+    proc = subprocess.run([sys.executable, str(RUNNER), "--fast", "--only", "6", "8", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, COLUMNS="200"))
     assert proc.returncode == 0, proc.stdout[-3000:]
     pictures = sorted(tmp_path.glob("lesson*/*.png")) + sorted(tmp_path.glob("lesson*/*.svg"))
-    assert {p.parent.name for p in pictures} == {"lesson05", "lesson07"}
+    assert {p.parent.name for p in pictures} == {"lesson06", "lesson08"}
     summary = proc.stdout[proc.stdout.index("Course summary"):]
     for p in pictures:
         assert p.name in summary

@@ -1,4 +1,4 @@
-"""Lesson 13: RNN: from a NumPy loop to autograd. nn.RNN equals a NumPy loop to float precision."""
+"""Lesson 14: RNN: from a NumPy loop to autograd. nn.RNN equals a NumPy loop to float precision."""
 from __future__ import annotations
 
 import numpy as np   # only for the plain NumPy loop that the autograd RNN is compared with
@@ -9,7 +9,7 @@ import tinygrad_edu.functional as F
 from tinygrad_edu import nn
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
 
 
 def numpy_rnn(inputs: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -31,7 +31,9 @@ def main(L: Lesson, args) -> None:
     rng = np.random.default_rng(0)
 
     # ------------------------------------------------------------------ the loop
-    L.step("A recurrent layer is a for-loop that carries a state")
+    L.step("A recurrent layer is a for-loop that carries a state",
+           deck=[(1, "RNN USING NUMPY"), (1, "RNN IMPLEMENTATION NUMPY"),
+                 (0, "Current state depends on the current symbol and the previous state")])
     L.say("A feed-forward layer sees one input and forgets it. A recurrent layer reads a sequence "
           "x_1 … x_T one element at a time and keeps a state vector h that summarises what it has "
           "read so far:\n"
@@ -41,7 +43,7 @@ def main(L: Lesson, args) -> None:
           "convolution shares its filter across space. Each h_t is the layer's output at step t "
           "and the state it hands to step t+1.")
     L.source(numpy_rnn)
-    timesteps, input_features, output_features = 100, 32, 64
+    timesteps, input_features, output_features = args.timesteps, 32, args.hidden
     T, I, H = timesteps, input_features, output_features
     inputs = rng.random((T, I))                                   # (T, I) noise in [0, 1)
 
@@ -59,6 +61,12 @@ def main(L: Lesson, args) -> None:
           "U(−1/√H, 1/√H) so the pre-activations stay in tanh's sensitive range.")
     L.check_true("with weights from U[0, 1) more than 99% of the states saturate",
                  saturated > 0.99, f"{saturated:.4f}")
+    L.departure((1, "RNN IMPLEMENTATION NUMPY"),
+                "W, U and b drawn with np.random.random: uniform on [0, 1)",
+                "uniform on (−1/√H, 1/√H), what nn.RNN and PyTorch's RNN draw",
+                "with all-positive weights every pre-activation is a large positive sum and "
+                "tanh sits at 1: more than 99% of the states saturate (checked above); with the "
+                "scaled weights fewer than 5% do (checked next)")
 
     with L.code():
         bound = 1 / np.sqrt(H)
@@ -72,16 +80,25 @@ def main(L: Lesson, args) -> None:
     L.check_true("with U(−1/√H, 1/√H) weights fewer than 5% of the states saturate",
                  spread < 0.05, f"{spread:.4f}")
 
-    L.say("\nCollect the outputs with np.stack, not np.concatenate: concatenating 100 vectors of "
-          "64 along axis 0 glues them into one long vector.")
+    L.departure((1, "RNN IMPLEMENTATION NUMPY"),
+                "the outputs are joined with np.concatenate(successive_outputs, axis=0) and the "
+                "result is described as a (timesteps, output_features) tensor",
+                "np.stack(successive_outputs, axis=0): one row per step",
+                f"concatenating {T} vectors of {H} along axis 0 gives one flat vector of "
+                f"{T * H} numbers, not a {T}×{H} matrix (checked next)")
+    q = L.question(f"What shape does np.concatenate give for {T} outputs of shape ({H},), "
+                   "axis 0?", [f"({T}, {H})", f"({T * H},)", f"({H}, {T})"])
     with L.code():
         flat = np.concatenate(list(h_np), axis=0)
     L.table(["how the outputs are collected", "shape"],
             [["np.concatenate(outputs, axis=0)", flat.shape], ["np.stack(outputs, axis=0)",
                                                                h_np.shape]])
-    L.check("np.concatenate gives T·H = 6400 numbers in one row", list(flat.shape), [T * H])
+    L.check(f"np.concatenate gives T·H = {T * H} numbers in one row", list(flat.shape), [T * H])
+    L.answer(q, observed=[(T, H), (T * H,), (H, T)].index(flat.shape) + 1, expected=2,
+             why="concatenate joins along an axis that already exists: axis 0 of each "
+                 f"({H},) vector, so the lengths add up. stack makes a new axis for the steps.")
     L.check("np.stack gives a (timesteps, output_features) matrix", list(h_np.shape), [T, H])
-    with L.figure("rnn_states", "100 steps of h_t = tanh(W·x_t + U·h_(t−1) + b), 64 units",
+    with L.figure("rnn_states", f"{T} steps of h_t = tanh(W·x_t + U·h_(t−1) + b), {H} units",
                   ncols=3, size=(18, 5)) as (fig, axes):
         figures.heatmap(axes[0, 0], h_slide.T, "weights from U[0, 1): saturated", cmap="RdBu_r",
                         vmin=-1, vmax=1, colorbar="h", xlabel="step t", ylabel="unit")
@@ -90,13 +107,14 @@ def main(L: Lesson, args) -> None:
         axes[0, 2].hist([h_slide.ravel(), h_np.ravel()], bins=40, range=(-1, 1),
                         label=["U[0, 1) weights", "U(−1/√H, 1/√H) weights"])
         axes[0, 2].set_yscale("log")
-        axes[0, 2].set_title("all 6,400 state values")
+        axes[0, 2].set_title(f"all {T * H:,} state values")
         axes[0, 2].set_xlabel("h")
         axes[0, 2].set_ylabel("count (log scale)")
         axes[0, 2].legend()
 
     # ------------------------------------------------------------------ tensors
-    L.step("The same loop with tinygrad_edu tensors")
+    L.step("The same loop with tinygrad_edu tensors",
+           deck=(0, "Same activation for all neurons in the recurrent layer"))
     L.say("Replace np.tanh by Tensor.tanh and np.dot by @ and nothing else changes. The "
           "difference is invisible in the values: every tensor op also records itself in a graph, "
           "so the loop can later be differentiated.")
@@ -115,7 +133,8 @@ def main(L: Lesson, args) -> None:
     L.check("tensor loop equals the NumPy loop (float64, max |Δ| ≤ 1e-12)", diff, 0.0, 1e-12)
 
     # ------------------------------------------------------------------ nn.RNN
-    L.step("nn.RNN: the loop as a layer, with the same weights")
+    L.step("nn.RNN: the loop as a layer, with the same weights",
+           deck=[(1, "RECURRENT LAYER IN KERAS"), (3, "RNN cell"), (4, "Recurrent Networks")])
     L.say("nn.RNN(input_size, hidden_size) holds the weights under PyTorch's names and computes, "
           "for a whole batch of row vectors x_t (B, I),\n"
           "    h_t = tanh(x_t·W_ihᵀ + b_ih + h_(t−1)·W_hhᵀ + b_hh)\n"
@@ -142,9 +161,28 @@ def main(L: Lesson, args) -> None:
           f"difference to the float64 NumPy loop is {diff32:.2e}.")
     L.check("nn.RNN in float32 equals the NumPy loop to float32 precision (≤ 1e-5)", diff32, 0.0,
             1e-5)
+    L.departure((3, "RNN cell"),
+                "deck 003: h_t = tanh(W·(x_t ; h_{t−1})), one matrix on the two vectors stacked, "
+                "no bias; deck 000: h_t = tanh(W_hh·h_{t−1} + W_xh·x_t), no bias; deck 004: "
+                "h_t = φ(U·x + W·h_{t−1} + b_h), with U and W named the other way round",
+                "h_t = tanh(W·x_t + U·h_{t−1} + b) (deck 001's names), nn.RNN's weight_ih_l0 = W "
+                "and weight_hh_l0 = U",
+                "one model: W·(x ; h) with W = [W_x | W_h] is W_x·x + W_h·h, and a zero bias "
+                "gives the decks without b (both checked next)")
+    with L.code():
+        W_cat = np.concatenate([W, U], axis=1)                       # (H, I + H): [W | U]
+        h = np.zeros(H)
+        for x_t in inputs:
+            h = np.tanh(W_cat @ np.concatenate([x_t, h]))            # deck 003: W·(x_t ; h)
+        rnn_nobias = nn.RNN(I, H, bias=False, batch_first=True, dtype=tg.float64)
+        rnn_nobias.load_state_dict({"weight_ih_l0": W, "weight_hh_l0": U})
+        _, h_deck = rnn_nobias(x64.unsqueeze(0))                     # (1, 1, H)
+    L.check("the decks' one-matrix, bias-free RNN (NumPy) = nn.RNN(bias=False) with W and U",
+            h_deck[0, 0], h, 1e-12)
+    L.check("and = our loop with b = 0", h, numpy_rnn(inputs, W, U, np.zeros(H))[-1], 1e-12)
 
     # ------------------------------------------------------------------ the two modes
-    L.step("Batches, and the two ways to read a recurrent layer")
+    L.step("Batches, and the two ways to read a recurrent layer", deck=(1, "SIMPLE RNN"))
     L.say("Layers take a batch of sequences. With batch_first=True the input is "
           "(batch, timesteps, features). Keras' SimpleRNN has a switch return_sequences; "
           "PyTorch's RNN always returns both answers, and you pick:\n"
@@ -179,7 +217,7 @@ def main(L: Lesson, args) -> None:
             list(out2.shape) + list(h_n2.shape), [batch, 7, H, 2, batch, H])
 
     # ------------------------------------------------------------------ what autograd adds
-    L.step("What the loop could not do: gradients")
+    L.step("What the loop could not do: gradients", deck=(0, "Training RNN"))
     L.say("The NumPy loop only computes forward. The tensor loop recorded a graph of 100 steps, "
           "so backward() gives ∂E/∂U for a loss E of the final state, here E = Σ_j h_T,j "
           "(the sum of the last state's entries). "
@@ -192,7 +230,7 @@ def main(L: Lesson, args) -> None:
     L.uses(graph.run_backward)
     eps = 1e-6
     rows = []
-    for (i, j) in [(0, 0), (5, 17), (63, 40)]:
+    for (i, j) in [(0, 0), (min(5, H - 1), min(17, H - 1)), (H - 1, min(40, H - 1))]:
         Up, Um = U.copy(), U.copy()
         Up[i, j] += eps
         Um[i, j] -= eps
@@ -204,7 +242,7 @@ def main(L: Lesson, args) -> None:
     L.table(["entry", "autograd", "central difference"], rows)
 
     # ------------------------------------------------------------------ parameters
-    L.step("How many parameters?")
+    L.step("How many parameters?", deck=[(1, "SIMPLE RNN"), (0, "How RNN works")])
     L.say("A recurrent layer's size does not grow with the sequence: W (H×I), U (H×H) and the "
           "bias. The lecture's sentiment model uses SimpleRNN(32) after a 32-dim embedding: "
           "Keras counts 32·32 + 32·32 + 32 = 2,080. PyTorch keeps two bias vectors "
@@ -233,4 +271,7 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 13, "RNN: from a NumPy loop to autograd")
+    run(main, 14, "RNN: from a NumPy loop to autograd", knobs=[
+        Knob("--timesteps", 100, "T, the length of the input sequence (the deck's 100)"),
+        Knob("--hidden", 64, "H, the number of state units (the deck's output_features, 64)"),
+    ])

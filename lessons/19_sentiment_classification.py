@@ -1,4 +1,4 @@
-"""Lesson 18: Sentiment classification. Tokens, embeddings, Embedding-RNN-Dense on real reviews."""
+"""Lesson 19: Sentiment classification. Tokens, embeddings, Embedding-RNN-Dense on real reviews."""
 from __future__ import annotations
 
 import os
@@ -14,8 +14,10 @@ from tinygrad_edu import nn, optim  # noqa: E402
 from tinygrad_edu.data import (DataLoader, TensorDataset, Vocab, char_tokenize,  # noqa: E402
                                load_sentiment, ngrams, word_tokenize)
 
+import math  # noqa: E402
+
 import figures  # noqa: E402
-from console import Lesson, run  # noqa: E402
+from console import Knob, Lesson, run  # noqa: E402
 
 
 class SentimentRNN(nn.Module):
@@ -84,7 +86,8 @@ def main(L: Lesson, args) -> None:
     fast = args.fast
 
     # ------------------------------------------------------------------ tokens
-    L.step("From text to tokens")
+    L.step("From text to tokens", deck=[(1, "VECTORIZING & TOKENIZATION"),
+                                        (1, "WHAT IS SEQUENCE PROCESSING")])
     L.say("A network eats numbers, not strings. Vectorising text has two steps: cut it into "
           "tokens, then turn each token into a vector. Three ways to cut the lecture's sentence:")
     with L.code():
@@ -106,7 +109,8 @@ def main(L: Lesson, args) -> None:
           "even in a model that ignores order.")
 
     # ------------------------------------------------------------------ data
-    L.step("The data: 3,000 labelled sentences")
+    L.step("The data: 3,000 labelled sentences", deck=[(3, "Sentiment Classification"),
+                                                       (2, "Demos")])
     with L.code():
         rows = load_sentiment()
     L.say("The UCI Sentiment Labelled Sentences: 1,000 one-line reviews each from Amazon "
@@ -120,21 +124,30 @@ def main(L: Lesson, args) -> None:
     test_rows, train_rows = rows[:600], rows[600:]
     vocab = Vocab([w for t, _, _ in train_rows for w in word_tokenize(t)], min_freq=2)
     lengths = sorted(len(word_tokenize(t)) for t, _, _ in train_rows)
-    maxlen = 20 if fast else 30
+    maxlen = args.maxlen or (20 if fast else 30)
     covered = sum(n <= maxlen for n in lengths) / len(lengths)
     L.say(f"Shuffled once (seeded): {len(train_rows)} sentences to train, 600 held out to test. "
           f"The vocabulary keeps the {len(vocab) - 2:,} training words seen at least twice, plus "
           f"<pad> = 0 and <unk> = 1 for everything else. Sentences are short: median "
           f"{lengths[len(lengths) // 2]} words; {covered:.1%} have at most {maxlen}, so we keep "
           f"the first {maxlen} words and pad the front of shorter ones with 0.")
+    q = L.question("Sentences are cut or padded to the same length. Where must the padding go "
+                   "so that the RNN's last state, h_T, has just read the sentence's last word?",
+                   ["at the front", "at the back", "it makes no difference"])
     x_train, y_train = encode(train_rows, vocab, maxlen)
     x_test, y_test = encode(test_rows, vocab, maxlen)
     example = train_rows[0][0]
     L.say(f"  {example!r}\n  -> {x_train[0].tolist()}")
+    short = [i for i, (t, _, _) in enumerate(train_rows) if len(word_tokenize(t)) < maxlen]
+    ends_on_a_word = all(x_train[i, -1].item() != 0 for i in short)
+    L.answer(q, observed=1 if ends_on_a_word else 2, expected=1,
+             why="the RNN reads left to right and the classifier sees only h_T: padding at the "
+                 "back would make it read zeros after the last word, and its memory of the "
+                 "words would fade on the way (Keras pads at the front by default).")
 
     # ------------------------------------------------------------------ one-hot vs embedding
-    L.step("One-hot vectors versus embeddings")
-    V, E, H = len(vocab), 32, 32
+    L.step("One-hot vectors versus embeddings", deck=(1, "VECTORIZING & TOKENIZATION"))
+    V, E, H = len(vocab), 32, args.hidden
     L.say(f"One-hot: word k becomes a {V:,}-dim vector of zeros with a 1 at position k: "
           "binary, sparse, as wide as the vocabulary, and every two words are equally far "
           f"apart. An embedding maps word k to a dense, learned {E}-dim vector: row k of a "
@@ -154,7 +167,8 @@ def main(L: Lesson, args) -> None:
              ["embedding", f"{maxlen} × {E} = {maxlen * E:,}", "all (dense)"]])
 
     # ------------------------------------------------------------------ bag of n-grams
-    L.step("A baseline without order: a bag of words and bigrams")
+    L.step("A baseline without order: a bag of words and bigrams",
+           deck=(1, "VECTORIZING & TOKENIZATION"))
     L.say("Sum the one-hot vectors of a sentence's words and bigrams (a 'multi-hot' vector) "
           "and fit a logistic regression, P(good) = σ(w·x + b). It knows which words occur, "
           "not where.")
@@ -194,7 +208,8 @@ def main(L: Lesson, args) -> None:
                  f"{acc_bag:.3f}")
 
     # ------------------------------------------------------------------ the RNN
-    L.step("Embedding → SimpleRNN → Dense(sigmoid)")
+    L.step("Embedding → SimpleRNN → Dense(sigmoid)",
+           deck=[(1, "SIMPLE RNN"), (1, "LSTM (LONG SHORT-TERM MEMORY)")])
     L.say("The lecture's model reads the sentence in order:\n"
           f"    e_t = Embedding(word_t)                 ({E} dims)\n"
           f"    h_t = tanh(W·e_t + U·h_(t−1) + b)       ({H} units, keep only h_T)\n"
@@ -241,10 +256,11 @@ def main(L: Lesson, args) -> None:
         losses = results[kind][0]
         L.check_true(f"{kind}: training-set loss falls (by > 0.1)", losses[1] < losses[0] - 0.1,
                      f"{losses[0]:.3f} → {losses[-1]:.3f}")
-    bar = 0.6 if fast else 0.65
+    cut_short = maxlen < 10                   # --maxlen below 10 drops many sentences' words
+    bar = 0.55 if cut_short else 0.6 if fast else 0.65
     L.check_true(f"Embedding-RNN beats chance clearly on held-out sentences (> {bar:.0%})",
                  results["RNN"][2] > bar, f"{results['RNN'][2]:.3f}")
-    bar = 0.6 if fast else 0.75
+    bar = 0.55 if cut_short else 0.6 if fast else 0.75
     L.check_true(f"Embedding-LSTM held-out accuracy > {bar:.0%}", results["LSTM"][2] > bar,
                  f"{results['LSTM'][2]:.3f}")
     with L.figure("sentiment", "Sentiment of 600 held-out sentences", ncols=2,
@@ -258,6 +274,59 @@ def main(L: Lesson, args) -> None:
         axes[0, 1].axhline(0.5, color="gray", ls=":", label="chance (50%)")
         axes[0, 1].legend(loc="upper left")
 
+    L.step("The lecture's own recipe, on these sentences", deck=[(1, "SIMPLE RNN"),
+                                                                 (1, "How to improve LSTM")])
+    recipe_epochs = 4 if fast else 10
+    n_val = int(0.2 * len(train_rows))
+    L.departure((1, "SIMPLE RNN"),
+                "Embedding(10000, 32) → SimpleRNN(32) → Dense(1, sigmoid), optimizer RMSprop, "
+                "10 epochs, batches of 128, validation_split=0.2, the first 500 words of each "
+                "IMDB review; validation accuracy 82.26%",
+                f"the same layers, but Adam (lr {lr}) with batches of 32, gradient norm clipped "
+                f"at 1, {epochs['RNN']} epochs, every training sentence used and 600 sentences "
+                f"held out; {maxlen} words per sentence (the longest has {lengths[-1]}: 500 "
+                "would only add padding); the UCI sentences, not IMDB",
+                f"batches of 128 give ⌈{len(train_rows) - n_val}/128⌉ = "
+                f"{math.ceil((len(train_rows) - n_val) / 128)} updates per epoch here (IMDB's "
+                "20,000 training reviews give 157), so 10 epochs are few steps. The recipe is "
+                "run next, as written, on our sentences: its accuracy is reported beside ours. "
+                "82.26% was measured on other data and is not a target here")
+    with L.code():
+        tg.manual_seed(0)
+        keras_like = SentimentRNN(V, E, H, "RNN")
+        rms = optim.RMSprop(keras_like.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)  # Keras'
+        x_fit, y_fit = x_train[:-n_val], y_train[:-n_val]     # validation_split=0.2: the last
+        x_val, y_val = x_train[-n_val:], y_train[-n_val:]     # 20%, taken before shuffling
+        loader = DataLoader(TensorDataset(x_fit, y_fit), batch_size=128, shuffle=True, seed=0)
+        with L.progress("the deck's recipe", total=recipe_epochs * len(loader)) as bar:
+            for _ in range(recipe_epochs):
+                for xb, yb in loader:
+                    loss = F.binary_cross_entropy_with_logits(keras_like(xb), yb)
+                    rms.zero_grad()
+                    loss.backward()
+                    rms.step()
+                    bar.update(loss=loss.item())
+        val_acc = accuracy(keras_like, x_val, y_val)
+        test_acc = accuracy(keras_like, x_test, y_test)
+    L.uses(optim.RMSprop)
+    L.check("updates per epoch with batches of 128", len(loader),
+            math.ceil((len(train_rows) - n_val) / 128))
+    L.table(["recipe", "validation accuracy", "held-out accuracy (600)"],
+            [[f"the deck's: RMSprop, batch 128, {recipe_epochs} epochs", f"{val_acc:.1%}",
+              f"{test_acc:.1%}"],
+             [f"ours: Adam, batch 32, {epochs['RNN']} epochs", "—",
+              f"{results['RNN'][2]:.1%}"]])
+    L.check_true("the deck's recipe learns something on these sentences (held-out > 55%)",
+                 test_acc > 0.55, f"{test_acc:.1%}")
+    L.say(f"With {len(loader) * recipe_epochs} RMSprop updates the deck's recipe reaches "
+          f"{test_acc:.1%} on the held-out sentences; ours, with "
+          f"{epochs['RNN'] * math.ceil(len(train_rows) / 32)} smaller Adam steps, "
+          f"{results['RNN'][2]:.1%}. On a small data set the number of updates, not the number "
+          "of epochs, is what counts.")
+
 
 if __name__ == "__main__":
-    run(main, 18, "Sentiment classification")
+    run(main, 19, "Sentiment classification", knobs=[
+        Knob("--maxlen", 0, "words kept per sentence (0: 20 with --fast, 30 otherwise)"),
+        Knob("--hidden", 32, "state units of the recurrent layers"),
+    ])

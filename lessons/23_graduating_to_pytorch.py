@@ -1,4 +1,4 @@
-"""Lesson 22: Graduating to PyTorch. Weights trained here load into the same PyTorch model."""
+"""Lesson 23: Graduating to PyTorch. Weights trained here load into the same PyTorch model."""
 from __future__ import annotations
 
 import tinygrad_edu as tg
@@ -7,7 +7,7 @@ from tinygrad_edu import nn, optim
 from tinygrad_edu.data import datasets
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
 
 
 def main(L: Lesson, args) -> None:
@@ -16,16 +16,18 @@ def main(L: Lesson, args) -> None:
           "nn.Linear, state_dict() keys like '0.weight'. So a model you trained here is a\n"
           "PyTorch model's weights, and the code that built it runs under `import torch` too.")
 
-    L.step("Train a small CNN here on the 8×8 digits")
+    L.step("Train a small CNN here on the 8×8 digits",
+           deck=(4, "Programming Frameworks for Deep Nets"))
+    units = args.hidden
     imgs, labels = datasets.load_digits()
     x_all = tg.tensor((imgs / 16.0).astype("float32").reshape(-1, 1, 8, 8))
     y_all = tg.tensor(labels)
     with L.code():
         model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Flatten(), nn.Linear(8 * 4 * 4, 32), nn.Tanh(),
-                              nn.Linear(32, 10))
+                              nn.Flatten(), nn.Linear(8 * 4 * 4, units), nn.Tanh(),
+                              nn.Linear(units, 10))
         opt = optim.Adam(model.parameters(), lr=0.01)
-        steps = 40 if args.fast else 400
+        steps = args.steps or (40 if args.fast else 400)
         with L.progress("training here", total=steps) as bar:
             for step in range(steps):
                 i = (step * 64) % (x_all.shape[0] - 64)
@@ -42,8 +44,18 @@ def main(L: Lesson, args) -> None:
     L.table(["state_dict key", "shape"],
             [[k, tuple(v.shape)] for k, v in model.state_dict().items()])
     L.uses(nn.Module.state_dict)
+    q = L.question("In PyTorch, nn.Sequential names its layers by position. What is the key of "
+                   "the first convolution's weights in state_dict()?",
+                   ["conv1.weight", "0.weight", "layers.0.weight"])
+    first_key = next(iter(model.state_dict()))
+    L.answer(q, observed=["conv1.weight", "0.weight", "layers.0.weight"].index(first_key) + 1
+             if first_key in ("conv1.weight", "0.weight", "layers.0.weight") else 1,
+             expected=2, why="Sequential's children are named '0', '1', ... and a Conv2d's "
+                             "parameters 'weight' and 'bias', as in PyTorch, so the keys line up "
+                             "with a PyTorch model built the same way.")
 
-    L.step("Load the weights into the same model written in PyTorch")
+    L.step("Load the weights into the same model written in PyTorch",
+           deck=(4, "Programming Frameworks for Deep Nets"))
     try:
         import torch
     except ImportError:
@@ -55,8 +67,8 @@ def main(L: Lesson, args) -> None:
     with L.code():
         tnn = torch.nn
         tmodel = tnn.Sequential(tnn.Conv2d(1, 8, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-                                tnn.Flatten(), tnn.Linear(8 * 4 * 4, 32), tnn.Tanh(),
-                                tnn.Linear(32, 10))
+                                tnn.Flatten(), tnn.Linear(8 * 4 * 4, units), tnn.Tanh(),
+                                tnn.Linear(units, 10))
         state = {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
         result = tmodel.load_state_dict(state, strict=True)
     L.check_true("load_state_dict(strict=True) found every key (no missing, no unexpected)",
@@ -69,10 +81,11 @@ def main(L: Lesson, args) -> None:
     L.check("PyTorch predicts the same classes", (theirs.argmax(1) == ours.argmax(1).numpy())
             .mean(), 1.0, tol=0.0)
 
-    L.step("And back: PyTorch weights load here")
+    L.step("And back: PyTorch weights load here", deck=(4, "Programming Frameworks for Deep Nets"))
     with L.code():
         back = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Flatten(), nn.Linear(8 * 4 * 4, 32), nn.Tanh(), nn.Linear(32, 10))
+                             nn.Flatten(), nn.Linear(8 * 4 * 4, units), nn.Tanh(),
+                             nn.Linear(units, 10))
         back.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
         with tg.no_grad():
             again = back(x_all[:200])
@@ -103,4 +116,7 @@ def draw(L: Lesson, losses: list, ours, theirs) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 22, "Graduating to PyTorch")
+    run(main, 23, "Graduating to PyTorch", knobs=[
+        Knob("--steps", 0, "training steps here (0: 40 with --fast, 400 otherwise)"),
+        Knob("--hidden", 32, "units of the hidden dense layer (both models are built with it)"),
+    ])

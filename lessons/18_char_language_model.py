@@ -1,4 +1,4 @@
-"""Lesson 17: A character-level language model. A char-RNN on Shakespeare; samples improve."""
+"""Lesson 18: A character-level language model. A char-RNN on Shakespeare; samples improve."""
 from __future__ import annotations
 
 import math
@@ -16,7 +16,7 @@ from tinygrad_edu import nn, optim  # noqa: E402
 from tinygrad_edu.data import Vocab, load_shakespeare  # noqa: E402
 
 import figures  # noqa: E402
-from console import Lesson, run  # noqa: E402
+from console import Knob, Lesson, run  # noqa: E402
 
 
 class CharRNN(nn.Module):
@@ -87,7 +87,8 @@ def main(L: Lesson, args) -> None:
     fast = args.fast
     text = load_shakespeare()
     n_chars = 200_000 if fast else len(text)
-    hidden = 64 if fast else 192
+    hidden = args.hidden or (64 if fast else 192)
+    tau = args.temperature
     seq, batch = (32, 16) if fast else (64, 32)
     train_steps = 150 if fast else 2500
     early = 30 if fast else 200
@@ -95,7 +96,8 @@ def main(L: Lesson, args) -> None:
     n_sample = 100 if fast else 300
 
     # ------------------------------------------------------------------ data
-    L.step("Text as a sequence of characters")
+    L.step("Text as a sequence of characters",
+           deck=(4, "Example: RNN to predict next character in string"))
     L.say("The data is tiny Shakespeare: 1,115,394 characters of plays. A character-level "
           "model reads one character at a time and predicts the next one, so the vocabulary "
           "is just the set of characters and no word is ever unknown.")
@@ -113,7 +115,8 @@ def main(L: Lesson, args) -> None:
           f"({split:,}) to train and 10% to validate. Most frequent characters: "
           f"{vocab.itos[:12]!r}.")
 
-    L.step("The model: x_t one-hot, h_t recurrent, o_t a score per character")
+    L.step("The model: x_t one-hot, h_t recurrent, o_t a score per character",
+           deck=[(4, "Example: RNN to predict next character in string"), (4, "Chain Rule")])
     L.say("    x_t = one-hot(char_t)                           (V = 65)\n"
           "    h_t = tanh(W_xh·x_t + W_hh·h_(t−1) + b_h)        "
           f"(H = {hidden})\n"
@@ -134,19 +137,33 @@ def main(L: Lesson, args) -> None:
     L.say(f"Before training the scores are small and nearly equal, so the model spreads its "
           f"bet over all 65 characters: loss {loss0:.3f} vs ln 65 = {math.log(65):.3f}.")
     L.check("untrained loss is close to ln 65 = 4.174 (±0.15)", loss0, math.log(65), 0.15 / 4.174)
+    L.departure((4, "Example: RNN to predict next character in string"),
+                "x_t one-hot over 84 characters, h_t of 100 units, o_t a softmax over 84 "
+                "(a text of All's Well That Ends Well); samples after 0, 2,000 and 200,000 "
+                "iterations",
+                f"65 characters (tiny Shakespeare), h_t of {hidden} units; samples after 0, "
+                f"{30 if fast else 200} and {150 if fast else 2500} Adam steps (a few minutes "
+                "on a laptop CPU, not hours)",
+                "an untrained model starts at ln 65 = 4.17 nats per character, not the deck's "
+                "ln 84 = 4.43 (checked above), and the late samples below are those of a "
+                "shorter training")
+    L.say("The loss is the mean of the per-step losses E_t over every position (lesson 15's "
+          "E = Σ_t E_t, divided by the number of positions).")
 
     # ------------------------------------------------------------------ training
-    L.step("Training, with samples along the way")
+    L.step("Training, with samples along the way",
+           deck=[(4, "Training Recurrent Networks"),
+                 (4, "Recurrent Neural Network Language Models")])
     L.say(f"Adam (lr {lr}), gradient norm clipped at 5, {train_steps} steps of {batch} random "
           f"windows of {seq + 1} characters. Samples: 'First' followed by {n_sample} drawn "
-          "characters, temperature 0.8. While it trains, every tenth of the way, the model "
+          f"characters, temperature {tau}. While it trains, every tenth of the way, the model "
           "also writes 60 characters greedily (always its most likely next character):")
     L.source(sample)
     L.source(greedy)
     opt = optim.Adam(model.parameters(), lr=lr)
     samples = {}
     tg.manual_seed(123)
-    samples[0] = sample(model, vocab, "First", n_sample, 0.8)
+    samples[0] = sample(model, vocab, "First", n_sample, tau)
     val_losses = {0: evaluate(model, val, seq, 4)}
     curve = []
     running = None
@@ -166,7 +183,7 @@ def main(L: Lesson, args) -> None:
                 bar.update(loss=loss.item())
                 if step == early or step == train_steps:
                     tg.manual_seed(123)
-                    samples[step] = sample(model, vocab, "First", n_sample, 0.8)
+                    samples[step] = sample(model, vocab, "First", n_sample, tau)
                     val_losses[step] = evaluate(model, val, seq, 4)
                 if step % max(train_steps // 10, 1) == 0:
                     curve.append([step, f"{running:.3f}"])
@@ -175,7 +192,7 @@ def main(L: Lesson, args) -> None:
                              f"{escape(text_now)}")
     L.table(["step", "training loss (smoothed)"], curve)
 
-    L.step("What the model writes")
+    L.step("What the model writes", deck=(4, "Generated strings at different stages of training"))
     L.source(word_share)
     with L.code():
         shares = {step: word_share(s[5:], train_words) for step, s in samples.items()}
@@ -202,6 +219,30 @@ def main(L: Lesson, args) -> None:
                      val_losses[last] < 1.9, f"{val_losses[last]:.3f}")
         L.check_true("full run: more than half of the sampled words are real",
                      shares[last] > 0.5, f"{shares[last]:.2f}")
+    L.step("Temperature: how adventurous the samples are",
+           deck=(4, "Generated strings at different stages of training"))
+    L.say(f"Sampling draws the next character from softmax(o/τ). The samples above used "
+          f"τ = {tau}. τ → 0 always picks the most likely character (greedy); τ = 1 draws from "
+          "the model's own distribution; τ > 1 flattens it towards uniform.")
+    q = L.question("Going from τ = 0.5 to τ = 2, what happens to the entropy (the spread) of the "
+                   "next-character distribution?", ["it falls", "it stays", "it rises"])
+    with L.code():
+        with tg.no_grad():
+            logits, _ = model(val[:seq].reshape(1, seq))          # (1, T, V)
+        o = logits[0].numpy().astype("float64")                  # (T, V), last model
+        entropy = {}
+        for t_ in (0.5, 1.0, 2.0):
+            z = o / t_
+            p_ = [[math.exp(v - max(row)) for v in row] for row in z.tolist()]
+            p_ = [[v / sum(row) for v in row] for row in p_]
+            entropy[t_] = sum(-sum(v * math.log(v) for v in row if v > 0) for row in p_) / len(p_)
+    L.table(["τ", "mean entropy of softmax(o/τ), nats", "(uniform: ln 65 = 4.17)"],
+            [[t_, f"{h:.3f}", ""] for t_, h in entropy.items()])
+    rises = entropy[0.5] < entropy[1.0] < entropy[2.0]
+    L.answer(q, observed=3 if rises else 1 if entropy[0.5] > entropy[2.0] else 2, expected=3,
+             why="dividing the scores by τ > 1 shrinks their differences, so the probabilities "
+                 "move towards uniform (maximum entropy, ln 65); τ < 1 sharpens them towards "
+                 "the single most likely character.")
     with L.figure("training", "A character-level RNN reading tiny Shakespeare",
                   size=(10, 5)) as (fig, axes):
         figures.lines(axes[0, 0], {"training loss (per batch)": bar.losses},
@@ -214,4 +255,7 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 17, "A character-level language model")
+    run(main, 18, "A character-level language model", knobs=[
+        Knob("--hidden", 0, "state units H (0: 64 with --fast, 192 otherwise)"),
+        Knob("--temperature", 0.8, "sampling temperature τ: softmax(o/τ)"),
+    ])

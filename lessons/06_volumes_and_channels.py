@@ -1,4 +1,4 @@
-"""Lesson 5: Volumes and channels. A filter spans every channel; the worked example gives −3."""
+"""Lesson 6: Volumes and channels. A filter spans every channel; the worked example gives −3."""
 from __future__ import annotations
 
 import numpy as np   # only for the volume convolution written out as loops
@@ -8,7 +8,7 @@ import tinygrad_edu.functional as F
 from tinygrad_edu import nn
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
 
 
 def volume_conv_loops(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -29,7 +29,7 @@ def volume_conv_loops(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
 
-    L.step("A stack of maps is a volume")
+    L.step("A stack of maps is a volume", deck=(0, "Volume: collection of matrices"))
     L.say("A layer with m filters makes m feature maps. The next layer reads them together, "
           "as one *volume* of shape (channels, height, width) = (m, H, W), and each of its "
           "filters is a volume too: (m, K, K), as deep as its input. The score of one patch is "
@@ -40,14 +40,15 @@ def main(L: Lesson, args) -> None:
         volume = tg.stack(maps)                         # one volume (C=6, H=8, W=8)
     L.check("six 8×8 maps stacked: a (6, 8, 8) volume", volume.shape, (6, 8, 8))
 
-    L.step("The worked example: three channels, a 2×2 filter, bias −2")
+    L.step("The worked example: three channels, a 2×2 filter, bias −2",
+           deck=(0, "The volume convolves as a single input"))
     with L.code():
         patch = tg.tensor([[[3., 1.], [4., 1.]],          # channel 0
                            [[2., -1.], [-3., 1.]],        # channel 1
                            [[1., -1.], [2., -1.]]])       # channel 2      (C=3, 2, 2)
         slice_ = tg.tensor([[-2., 3.], [5., -1.]])
         weight = tg.stack([slice_, slice_, slice_])      # (C=3, 2, 2): the same slice 3 times
-        bias = -2.0
+        bias = args.bias
         y = F.conv2d(patch.reshape(1, 3, 2, 2), weight.reshape(1, 3, 2, 2),
                      tg.tensor([bias]))                  # (N=1, O=1, 1, 1)
     L.uses(F.conv2d)
@@ -65,7 +66,10 @@ def main(L: Lesson, args) -> None:
     L.table(["channel", "products", "2-D score"], rows)
     L.check("per-channel scores (the slide's 16, −23, 6)", per_channel, [16., -23., 6.])
     L.say(f"16 + (−23) + 6 + (−2) = {y.item():g}")
-    L.check("F.conv2d on the volume = −3 (the slide)", y.item(), -3.0)
+    if bias == -2.0:
+        L.check("F.conv2d on the volume = −3 (the slide)", y.item(), -3.0)
+    else:
+        L.say(f"(You set the bias to {bias:g} with --bias; the slide's −2 gives −3.)")
     L.check("F.conv2d = the Python sum of the channels' scores + bias", y.item(),
             sum(per_channel) + bias)
     L.say("Because the three slices are equal, this filter cannot tell the channels apart: it "
@@ -79,7 +83,9 @@ def main(L: Lesson, args) -> None:
     L.check("equal slices = one 2-D filter on the channel sum (Python: −3 again)", flat.item(),
             by_hand)
 
-    L.step("A colour image is a 3-channel volume")
+    L.step("A colour image is a 3-channel volume",
+           deck=[(0, "Input image as a volume of 3 color channels"),
+                 (1, "STEP 1: PREPARE A DATASET OF IMAGES")])
     H = W = 10
     L.say("A colour image stores three numbers per pixel: red, green and blue. As a tensor it "
           f"is a volume (3, H, W); a batch of them is (N, 3, H, W). Here a {H}×{W} picture: a "
@@ -92,8 +98,22 @@ def main(L: Lesson, args) -> None:
         rgb = tg.tensor([red, green, blue]).reshape(1, 3, H, W)          # (N=1, C=3, H, W)
     L.images([rgb[0, 0], rgb[0, 1], rgb[0, 2]], ["R", "G", "B"], vmin=0, vmax=1)
     L.check("an RGB image is a (N, 3, H, W) volume", rgb.shape, (1, 3, H, W))
+    L.departure((1, "STEP 1: PREPARE A DATASET OF IMAGES"),
+                "a 255×255 RGB image is a volume of 255×255×3: width, height, then the 3 "
+                "channels last (as Keras stores it, input_shape=(28, 28, 1))",
+                "channels first: (C, H, W) for one image, (N, C, H, W) for a batch (PyTorch's "
+                "layout, and the one nn.Conv2d expects)",
+                "the same numbers in another order: x_hwc[i, j, c] = x_chw[c, i, j], so "
+                "x_chw = x_hwc.permute(2, 0, 1); a (H, W, 3) image given to a layer that "
+                "expects 3 channels first is read as H channels (checked next)")
+    with L.code():
+        hwc = rgb[0].permute(1, 2, 0)                    # (H, W, C): the deck's layout
+        back = hwc.permute(2, 0, 1)                      # (C, H, W) again
+    L.check("x_hwc[i, j, c] = x_chw[c, i, j] at pixel (4, 8), every channel",
+            [hwc[4, 8, c].item() for c in range(3)], [rgb[0, c, 4, 8].item() for c in range(3)])
+    L.check("permute(2, 0, 1) turns the deck's layout back into (C, H, W)", back, rgb[0])
 
-    L.step("A filter spans all channels")
+    L.step("A filter spans all channels", deck=(3, "Convolution Layer"))
     L.say("A 3×3 filter for this image has shape (3, 3, 3): one 3×3 slice per colour. A "
           "\"red, not blue\" detector puts +1 in its red slice and −1 in its blue slice; its "
           "map is high inside the red square only. Every output pixel reads a 3×3 window "
@@ -125,38 +145,48 @@ def main(L: Lesson, args) -> None:
                         centered=True, annotate=True, fmt="{:.1f}", fontsize=8,
                         colorbar="score")
 
-    L.step("Layers of volumes")
+    L.step("Layers of volumes", deck=(0, "Volume: collection of matrices"))
+    C1 = args.filters
+    q = L.question(f"How many parameters does the second layer, Conv2d({C1}, 4, 3), hold?",
+                   [f"{4 * 9 + 4}", f"{4 * (C1 * 9 + 1)}", f"{4 * C1 * 9}",
+                    f"{(C1 + 4) * 9}"])
     with L.code():
-        conv1 = nn.Conv2d(3, 6, kernel_size=3)
-        conv2 = nn.Conv2d(6, 4, kernel_size=3)
+        conv1 = nn.Conv2d(3, C1, kernel_size=3)
+        conv2 = nn.Conv2d(C1, 4, kernel_size=3)
         h1 = conv1(rgb)
         h2 = conv2(F.relu(h1))
     L.uses(nn.Conv2d)
     L.table(["layer", "weight shape (O, C, K, K)", "parameters", "output shape"],
             [["input", "", "", tuple(rgb.shape)],
-             ["Conv2d(3, 6, 3)", tuple(conv1.weight.shape),
+             [f"Conv2d(3, {C1}, 3)", tuple(conv1.weight.shape),
               sum(p.numel() for p in conv1.parameters()), tuple(h1.shape)],
-             ["Conv2d(6, 4, 3)", tuple(conv2.weight.shape),
+             [f"Conv2d({C1}, 4, 3)", tuple(conv2.weight.shape),
               sum(p.numel() for p in conv2.parameters()), tuple(h2.shape)]])
-    L.say("Six filters of depth 3 turn the RGB volume into a 6-channel volume; the next layer's "
-          "filters must therefore be 6 deep. Each filter has C·K·K weights plus one bias: "
-          "3·3·3 + 1 = 28 for the first layer (×6 = 168), 6·3·3 + 1 = 55 for the second "
-          "(×4 = 220).")
-    L.check("Conv2d(3, 6, 3) has 6·(3·3·3 + 1) parameters",
-            sum(p.numel() for p in conv1.parameters()), 168)
-    L.check("Conv2d(6, 4, 3) has 4·(6·3·3 + 1) parameters",
-            sum(p.numel() for p in conv2.parameters()), 220)
+    L.say(f"{C1} filters of depth 3 turn the RGB volume into a {C1}-channel volume; the next "
+          f"layer's filters must therefore be {C1} deep. Each filter has C·K·K weights plus one "
+          f"bias: 3·3·3 + 1 = 28 for the first layer (×{C1} = {28 * C1}), {C1}·3·3 + 1 = "
+          f"{C1 * 9 + 1} for the second (×4 = {4 * (C1 * 9 + 1)}).")
+    n2 = sum(p.numel() for p in conv2.parameters())
+    L.check(f"Conv2d(3, {C1}, 3) has {C1}·(3·3·3 + 1) parameters",
+            sum(p.numel() for p in conv1.parameters()), C1 * 28)
+    L.check(f"Conv2d({C1}, 4, 3) has 4·({C1}·3·3 + 1) parameters", n2, 4 * (C1 * 9 + 1))
+    L.answer(q, observed=[4 * 9 + 4, 4 * (C1 * 9 + 1), 4 * C1 * 9, (C1 + 4) * 9].index(n2) + 1,
+             expected=2, why=f"each of the 4 filters spans all {C1} input channels: {C1}·3·3 "
+                             "weights, plus its one bias.")
     L.check("output volumes", [tuple(h1.shape), tuple(h2.shape)],
-            [(1, 6, 8, 8), (1, 4, 6, 6)])
+            [(1, C1, 8, 8), (1, 4, 6, 6)])
     try:
-        conv2(rgb)
+        conv2(tg.zeros(1, C1 + 1, 10, 10))
         mismatch = ""
     except (RuntimeError, ValueError) as e:
         mismatch = str(e)
-    L.say(f"Feeding the 3-channel image to the 6-deep layer fails:\n    {mismatch}")
+    L.say(f"Feeding a {C1 + 1}-channel volume to the {C1}-deep layer fails:\n    {mismatch}")
     L.check_true("a filter must be exactly as deep as its input", "channels" in mismatch,
                  "the error names the channel counts")
 
 
 if __name__ == "__main__":
-    run(main, 5, "Volumes and channels")
+    run(main, 6, "Volumes and channels", knobs=[
+        Knob("--bias", -2.0, "the bias of the worked example's filter (the slide's: −2)"),
+        Knob("--filters", 6, "filters of the first layer in 'Layers of volumes'"),
+    ])

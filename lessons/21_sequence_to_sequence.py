@@ -1,4 +1,4 @@
-"""Lesson 20: Sequence to sequence. An encoder-decoder learns to reverse unseen strings."""
+"""Lesson 21: Sequence to sequence. An encoder-decoder learns to reverse unseen strings."""
 from __future__ import annotations
 
 import math
@@ -17,7 +17,7 @@ from tinygrad_edu import nn, optim  # noqa: E402
 from tinygrad_edu.models import Seq2Seq  # noqa: E402
 
 import figures  # noqa: E402
-from console import Lesson, run  # noqa: E402
+from console import Knob, Lesson, run  # noqa: E402
 
 LETTERS = "abcdefgh"
 PAD, SOS, EOS = 0, 1, 2
@@ -64,12 +64,14 @@ def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
     fast = args.fast
     lo, hi = (3, 5) if fast else (3, 7)
-    hidden = 64 if fast else 128
+    hidden = args.hidden or (64 if fast else 128)
+    cell = args.cell
     train_steps = 250 if fast else 2500
     batch, lr = 64, (1e-2 if fast else 5e-3)
 
     # ------------------------------------------------------------------ the idea
-    L.step("When the output is a sequence too")
+    L.step("When the output is a sequence too", deck=[(4, "Sequence to Sequence Learning"),
+                                                      (4, "Chain Rule")])
     L.say("Translation, speech recognition and summarising map a sequence x_1..x_T to another "
           "sequence y_1..y_T' of a different length. The encoder-decoder (Sutskever et al. "
           "2014, Cho et al. 2014) splits the job:\n"
@@ -87,7 +89,7 @@ def main(L: Lesson, args) -> None:
         nll = -sum(math.log(p) for p in factors)      # −log P(y | x): what training lowers
     L.check("−log of the product = the sum of the −log factors", nll, -math.log(sentence), 1e-12)
 
-    L.step("The task: reverse a string")
+    L.step("The task: reverse a string", deck=(4, "Sequence to Sequence Learning"))
     with L.code():
         rng = random.Random(0)
         test_words = sorted({random_string(rng, lo + 1, hi) for _ in range(600)})[:500]
@@ -106,20 +108,32 @@ def main(L: Lesson, args) -> None:
              ["decoder target", tout[0].tolist(), "c b a <eos>, −100 = ignored"]])
 
     # ------------------------------------------------------------------ the model
-    L.step("The model, and teacher forcing")
+    L.step("The model, and teacher forcing", deck=(4, "Sequence to Sequence Learning"))
     with L.code():
         model = Seq2Seq(src_vocab_size=len(LETTERS) + 1, tgt_vocab_size=len(TGT_ITOS),
-                        embed_dim=32, hidden_size=hidden, cell="gru", sos_idx=SOS, eos_idx=EOS,
+                        embed_dim=32, hidden_size=hidden, cell=cell, sos_idx=SOS, eos_idx=EOS,
                         batch_first=True)
     L.uses(Seq2Seq)
     n_params = sum(p.numel() for p in model.parameters())
-    L.say(f"models.Seq2Seq: embedding (32) + GRU ({hidden}) encoder, embedding + GRU decoder "
+    L.say(f"models.Seq2Seq: embedding (32) + {cell.upper()} ({hidden}) encoder, embedding + "
+          f"{cell.upper()} decoder "
           f"started from the encoder's last state, a linear layer to {len(TGT_ITOS)} output "
           f"tokens: {n_params:,} parameters. The encoder skips each source's padding (packed "
           "sequences), so v is the state after the real last letter.\n"
           "Training uses teacher forcing: the decoder reads the TRUE previous letters "
           "(<sos> y_1..y_(n)), so all steps run in one call, and the loss is the cross-entropy "
           "of y_1..y_n <eos>, i.e. −log P(y | x) divided by the number of tokens.")
+    q = L.question("With teacher forcing, what does the decoder read at step t while it "
+                   "trains?", ["its own guess from step t − 1", "the true letter y_(t−1)",
+                               "the encoder's summary v only"])
+    with L.code():
+        _, tin_abc, tout_abc, _ = tensors(["abc"], hi)
+    reads_truth = tin_abc[0, 1:4].tolist() == tout_abc[0, 0:3].tolist()
+    L.answer(q, observed=2 if reads_truth else 1, expected=2,
+             why="the decoder input is the target shifted by one (<sos> y_1 … y_(n)): at step t it "
+                 "reads the true y_(t−1), so every step's input is known in advance and all steps "
+                 "run in one call. At test time there is no truth, and greedy decoding feeds "
+                 "back its own guesses instead.")
     L.say("Every fifth of the way the model reverses three held-out strings greedily (its best "
           "guess at each step, no training on them):")
     watch = test_words[::200][:3]
@@ -160,7 +174,7 @@ def main(L: Lesson, args) -> None:
                  f"{first:.3f} → {running:.3f}")
 
     # ------------------------------------------------------------------ P(y | x)
-    L.step("The chain rule in numbers")
+    L.step("The chain rule in numbers", deck=(4, "Chain Rule"))
     with L.code():
         word = test_words[250]
         src, tin, tout, lens = tensors([word], hi)
@@ -183,7 +197,8 @@ def main(L: Lesson, args) -> None:
     L.uses(F.cross_entropy)
 
     # ------------------------------------------------------------------ greedy decoding
-    L.step("Greedy decoding on strings it has never seen")
+    L.step("Greedy decoding on strings it has never seen",
+           deck=(4, "Sequence to Sequence Learning"))
     L.say("At test time there are no true previous letters. Greedy decoding feeds the decoder "
           "its own best guess: start with <sos>, take the argmax token, feed it back, stop at "
           "<eos>. (Beam search would keep several candidates; greedy keeps one.)")
@@ -200,7 +215,7 @@ def main(L: Lesson, args) -> None:
              for w, p in list(zip(test_words, preds))[::63]])
     L.say(f"Exact match on the 500 held-out strings: {exact:.1%}; letters in the right place: "
           f"{per_char:.1%}. Chance for a 4-letter string would be 8⁻⁴ = 0.02%.")
-    bar = 0.3 if fast else 0.9
+    bar = (0.3 if fast else 0.9) if hidden >= 64 else 0.05    # a small state holds less
     L.check_true(f"exact-match accuracy on held-out strings above {bar:.0%}", exact > bar,
                  f"{exact:.3f}")
     by_len = {}
@@ -228,4 +243,7 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 20, "Sequence to sequence")
+    run(main, 21, "Sequence to sequence", knobs=[
+        Knob("--cell", "gru", "the encoder's and decoder's cell", choices=("gru", "lstm")),
+        Knob("--hidden", 0, "size of the summary v (0: 64 with --fast, 128 otherwise)"),
+    ])

@@ -1,4 +1,4 @@
-"""Lesson 21: On the GPU. The same model on NumPy (CPU) and CuPy (GPU): times and identical results."""
+"""Lesson 22: On the GPU. The same model on NumPy (CPU) and CuPy (GPU): times, equal results."""
 from __future__ import annotations
 
 import time
@@ -10,7 +10,7 @@ from tinygrad_edu import nn, optim
 from tinygrad_edu.data import datasets
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
 
 
 def make_model() -> nn.Module:
@@ -55,8 +55,9 @@ def main(L: Lesson, args) -> None:
     imgs, labels = datasets.load_digits()
     images = (imgs / 16.0).astype("float32").reshape(-1, 1, 8, 8)
     steps, batch = (30, 64) if args.fast else (400, 128)
+    steps, batch = args.steps or steps, args.batch or batch
 
-    L.step("Training on the CPU (NumPy)")
+    L.step("Training on the CPU (NumPy)", deck=(4, "Programming Frameworks for Deep Nets"))
     L.source(make_model)
     L.source(train)
     with L.code():
@@ -68,7 +69,7 @@ def main(L: Lesson, args) -> None:
     L.check_true("the loss fell on the CPU", cpu_losses[-1] < cpu_losses[0],
                  f"{cpu_losses[0]:.3f} -> {cpu_losses[-1]:.3f}")
 
-    L.step("Is there a GPU?")
+    L.step("Is there a GPU?", deck=(4, "Programming Frameworks for Deep Nets"))
     with L.code():
         available = tg.cuda.is_available()
     L.uses(tg.cuda.is_available)
@@ -76,12 +77,19 @@ def main(L: Lesson, args) -> None:
         L.say("No GPU here (CuPy is not installed or no device answers): tg.cuda.is_available()\n"
               "is False, and asking for 'cuda' gives a clear error instead of a crash. On a\n"
               "machine with an NVIDIA GPU: pip install 'tinygrad_edu\\[gpu]' and run this again.")
+        q = L.question("What does tg.zeros(2, device='cuda') do on this machine?",
+                       ["quietly makes the tensor on the CPU instead",
+                        "raises an error that says CUDA is not available", "crashes Python"])
         with L.code():
             try:
                 tg.zeros(2, device="cuda")
                 raised = ""
             except RuntimeError as e:
                 raised = str(e)
+        L.answer(q, observed=2 if "CUDA is not available" in raised else 1, expected=2,
+                 why="moving data between devices is always explicit: a tensor never lands "
+                     "somewhere other than where it was asked for, so asking for a missing "
+                     "device is an error that says what is missing.")
         L.check_true("tg.cuda.is_available() is False", not tg.cuda.is_available())
         L.check_true("device='cuda' raises an error that says CUDA is not available",
                      "CUDA is not available" in raised, raised[:80])
@@ -89,7 +97,10 @@ def main(L: Lesson, args) -> None:
         return
 
     L.say(f"GPU: {tg.cuda.get_device_name()}")
-    L.step("The same training on the GPU (CuPy)")
+    L.step("The same training on the GPU (CuPy)", deck=(4, "Programming Frameworks for Deep Nets"))
+    q = L.question("Same initial weights, same batches: will the first loss on the GPU equal "
+                   "the CPU's?", ["yes, up to float32 rounding", "no, the GPU draws other "
+                                  "random weights", "no, CuPy computes a different loss"])
     with L.code():
         with L.progress("cuda", total=steps) as bar:
             gpu_losses, gpu_time, gpu_model = train("cuda", images, labels, steps, batch,
@@ -101,6 +112,9 @@ def main(L: Lesson, args) -> None:
           "speed-up here is modest or even below 1; tools/bench.py --device cuda measures the\n"
           "LeNet-5 and LSTM workloads where the GPU pays off.")
     L.check("the first loss is the same on both devices", gpu_losses[0], cpu_losses[0], tol=1e-4)
+    L.answer(q, observed=1 if abs(gpu_losses[0] - cpu_losses[0]) < 1e-4 else 2, expected=1,
+             why="make_model() seeds and draws its weights on the CPU and .to('cuda') copies "
+                 "them; the same float32 arithmetic runs on both, summed in another order.")
     L.check("the loss after training agrees (float32 rounding differs slightly)",
             gpu_losses[-1], cpu_losses[-1], tol=2e-2)
     w_cpu = cpu_model[0].weight.detach().numpy()
@@ -120,4 +134,8 @@ def draw(L: Lesson, curves: dict) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 21, "On the GPU")
+    run(main, 22, "On the GPU", knobs=[
+        Knob("--steps", 0, "training steps on each device (0: 30 with --fast, 400 otherwise)"),
+        Knob("--batch", 0, "batch size (0: 64 with --fast, 128 otherwise); the GPU gains with "
+                           "larger batches"),
+    ])

@@ -1,4 +1,4 @@
-"""Lesson 14: Backpropagation through time. The unrolled graph; shared weights sum their copies."""
+"""Lesson 15: Backpropagation through time. The unrolled graph; shared weights sum their copies."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,7 @@ from tinygrad_edu.engine.graph import run_backward
 from tinygrad_edu import nn
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
 
 
 def rnn_loss(xs: list, target: tg.Tensor, W: tg.Tensor, U: tg.Tensor, b: tg.Tensor,
@@ -61,6 +61,31 @@ def numpy_bptt(xs: np.ndarray, target: np.ndarray, W: np.ndarray, U: np.ndarray,
     return {"E": E, "W": dW, "U": dU, "b": db, "V": dV, "deltas": deltas, "shares": shares}
 
 
+def numpy_bptt_every_step(xs: np.ndarray, targets: np.ndarray, W: np.ndarray, U: np.ndarray,
+                          b: np.ndarray, V: np.ndarray) -> dict:
+    """BPTT when every step has a loss: y_t = V h_t, E = Σ_t E_t, E_t = ½‖y_t − target_t‖².
+    Going back, δ_t = ∂E/∂h_t collects Vᵀ(y_t − target_t) from its own loss plus what the
+    later steps send back through U."""
+    T, H = len(xs), U.shape[0]
+    hs = [np.zeros(H)]
+    for x_t in xs:
+        hs.append(np.tanh(W @ x_t + U @ hs[-1] + b))
+    ys = [V @ h for h in hs[1:]]
+    E = sum(0.5 * float(np.sum((y - t) ** 2)) for y, t in zip(ys, targets))
+    dW, dU, db, dV = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b), np.zeros_like(V)
+    from_later = np.zeros(H)                              # Uᵀ ∂E/∂a_{t+1}
+    for t in range(T - 1, -1, -1):
+        err = ys[t] - targets[t]
+        dV += np.outer(err, hs[t + 1])
+        delta = V.T @ err + from_later                    # δ_t: its own loss + the future
+        da = delta * (1 - hs[t + 1] ** 2)
+        dW += np.outer(da, xs[t])
+        dU += np.outer(da, hs[t])
+        db += da
+        from_later = U.T @ da
+    return {"E": E, "W": dW, "U": dU, "b": db, "V": dV}
+
+
 def max_diff(a: object, b: object) -> float:
     """Largest absolute elementwise difference (a Tensor or list of Tensors vs arrays)."""
     if isinstance(a, (list, tuple)):
@@ -83,10 +108,11 @@ def write_graph(L: Lesson, drawing: tg.viz.Drawing, name: str, what: str) -> Non
 def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
     rng = np.random.default_rng(14)
-    T = 4 if args.fast else 6
+    T = args.steps or (4 if args.fast else 6)
     I, H, O = 3, 4, 2
 
-    L.step("A recurrent net is a loop; unrolled in time it is a deep feed-forward net")
+    L.step("A recurrent net is a loop; unrolled in time it is a deep feed-forward net",
+           deck=[(3, "RNNs"), (4, "Training Recurrent Networks")])
     L.say("The same cell runs at every step with the same weights:\n"
           "    h_t = tanh(W x_t + U h_{t−1} + b)        y = V h_T        E = ½‖y − target‖²\n"
           f"Write the loop out for T = {T} steps and you get a feed-forward network {T} "
@@ -95,7 +121,7 @@ def main(L: Lesson, args) -> None:
     L.source(rnn_loss)
     f64 = tg.float64
     W = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (H, I)), dtype=f64))
-    U = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (H, H)), dtype=f64))
+    U = nn.Parameter(tg.tensor(rng.normal(0, args.weight_scale, (H, H)), dtype=f64))
     b = nn.Parameter(tg.tensor(rng.normal(0, 0.1, (H,)), dtype=f64))
     V = nn.Parameter(tg.tensor(rng.normal(0, 0.5, (O, H)), dtype=f64))
     xs_np = rng.normal(0, 1, (T, I))
@@ -113,7 +139,8 @@ def main(L: Lesson, args) -> None:
     L.uses(tg.scope, tg.retain_grads, run_backward)
     L.say(f"E = {E.item():.6f}")
 
-    L.step("The unrolled graph: one cluster per time step")
+    L.step("The unrolled graph: one cluster per time step",
+           deck=[(3, "Backpropagation through Time"), (4, "Training Recurrent Networks")])
     with L.code():
         params = {"W": W, "U": U, "b": b, "V": V}
         graph = tg.viz.trace(E, params=params)
@@ -136,7 +163,11 @@ def main(L: Lesson, args) -> None:
     L.say("The same picture in the terminal, from E back to the inputs:")
     L.print(tg.viz.tree(E, params=params, modules="collapse", max_depth=8))
 
-    L.step("A shared weight's gradient is the sum over its copies")
+    L.step("A shared weight's gradient is the sum over its copies",
+           deck=(3, "Backpropagation through Time"))
+    q = L.question("W is used at every step. Its gradient ∂E/∂W is …",
+                   ["the gradient of the last step's copy", "the sum over all the copies",
+                    "the average over the copies"])
     L.say("Untie the weights: give step t its own copy (W_t, U_t, b_t), all equal to W, U, b. "
           "The function does not change, so ∂E/∂W_t is step t's share of the gradient, and "
           "the chain rule for a variable used T times says\n"
@@ -163,8 +194,23 @@ def main(L: Lesson, args) -> None:
         summed = sum(c[k].grad.numpy() for c in copies)
         L.check(f"∂E/∂{name} (shared) equals Σ_t ∂E/∂{name}_t: max |difference|",
                 max_diff(params[name].grad, summed), 0.0, 1e-12)
+    summed_W = sum(c[0].grad.numpy() for c in copies)
+    last_W = copies[-1][0].grad.numpy()
+    observed = 2 if max_diff(W.grad, summed_W) < 1e-12 else \
+        1 if max_diff(W.grad, last_W) < 1e-12 else 3
+    L.answer(q, observed=observed, expected=2,
+             why="E depends on W through every step, and the chain rule adds the contributions "
+                 "of all the paths from W to E: one per copy.")
+    L.departure((3, "Backpropagation through Time"),
+                "the update is computed for each copy in the unfolded network, then summed "
+                "(or averaged)",
+                "summed: that sum is ∂E/∂W, and the optimizer scales it by its learning rate",
+                f"the average is the sum divided by T = {T}: a step {T} times shorter, the same "
+                "as dividing the learning rate by T (checked)")
+    L.check(f"averaging the copies = the sum divided by T = {T}",
+            sum(c[0].grad.numpy() for c in copies) / T, W.grad.numpy() / T, 1e-12)
 
-    L.step("BPTT by hand")
+    L.step("BPTT by hand", deck=(3, "Backpropagation through Time"))
     L.say("Going backwards from the loss, δ_t = ∂E/∂h_t obeys\n"
           "    δ_{T−1} = Vᵀ (y − target)\n"
           "    ∂E/∂a_t = δ_t ⊙ (1 − h_t²)            (a_t is the input of tanh)\n"
@@ -179,7 +225,7 @@ def main(L: Lesson, args) -> None:
             max_diff([s.grad for s in states], ref["deltas"]), 0.0, 1e-12)
     L.print(tg.viz.step_table(graph))
     L.say("The table shows how much the loss cares about each hidden state. It changes "
-          "from step to step by the factor Uᵀ diag(1 − h_t²): lesson 15 follows that factor.")
+          "from step to step by the factor Uᵀ diag(1 − h_t²): lesson 16 follows that factor.")
     norms = [float(np.linalg.norm(d)) for d in ref["deltas"]]
     with L.figure("gradient_per_step", "Backpropagation through time, step by step", ncols=2,
                   size=(13, 4.6)) as (fig, axes):
@@ -196,6 +242,49 @@ def main(L: Lesson, args) -> None:
         axes[0, 1].grid(True, alpha=0.3)
         axes[0, 1].legend()
 
+    L.step("A loss at every step: E = Σ_t E_t", deck=(3, "Feeding a sequence to an RNN"))
+    L.say("So far only the last state had a target. A tagger or a language model has one at "
+          "every step: y_t = V·h_t, E_t = Loss(y_t, target_t), and training lowers their sum "
+          "E = Σ_t E_t. Going back, each state now gets the gradient of its own loss *plus* "
+          "what the later steps send back through U:\n"
+          "    δ_t = Vᵀ(y_t − target_t) + Uᵀ ∂E/∂a_{t+1}")
+    L.source(numpy_bptt_every_step)
+    with L.code():
+        targets_np = rng.normal(0, 0.5, (T, O))               # one target per step
+        per_step = []                                         # E_t for t = 0..T−1
+        h = tg.zeros(H, dtype=f64)
+        for t in range(T):
+            h = (W @ xs[t] + U @ h + b).tanh()
+            per_step.append(0.5 * ((V @ h - tg.tensor(targets_np[t], dtype=f64)) ** 2).sum())
+        E_all = per_step[0]
+        for E_t in per_step[1:]:
+            E_all = E_all + E_t                               # E = Σ_t E_t
+        one_by_one = [tg.grad(E_t, [W], retain_graph=True)[0] for E_t in per_step]
+        (dW_all,) = tg.grad(E_all, [W], retain_graph=True)
+    ref_all = numpy_bptt_every_step(xs_np, targets_np, W.detach().numpy(), U.detach().numpy(),
+                                    b.detach().numpy(), V.detach().numpy())
+    L.check("E = Σ_t E_t equals the NumPy loop's", E_all.item(), ref_all["E"], 1e-14)
+    L.check("∂E/∂W = Σ_t ∂E_t/∂W: the gradient of the sum is the sum of the gradients",
+            dW_all, sum(g.numpy() for g in one_by_one), 1e-12)
+    L.check("∂E/∂W from autograd = the NumPy BPTT loop with a loss at every step", dW_all,
+            ref_all["W"], 1e-12)
+    with L.code():
+        (dE0_dW,) = tg.grad(per_step[0], [W], retain_graph=True)
+        Wn, bn, Vn = W.detach().numpy(), b.detach().numpy(), V.detach().numpy()
+        h0 = np.tanh(Wn @ xs_np[0] + bn)                          # h_0 (U·h_{−1} = 0)
+        first_step_only = np.outer((1 - h0 ** 2) * (Vn.T @ (Vn @ h0 - targets_np[0])), xs_np[0])
+    L.check("E_0 reaches W only through step 0: ∂E_0/∂W = one outer product, by hand",
+            dE0_dW, first_step_only, 1e-12)
+    norms_t = [float(np.linalg.norm(g.numpy())) for g in one_by_one]
+    L.table(["loss", "‖∂E_t/∂W‖", "steps it reaches back through"],
+            [[f"E_{t}", f"{n:.4f}", f"0..{t}"] for t, n in enumerate(norms_t)])
+    L.say("A later loss reaches back through more steps (E_t through t + 1 copies of the "
+          "cell), so it contributes more terms to ∂E/∂W; lesson 16 asks how big the far-back "
+          "terms still are.")
+
 
 if __name__ == "__main__":
-    run(main, 14, "Backpropagation through time")
+    run(main, 15, "Backpropagation through time", knobs=[
+        Knob("--steps", 0, "T, the number of steps to unroll (0: 4 with --fast, 6 otherwise)"),
+        Knob("--weight-scale", 0.5, "standard deviation of the recurrent weights U"),
+    ])

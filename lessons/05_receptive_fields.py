@@ -1,4 +1,4 @@
-"""Lesson 4: Receptive fields. A 7×7 curve detector scores 6600 on a curve and 0 elsewhere."""
+"""Lesson 5: Receptive fields. A 7×7 curve detector scores 6600 on a curve and 0 elsewhere."""
 from __future__ import annotations
 
 from matplotlib.patches import Rectangle
@@ -8,7 +8,7 @@ from tinygrad_edu.engine import graph
 import tinygrad_edu.functional as F
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
 
 # The 7×7 piece of a drawing where a curve bends (0 = paper, larger = darker ink).
 CURVE_PATCH = [
@@ -84,7 +84,8 @@ def formula(layers: list) -> int:
 def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
 
-    L.step("A filter looks at a small window: its receptive field")
+    L.step("A filter looks at a small window: its receptive field",
+           deck=[(1, "STEP 2: CONVOLUTION..."), (1, "Visualization of the receptive field")])
     L.say("A unit in a convolutional layer does not see the whole image, only the K×K window "
           "under its filter: that window is its *receptive field*. Here a 7×7 filter sits on "
           "a line drawing. The filter has weight 30 along a curve and 0 elsewhere, so it is a "
@@ -96,7 +97,7 @@ def main(L: Lesson, args) -> None:
         filt = tg.tensor(CURVE_FILTER, dtype=tg.float32)
     L.images([img, filt], ["the drawing (12×20)", "curve filter 7×7"])
 
-    L.step("On the curve: a large number")
+    L.step("On the curve: a large number", deck=(1, "Visualization of the receptive field"))
     with L.code():
         r0, c0 = CURVE_AT
         window = img[r0:r0 + 7, c0:c0 + 7]
@@ -117,18 +118,27 @@ def main(L: Lesson, args) -> None:
     L.check("conv2d at the curve equals the sum over the 7×7 lists in plain Python",
             fmap[r0, c0], float(by_hand))
 
-    L.step("Move the filter: 0")
+    L.step("Move the filter", deck=(1, "What happens when we move our filter?"))
     with L.code():
-        q0, d0 = OTHER_AT
+        q0, d0 = (int(v) for v in args.at.split(","))
         moved = fmap[q0, d0]
     L.table([""] + [str(v) for v in range(7)],
             [[u] + [int(t) for t in img[q0 + u, d0:d0 + 7].tolist()] for u in range(7)],
             title=f"receptive field at rows {q0}..{q0 + 6}, columns {d0}..{d0 + 6}")
-    L.say("Here the ink runs along the window's left column and bottom row, exactly where the "
-          "filter's weights are 0; every product vanishes.")
-    L.check("the same filter at the other corner = 0 (the slide)", moved, 0.0)
+    at_slide = (q0, d0) == OTHER_AT
+    if at_slide:
+        L.say("Here the ink runs along the window's left column and bottom row, exactly where "
+              "the filter's weights are 0; every product vanishes.")
+        L.check("the same filter at the other corner = 0 (the slide)", moved, 0.0)
+    else:
+        by_hand_there = sum(img[q0 + u, d0 + v].item() * CURVE_FILTER[u][v]
+                            for u in range(7) for v in range(7))
+        L.say(f"You moved the window to rows {q0}..{q0 + 6}, columns {d0}..{d0 + 6} (--at): the "
+              "score is whatever ink lies under the filter's 30s there.")
+        L.check(f"the score at ({q0}, {d0}) = the sum of products in plain Python", moved,
+                by_hand_there)
 
-    L.step("The whole feature map")
+    L.step("The whole feature map", deck=(1, "STEP 2: CONVOLUTION..."))
     L.say("Sliding the filter everywhere gives a 6×14 map (12 − 7 + 1 = 6, 20 − 7 + 1 = 14). "
           "It lights up where the drawing has a curve of the filter's shape and stays blank "
           "elsewhere: a feature map is a map of *where* the feature is.")
@@ -162,25 +172,31 @@ def main(L: Lesson, args) -> None:
             axes[0, 2].add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, lw=2.5,
                                            edgecolor=color))
 
-    L.step("Deeper layers see wider")
+    L.step("Deeper layers see wider", deck=[(3, "Some Facts"), (3, "An example: VGG")])
     L.say("A unit of the second layer looks at a K×K window of the *first layer's map*, and "
           "each of those pixels already looks at a K×K window of the image, so it sees more. "
           "For a stack of layers with kernel sizes k_l and strides s_l:\n\n"
           "    r = 1 + Σ_l (k_l − 1) · s_1 · s_2 · … · s_{l−1}\n\n"
           "We measure r with autograd instead of trusting the formula: back-propagate from one "
           "output pixel and count the input rows that get a non-zero gradient.")
+    K = args.kernel
+    big = 3 * K - 2                                   # one layer as wide as three K×K layers
     stacks = {
-        "conv 3×3": [("conv", 3, 1)],
-        "conv 3×3 → conv 3×3": [("conv", 3, 1)] * 2,
-        "3 × conv 3×3": [("conv", 3, 1)] * 3,
-        "conv 7×7": [("conv", 7, 1)],
-        "conv 3 → pool 2 (stride 2) → conv 3": [("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1)],
+        f"conv {K}×{K}": [("conv", K, 1)],
+        f"conv {K}×{K} → conv {K}×{K}": [("conv", K, 1)] * 2,
+        f"3 × conv {K}×{K}": [("conv", K, 1)] * 3,
+        f"conv {big}×{big}": [("conv", big, 1)],
+        f"conv {K} → pool 2 (stride 2) → conv {K}": [("conv", K, 1), ("pool", 2, 2),
+                                                     ("conv", K, 1)],
         "LeNet: conv 5 → pool 2 → conv 5 → pool 2": [("conv", 5, 1), ("pool", 2, 2),
                                                     ("conv", 5, 1), ("pool", 2, 2)],
     }
     L.source(receptive_field)
     L.source(formula)
     L.uses(graph.run_backward, F.avg_pool2d)
+    q = L.question(f"How many input pixels wide is the window seen by one unit after three "
+                   f"stacked {K}×{K} convolutions (stride 1)?",
+                   [f"{K}", f"{3 * K - 2}", f"{3 * K}", f"{K ** 3}"])
     rows = []
     with L.code():
         for name, layers in stacks.items():
@@ -188,9 +204,13 @@ def main(L: Lesson, args) -> None:
             rows.append([name, predicted, measured])
             L.check(f"receptive field of {name}", measured, predicted)
     L.table(["stack", "formula r", "measured by autograd"], rows)
-    L.say("Three 3×3 layers see the same 7×7 window as one 7×7 layer but with 3·9 = 27 "
-          "weights instead of 49 (and two more non-linearities), the reason VGG uses only 3×3 "
-          "filters. Pooling with stride 2 doubles the step of every later layer, so the field "
+    three = rows[2][2]
+    L.answer(q, observed=[K, 3 * K - 2, 3 * K, K ** 3].index(three) + 1, expected=2,
+             why=f"each layer widens the field by K − 1 = {K - 1}: 1 + 3·{K - 1} = {3 * K - 2}.")
+    L.say(f"Three {K}×{K} layers see the same {big}×{big} window as one {big}×{big} layer but "
+          f"with 3·{K * K} = {3 * K * K} weights instead of {big * big} (and two more "
+          "non-linearities), the reason VGG uses only 3×3 filters (lesson 8 counts VGG-16). "
+          "Pooling with stride 2 doubles the step of every later layer, so the field "
           f"grows fast: after LeNet's second pooling layer one unit sees a {rows[-1][2]}×"
           f"{rows[-1][2]} window of the 32×32 input.")
     with L.figure("receptive_fields", "How far one output pixel sees", size=(12, 5)) as (fig, axes):
@@ -200,4 +220,7 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 4, "Receptive fields")
+    run(main, 5, "Receptive fields", knobs=[
+        Knob("--at", "3,0", "row,column of the window the filter is moved to (the slide's: 3,0)"),
+        Knob("--kernel", 3, "kernel size K of the stacked layers in the last step"),
+    ])

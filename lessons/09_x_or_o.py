@@ -1,4 +1,4 @@
-"""Lesson 8: X or O? A tiny CNN tells shifted and distorted 9×9 X's from O's, maps shown."""
+"""Lesson 9: X or O? A tiny CNN tells shifted and distorted 9×9 X's from O's, maps shown."""
 from __future__ import annotations
 
 import random
@@ -10,7 +10,7 @@ import tinygrad_edu.functional as F
 from tinygrad_edu import nn, optim
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
 
 N = 9
 CLASSES = ("X", "O")
@@ -39,6 +39,21 @@ SLIDE_X = [
     [-1, -1, -1, 1, -1, 1, -1, -1, -1],
     [-1, -1, -1, 1, -1, 1, -1, 1, -1],
     [-1, -1, 1, -1, -1, -1, 1, -1, -1],
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1],
+]
+
+
+# The deck's first grid ("would you classify this as an X?"), as printed: its first row has a
+# tenth value (dropped here) and its seventh row repeats the sixth.
+DECK_X = [
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1],
+    [-1, 1, -1, -1, -1, -1, -1, 1, -1],
+    [-1, -1, 1, -1, -1, -1, 1, -1, -1],
+    [-1, -1, -1, 1, -1, 1, -1, -1, -1],
+    [-1, -1, -1, -1, 1, -1, -1, -1, -1],
+    [-1, -1, -1, 1, -1, 1, -1, -1, -1],
+    [-1, -1, -1, 1, -1, 1, -1, -1, -1],
+    [-1, 1, -1, -1, -1, -1, -1, 1, -1],
     [-1, -1, -1, -1, -1, -1, -1, -1, -1],
 ]
 
@@ -99,7 +114,8 @@ def train(model: nn.Module, x: tg.Tensor, y: tg.Tensor, steps: int, lr: float,
 def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
 
-    L.step("Two classes of 9×9 pictures")
+    L.step("Two classes of 9×9 pictures", deck=[(2, "Our first CNN"),
+                                                (2, "Would you classify this as an X?")])
     L.say("Each picture is a 9×9 grid of −1 (background) and +1 (ink). A computer comparing "
           "pictures pixel by pixel is lost as soon as an X is drawn a little off-centre or "
           "with a wobbly stroke: the lecture's example below shares few +1 pixels with the "
@@ -113,8 +129,21 @@ def main(L: Lesson, args) -> None:
     L.images([x_img, o_img, slide_x], ["X", "O", "the slide's X"], vmin=-1, vmax=1)
     L.say(f"The slide's X shares only {same} of its ink pixels with the clean X "
           f"(which has {(x_img > 0).sum().item()}).")
+    L.departure((2, "Would you classify this as an X?"),
+                "the first grid, the X to compare with, lists ten values in its first row and "
+                "repeats its sixth row as the seventh, so its lower strokes do not spread out",
+                "a clean X drawn as a 9×9 grid: +1 on both diagonals of the inner 7×7 "
+                "(base_x); the deck's grid is kept as DECK_X, first row cut to nine values",
+                "the two differ in 4 pixels of the seventh row (counted next); the trained CNN "
+                "is asked about the deck's grid too, in 'The hard cases'")
+    with L.code():
+        deck_x = tg.tensor(DECK_X, dtype=tg.float32)
+        differ = int((deck_x != x_img).sum().item())
+    L.check("the deck's first grid differs from the clean X in 4 pixels, all in row 6",
+            [differ, int((deck_x[6] != x_img[6]).sum().item())], [4, 4])
 
-    L.step("Three features, each a 3×3 filter")
+    L.step("Three features, each a 3×3 filter", deck=[(2, "What is a feature?"), (2, "Filters"),
+                                                      (2, "CNN Layers: Convolutions")])
     feats = tg.tensor([
         [[1., -1., -1.], [-1., 1., -1.], [-1., -1., 1.]],       # "\" diagonal
         [[1., -1., 1.], [-1., 1., -1.], [1., -1., 1.]],         # a small x (crossing)
@@ -137,7 +166,8 @@ def main(L: Lesson, args) -> None:
             maps[0, 2, 1, 5], 1.0, 1e-6)
     L.check("the maps are 7×7", maps.shape, (1, 3, 7, 7))
 
-    L.step("ReLU, then pooling")
+    L.step("ReLU, then pooling", deck=[(2, "CNN Layers: Pooling"),
+                                       (2, "CNN Layers: Activation")])
     L.say("ReLU sets every negative value to 0 (only matches survive). Max pooling with a 2×2 "
           "window and stride 2 keeps the best match of each window; with ceil_mode=True the "
           "leftover last row and column form their own smaller windows, so 7×7 becomes 4×4. "
@@ -151,6 +181,19 @@ def main(L: Lesson, args) -> None:
     window = maps[0, 0, 0:2, 0:2].reshape(4).tolist()                # the top-left 2×2 window
     L.check("pooled top-left of the \\ map = max(0, best match of its window), in Python",
             pooled[0, 0, 0, 0], max(0.0, *window), 1e-6)
+    q = L.question("The deck pools first and applies ReLU after; we apply ReLU first. Do the "
+                   "pooled maps differ?", ["yes, a little", "yes, a lot", "no, they are equal"])
+    with L.code():
+        pool_then_relu = F.relu(F.max_pool2d(maps, 2, ceil_mode=True))     # the deck's order
+    same_maps = bool((pool_then_relu - pooled).abs().max().item() == 0.0)
+    L.answer(q, observed=3 if same_maps else 1, expected=3,
+             why="ReLU never changes which of two numbers is larger (it is non-decreasing), so "
+                 "max(relu(a), relu(b)) = relu(max(a, b)): the two orders give the same maps, "
+                 "and pooling first does 4 times fewer ReLUs.")
+    L.departure((2, "CNN Layers: Pooling"),
+                "pooling is shown first and the ReLU activation after it",
+                "ReLU, then max pooling (the usual order in code)",
+                "none in the numbers: max pooling and ReLU commute (checked: identical maps)")
     with L.figure("features", "Hand-made 3×3 features on the clean X", ncols=4, nrows=3,
                   size=(15, 10)) as (fig, axes):
         figures.image_grid(axes[0:1, :], [x_img, o_img, slide_x],
@@ -163,14 +206,16 @@ def main(L: Lesson, args) -> None:
                            [f"ReLU + max pool: {n} (4×4)" for n in names], cmap="viridis",
                            vmin=0, vmax=1, colorbar="match")
 
-    L.step("A fully connected vote, learned from examples")
+    L.step("A fully connected vote, learned from examples",
+           deck=[(2, "CNN: Fully Connected Layer"), (2, "Let's put it all together!")])
+    moves = args.max_moves
     train_x, train_y = make_set(200, seed=1, max_moves=2)
-    test_x, test_y = make_set(200, seed=2, max_moves=3)
+    test_x, test_y = make_set(200, seed=2, max_moves=moves)
     L.say("The 3·4·4 = 48 pooled values are the features. A fully connected layer gives each "
           "a weight for 'X' and one for 'O' and adds them up: a weighted vote. We train only "
           "that layer here (the filters stay hand-made) on 200 pictures that are shifted by up "
           "to one pixel and have up to 2 ink pixels pushed aside; we test on 200 fresh "
-          "pictures with up to 3.")
+          f"pictures with up to {moves} (--max-moves).")
 
     class HandFeatures(nn.Module):
         def __init__(self) -> None:
@@ -191,37 +236,45 @@ def main(L: Lesson, args) -> None:
     L.check_true("hand-made features + learned vote: test accuracy ≥ 95%", acc_hand >= 0.95,
                  f"{acc_hand:.1%}, loss {hand_losses[0]:.3f} → {hand_losses[-1]:.3f}")
 
-    L.step("Learning the filters too: a tiny CNN")
-    L.say("Now let gradient descent choose the filters as well: Conv2d(1, 3, 3) → ReLU → "
-          "MaxPool2d(2, ceil_mode=True) → Flatten → Linear(48, 2), 30 + 98 = 128 parameters, "
-          "started from random numbers.")
+    L.step("Learning the filters too: a tiny CNN", deck=(2, "Let's put it all together!"))
+    nf = args.filters
+    L.say(f"Now let gradient descent choose the filters as well: Conv2d(1, {nf}, 3) → ReLU → "
+          f"MaxPool2d(2, ceil_mode=True) → Flatten → Linear({16 * nf}, 2), {10 * nf} + "
+          f"{32 * nf + 2} = {42 * nf + 2} parameters, started from random numbers.")
     L.source(train)
     with L.code():
         tg.manual_seed(0)
-        cnn = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-                            nn.Flatten(), nn.Linear(48, 2))
+        cnn = nn.Sequential(nn.Conv2d(1, nf, 3), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+                            nn.Flatten(), nn.Linear(16 * nf, 2))
         n_par = sum(p.numel() for p in cnn.parameters())
         with L.progress("training the tiny CNN", total=200) as bar:
             losses = train(cnn, train_x, train_y, steps=200, lr=0.05, report=bar.update)
-    L.check("parameters: 3·(9 + 1) + 48·2 + 2", n_par, 128)
+    L.check(f"parameters: {nf}·(9 + 1) + {16 * nf}·2 + 2", n_par, nf * 10 + 32 * nf + 2)
     acc_train, acc_test = accuracy(cnn, train_x, train_y), accuracy(cnn, test_x, test_y)
     L.table(["set", "pictures", "accuracy"],
             [["train (shifts, ≤ 2 moved pixels)", 200, f"{acc_train:.1%}"],
-             ["test (fresh, ≤ 3 moved pixels)", 200, f"{acc_test:.1%}"]])
+             [f"test (fresh, ≤ {moves} moved pixels)", 200, f"{acc_test:.1%}"]])
     L.check_true("the loss fell", losses[-1] < 0.1 * losses[0],
                  f"{losses[0]:.3f} → {losses[-1]:.4f}")
-    L.check_true("the tiny CNN classifies ≥ 95% of the unseen distorted pictures",
-                 acc_test >= 0.95, f"{acc_test:.1%}")
+    if moves <= 3 and nf >= 2:
+        L.check_true("the tiny CNN classifies ≥ 95% of the unseen distorted pictures",
+                     acc_test >= 0.95, f"{acc_test:.1%}")
+    else:
+        L.say(f"With {nf} filter(s) and test pictures up to {moves} moved pixels the lesson "
+              "promises less: clearly better than guessing.")
+        L.check_true("the tiny CNN beats guessing (> 60%) on the unseen pictures",
+                     acc_test > 0.6, f"{acc_test:.1%}")
 
-    L.step("The hard cases")
+    L.step("The hard cases", deck=(2, "Would you classify this as an X?"))
     o_wobbly = distorted(shifted(base_o(), 1, -1), random.Random(7), 3)
     cases = {
         "clean X": base_x(), "clean O": base_o(),
         "the slide's X": SLIDE_X,
+        "the deck's first grid": DECK_X,
         "X shifted up-left": shifted(base_x(), -1, -1),
         "O shifted, 3 moved pixels": o_wobbly,
     }
-    truth = [0, 1, 0, 0, 1]
+    truth = [0, 1, 0, 0, 0, 1]
     with L.code():
         batch = tg.tensor(list(cases.values())).reshape(len(cases), 1, N, N)
         with tg.no_grad():
@@ -233,33 +286,39 @@ def main(L: Lesson, args) -> None:
         rows.append([name, CLASSES[truth[k]], CLASSES[pred], f"{probs[k, 0].item():.3f}",
                      f"{probs[k, 1].item():.3f}"])
     L.table(["picture", "truth", "CNN says", "P(X)", "P(O)"], rows)
-    L.check("the CNN gets every hard case right", preds, truth)
+    if moves <= 3 and nf >= 2:
+        L.check("the CNN gets every hard case right", preds, truth)
+    else:
+        L.check_true("the CNN gets the clean X and O right", preds[:2] == truth[:2],
+                     str(preds))
 
-    L.step("What the trained CNN sees in the slide's X")
+    L.step("What the trained CNN sees in the slide's X",
+           deck=(2, "Would you classify this as an X?"))
     with L.code():
         conv = cnn[0]
         with tg.no_grad():
-            fm = F.relu(conv(slide_x.reshape(1, 1, N, N)))              # (1, 3, 7, 7)
-            pm = cnn[2](fm)                                             # (1, 3, 4, 4)
-    L.images([conv.weight[k, 0].detach() for k in range(3)],
-             [f"learned filter {k}" for k in range(3)])
-    L.images([fm[0, k] for k in range(3)], [f"feature map {k}" for k in range(3)])
-    L.images([pm[0, k] for k in range(3)], [f"pooled map {k}" for k in range(3)])
+            fm = F.relu(conv(slide_x.reshape(1, 1, N, N)))              # (1, nf, 7, 7)
+            pm = cnn[2](fm)                                             # (1, nf, 4, 4)
+    L.images([conv.weight[k, 0].detach() for k in range(nf)],
+             [f"learned filter {k}" for k in range(nf)])
+    L.images([fm[0, k] for k in range(nf)], [f"feature map {k}" for k in range(nf)])
+    L.images([pm[0, k] for k in range(nf)], [f"pooled map {k}" for k in range(nf)])
     L.say("The learned filters are not the tidy ±1 diagonals we drew, but they play the same "
           "game: each lights up on some local piece of stroke, pooling blurs away the exact "
           "position, and the vote weighs the pieces.")
-    L.check("three feature maps of 7×7 and pooled maps of 4×4", [list(fm.shape), list(pm.shape)],
-            [[1, 3, 7, 7], [1, 3, 4, 4]])
-    with L.figure("tiny_cnn", "What the trained tiny CNN sees in the slide's X", ncols=3, nrows=3,
-                  size=(12, 11)) as (fig, axes):
-        figures.image_grid(axes[0:1, :], [conv.weight[k, 0].detach() for k in range(3)],
-                           [f"learned filter {k}" for k in range(3)], centered=True,
+    L.check(f"{nf} feature maps of 7×7 and pooled maps of 4×4",
+            [list(fm.shape), list(pm.shape)], [[1, nf, 7, 7], [1, nf, 4, 4]])
+    cols = max(nf, 3)
+    with L.figure("tiny_cnn", "What the trained tiny CNN sees in the slide's X", ncols=cols,
+                  nrows=3, size=(4 * cols, 11)) as (fig, axes):
+        figures.image_grid(axes[0:1, :], [conv.weight[k, 0].detach() for k in range(nf)],
+                           [f"learned filter {k}" for k in range(nf)], centered=True,
                            colorbar="weight")
-        figures.image_grid(axes[1:2, :], [fm[0, k] for k in range(3)],
-                           [f"feature map {k} (after ReLU)" for k in range(3)], cmap="viridis",
-                           colorbar="activation")
-        figures.image_grid(axes[2:3, :], [pm[0, k] for k in range(3)],
-                           [f"pooled map {k}" for k in range(3)], cmap="viridis",
+        figures.image_grid(axes[1:2, :], [fm[0, k] for k in range(nf)],
+                           [f"feature map {k} (after ReLU)" for k in range(nf)],
+                           cmap="viridis", colorbar="activation")
+        figures.image_grid(axes[2:3, :], [pm[0, k] for k in range(nf)],
+                           [f"pooled map {k}" for k in range(nf)], cmap="viridis",
                            colorbar="activation")
     with L.figure("training", "Training on 200 shifted, distorted pictures",
                   size=(9, 4.5)) as (fig, axes):
@@ -269,4 +328,7 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 8, "X or O?")
+    run(main, 9, "X or O?", knobs=[
+        Knob("--max-moves", 3, "most ink pixels pushed aside in a test picture (training: 2)"),
+        Knob("--filters", 3, "filters of the tiny CNN that learns its own features"),
+    ])

@@ -1,4 +1,4 @@
-"""Lesson 10: A Keras-style CNN. Parameter counts by hand; SGD momentum + decay rule by hand."""
+"""Lesson 11: A Keras-style CNN. Parameter counts by hand; SGD momentum + decay rule by hand."""
 from __future__ import annotations
 
 import numpy as np   # only for the cross-entropy written out with log-sum-exp
@@ -11,7 +11,7 @@ from tinygrad_edu.models import KerasCNN
 from tinygrad_edu.train import fit
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
 
 MEAN, STD = 0.1307, 0.3081          # MNIST's pixel mean and standard deviation
 
@@ -38,7 +38,7 @@ def cross_entropy_numpy(z: np.ndarray, labels: np.ndarray) -> float:
 def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
 
-    L.step("The model of the lecture, in PyTorch's words")
+    L.step("The model of the lecture, in PyTorch's words", deck=(1, "Creating model using keras"))
     L.say("Keras: Conv2D(32, (3,3), relu) → MaxPooling2D(2,2) → Conv2D(64, (3,3), relu) → "
           "MaxPooling2D(2,2) → Conv2D(64, (3,3), relu) → Flatten → Dense(64, relu) → "
           "Dense(10, softmax). Here Conv2D is nn.Conv2d, MaxPooling2D is nn.MaxPool2d and "
@@ -48,7 +48,7 @@ def main(L: Lesson, args) -> None:
         summary = model.summary((1, 28, 28), console=L.console)
     L.uses(KerasCNN)
 
-    L.step("Shapes and parameter counts by hand")
+    L.step("Shapes and parameter counts by hand", deck=(1, "Creating model using keras"))
     L.say("A 3×3 conv without padding shrinks each side by 2; a 2×2 pool halves it (rounding "
           "down): 28 → 26 → 13 → 11 → 5 → 3. A conv layer with C_in input and C_out output "
           "channels holds C_out·(C_in·3·3 + 1) numbers, a dense layer n_out·(n_in + 1).")
@@ -74,10 +74,20 @@ def main(L: Lesson, args) -> None:
     L.check("Conv2D(32, 3×3) on one channel = 320 parameters (the Keras summary)",
             layers[0]["params"], 320)
     L.check("total = 93,322", summary.total, sum(n for _, _, n, _ in by_hand))
+    L.departure((1, "Creating model using keras"),
+                "Keras: input_shape=(28, 28, 1), channels last; the last Dense layer has a "
+                "softmax activation and the loss takes probabilities",
+                "PyTorch's layout (1, 28, 28), channels first (lesson 6); the last layer returns "
+                "the 10 logits and F.cross_entropy applies log-softmax inside",
+                "the same layers and the same 93,322 parameters (counted by hand above: a "
+                "layer's count does not depend on the layout); the probabilities are "
+                "softmax(logits), and the log of a separate softmax can underflow where "
+                "log-softmax cannot (step 'Softmax + negative log-likelihood')")
     L.say(f"Flatten turns the 64 maps of {side[-1]}×{side[-1]} into {flat} numbers; the "
           "first dense layer then holds as many parameters as the last convolution.")
 
-    L.step("Dropout: switching units off while learning")
+    L.step("Dropout: switching units off while learning",
+           deck=(1, "STEP 5: REGULARIZATION (DROPOUT)"))
     L.say("nn.Dropout(p) zeroes each value with probability p during training and scales the "
           "survivors by 1/(1−p), so the expected value is unchanged; in eval mode it does "
           "nothing. It has no parameters.")
@@ -96,7 +106,9 @@ def main(L: Lesson, args) -> None:
                  bool((a - b).abs().max().item() > 0))
     L.check("eval mode: two passes agree exactly", c, d)
 
-    L.step("Softmax + negative log-likelihood")
+    L.step("Softmax + negative log-likelihood",
+           deck=[(1, "STEP 6: PROBABILITY CONVERSION....."),
+                 (1, "STEP 6: GET ERROR AND UPDATE WEIGHTS")])
     L.say("The probabilities are y_j = e^{z_j} / Σ_k e^{z_k}; the loss of one example with "
           "one-hot target t is E = −Σ_j t_j log y_j = −log y_label. F.cross_entropy does both "
           "in one numerically stable step.")
@@ -116,16 +128,61 @@ def main(L: Lesson, args) -> None:
     y /= y.sum(1, keepdims=True)
     L.check("= −mean Σ_j t_j log y_j with one-hot t and the softmax y in NumPy", loss,
             float(-(onehot * np.log(y)).sum(1).mean()), 1e-6)
+    L.departure((1, "STEP 6: GET ERROR AND UPDATE WEIGHTS"),
+                "the loss for classification is written Σ_i t_i log y_i (a dash before it, no "
+                "minus sign in the sum)",
+                "E = −Σ_i t_i log y_i: the negative log-likelihood, which gradient descent "
+                "makes smaller",
+                "log y ≤ 0, so Σ t log y is ≤ 0 and is the log-likelihood itself: minimising it "
+                "would make the right class less likely. Its value here is −E (checked)")
+    L.check("Σ t log y (the sum as printed) = −E", float((onehot * np.log(y)).sum(1).mean()),
+            -loss.item(), 1e-6)
 
-    L.step("The update rule: momentum and weight decay")
-    eta, alpha, lam = 0.05, 0.9, 1e-3
-    L.say("The lecture's rule for every weight, with learning rate η, momentum α and weight "
-          "decay λ:\n\n"
-          "    Δw_t = −η·∂E/∂w + α·Δw_{t−1} − λ·η·w_{t−1},     w_t = w_{t−1} + Δw_t\n\n"
-          "Momentum keeps part of the last step (a ball rolling downhill); weight decay pulls "
-          "every weight a little towards 0. Below, one copy of the model follows this rule "
-          "written out by hand, another uses optim.SGD(momentum=α, weight_decay=λ); both "
-          "see the same batches, in float64.")
+    L.step("The update rule: momentum and weight decay",
+           deck=(1, "STEP 6: GET ERROR AND UPDATE WEIGHTS"))
+    eta, alpha, lam = 0.05, args.momentum, args.weight_decay
+    L.say("The deck's update for every weight, with learning rate η, momentum α and weight "
+          "decay λ, reads\n\n"
+          "    w ← w − η·∂E/∂w + α·w − λ·η·w\n\n"
+          "Taken literally, the momentum term α·w adds a fraction of the *weight itself* at "
+          "every step. Momentum means something else: a fraction of the *last step*:")
+    L.departure((1, "STEP 6: GET ERROR AND UPDATE WEIGHTS"),
+                "w ← w − η·∂E/∂w + α·w − λ·η·w (α times the weight)",
+                "Δw_t = −η·∂E/∂w + α·Δw_{t−1} − λ·η·w_{t−1}, w_t = w_{t−1} + Δw_t (α times the "
+                "previous step): heavy-ball momentum, what optim.SGD and Keras implement",
+                "with the literal rule a weight whose gradient is 0 is multiplied by "
+                f"1 + α − λη = {1 + alpha - lam * eta:.5f} at every step: above 1 it grows "
+                "without limit. Shown next on one weight and on the network")
+    L.say("One weight, E = ½(w − 3)², 30 steps from w = 1 (plain Python floats):")
+    q = L.question(f"With the literal rule (α = {alpha}), where does w end after 30 steps?",
+                   ["at the minimum, 3", "on its way to 3, not there yet",
+                    "far away: it blows up"])
+    with L.code():
+        w_lit, w_mom, step = 1.0, 1.0, 0.0
+        for _ in range(30):
+            w_lit = w_lit - eta * (w_lit - 3) + alpha * w_lit - lam * eta * w_lit   # literal
+            step = -eta * (w_mom - 3) + alpha * step - lam * eta * w_mom             # momentum
+            w_mom = w_mom + step
+    factor = 1 + alpha - lam * eta - eta            # the literal rule's w ← factor·w + 3η
+    fixed = 3 * eta / (1 - factor) if factor != 1 else float("inf")
+    literal_closed = fixed + (1.0 - fixed) * factor ** 30 if factor != 1 else 1 + 30 * 3 * eta
+    L.check("the literal rule after 30 steps = its closed form c + (1 − c)·(1 + α − λη − η)^30",
+            w_lit, literal_closed, 1e-9)
+    L.table(["rule", "w after 30 steps"], [["the deck, literally (+α·w)", f"{w_lit:.4g}"],
+                                           ["momentum (+α·Δw)", f"{w_mom:.4f}"]])
+    grows = abs(factor) > 1
+    L.answer(q, observed=3 if abs(w_lit) > 100 else 1 if abs(w_lit - 3) < 0.05 else 2,
+             expected=3 if grows else 1 if abs(literal_closed - 3) < 0.05 else 2,
+             why=f"w ← {factor:.4f}·w + {3 * eta:g}: a factor above 1 at every step multiplies "
+                 "any distance from the fixed point, so w runs away geometrically. Momentum "
+                 "instead adds a fraction of the previous change, which dies out near the "
+                 "minimum.")
+    if alpha > 0:
+        L.check_true("momentum (+α·Δw) settles near the minimum w = 3 within 30 steps",
+                     abs(w_mom - 3) < 0.5, f"{w_mom:.4f}")
+    L.say("Below, one copy of the network follows heavy-ball momentum written out by hand, "
+          "another uses optim.SGD(momentum=α, weight_decay=λ); both see the same batches, in "
+          "float64.")
     tg.manual_seed(1)
     manual = KerasCNN().double()
     library = KerasCNN().double()
@@ -163,9 +220,29 @@ def main(L: Lesson, args) -> None:
     L.table(["step", "loss (by hand)", "loss (optim.SGD)", "max |Δ weights|"], rows)
     L.say("optim.SGD keeps a 'momentum buffer' b_t = α·b_{t−1} + ∂E/∂w + λ·w and steps "
           "w ← w − η·b_t; multiplying by −η shows that −η·b_t is exactly the Δw_t above.")
+    with L.code():
+        literal = KerasCNN().double()
+        literal.load_state_dict(library.state_dict())
+        before = F.cross_entropy(literal(xs[:16]), ys[:16]).item()
+        for _ in range(10):                              # the deck's rule, literally
+            loss_lit = F.cross_entropy(literal(xs[:16]), ys[:16])
+            literal.zero_grad()
+            loss_lit.backward()
+            with tg.no_grad():
+                for w in literal.parameters():
+                    w.add_(-eta * w.grad + alpha * w - lam * eta * w)
+        after = F.cross_entropy(literal(xs[:16]), ys[:16]).item()
+    L.say(f"The network under the literal rule: loss {before:.3f} → {after:.4g} after 10 "
+          "steps.")
+    if alpha >= 0.5:
+        L.check_true("the literal rule blows the network up: its loss grows more than tenfold "
+                     "in 10 steps (or overflows)", not after < 10 * before,
+                     f"{before:.3f} → {after:.4g}")
 
-    L.step("Training on MNIST")
+    L.step("Training on MNIST", deck=(2, "Demos"))
     n_train, bar = (2048, 0.60) if args.fast else (60000, 0.96)
+    if alpha < 0.5:                          # without (much) momentum one epoch gets less far
+        bar = 0.30 if args.fast else 0.90
     train = mnist_dataset(train=True, limit=n_train)
     test_x, test_y = mnist_dataset(train=False, limit=1000 if args.fast else None).tensors
     L.say(f"One epoch over {n_train:,} digits (pixels standardised with MNIST's mean {MEAN} "
@@ -224,4 +301,7 @@ def main(L: Lesson, args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, 10, "A Keras-style CNN")
+    run(main, 11, "A Keras-style CNN", knobs=[
+        Knob("--momentum", 0.9, "momentum α of the update rule (the rule's checks use it)"),
+        Knob("--weight-decay", 1e-3, "weight decay λ of the update rule"),
+    ])

@@ -1,4 +1,4 @@
-"""Lesson 7: Stride, padding, pooling. Output-size formula, 156 parameters, max/avg/L2 pools."""
+"""Lesson 8: Stride, padding, pooling. Output-size formula, 156 parameters, max/avg/L2 pools."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,9 @@ import tinygrad_edu.functional as F
 from tinygrad_edu import nn
 
 import figures
-from console import Lesson, run
+from console import Knob, Lesson, run
+
+VGG_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
 def out_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
@@ -29,10 +31,40 @@ def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def vgg16(width: int = 1) -> nn.Sequential:
+    """VGG-16 (configuration D of Simonyan & Zisserman 2014): five blocks of 3×3 convolutions
+    with padding 1 and ReLU, each block ending in 2×2 max pooling, then three fully connected
+    layers. ``width`` divides every layer's width (a narrow copy for a quick run); with 1 it is
+    the real network. As torchvision's VGG, an adaptive average pool makes the convolutions'
+    output 7×7 whatever the input size."""
+    layers, c = [], 3
+    for block in VGG_BLOCKS:
+        for channels in block:
+            layers += [nn.Conv2d(c, channels // width, 3, padding=1), nn.ReLU()]
+            c = channels // width
+        layers.append(nn.MaxPool2d(2))
+    fc = 4096 // width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d((7, 7)), nn.Flatten(),
+                         nn.Linear(c * 7 * 7, fc), nn.ReLU(), nn.Linear(fc, fc), nn.ReLU(),
+                         nn.Linear(fc, 1000))
+
+
+def vgg16_count(width: int = 1) -> tuple[int, int]:
+    """VGG-16's parameters by formula, in plain Python: a conv layer holds 3·3·C_in·C_out
+    weights + C_out biases, a dense layer n_in·n_out + n_out. Returns (convolutions, dense)."""
+    conv, c = 0, 3
+    for block in VGG_BLOCKS:
+        for channels in block:
+            conv += 3 * 3 * c * (channels // width) + channels // width
+            c = channels // width
+    sizes = [c * 7 * 7, 4096 // width, 4096 // width, 1000]
+    return conv, sum(n * m + m for n, m in zip(sizes, sizes[1:]))
+
+
 def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
 
-    L.step("How big is the output?")
+    L.step("How big is the output?", deck=[(0, "CNN: parameters"), (3, "Some Facts")])
     L.say("A K×K filter fits in N − K + 1 positions along a side of N pixels. Three knobs "
           "change that: *padding* P adds P rings of zeros around the input, *stride* S moves "
           "the filter S pixels at a time, and *dilation* D spreads its taps D pixels apart "
@@ -48,6 +80,9 @@ def main(L: Lesson, args) -> None:
         (10, 3, 1, 0, 2),     # dilation 2: a 3×3 filter spanning 5×5
         (224, 7, 2, 3, 1),    # ResNet's stem: 224 → 112
     ]
+    if (args.stride, args.padding) != (1, 0):
+        configs.append((28, 3, args.stride, args.padding, 1))     # the learner's (--stride ...)
+        L.say(f"The last row is yours: N = 28, K = 3, S = {args.stride}, P = {args.padding}.")
     rows = []
     x_cache = {}
     with L.code():
@@ -77,7 +112,9 @@ def main(L: Lesson, args) -> None:
     L.check("the stride-1 map, subsampled [::2, ::2], equals the same loops", dense[0, 0, ::2, ::2],
             conv_by_loops(x[0, 0].tolist(), w[0, 0].tolist(), 2), 1e-5)
 
-    L.step("Parameters: shared weights are cheap")
+    L.step("Parameters: shared weights are cheap",
+           deck=[(1, "Why convolution neural networks?"), (1, "Parameter sharing"),
+                 (1, "Sparsity of connections")])
     with L.code():
         conv = nn.Conv2d(1, 6, kernel_size=5)
         per_filter = 5 * 5 + 1
@@ -96,7 +133,8 @@ def main(L: Lesson, args) -> None:
           f"{dense_layer // n_params(conv):,} times more. Each output also depends only on a "
           "5×5 window (sparse connections).")
 
-    L.step("Pooling: summarise each window")
+    L.step("Pooling: summarise each window",
+           deck=[(3, "Pooling Layer"), (1, "STEP 3: POOLING....")])
     L.say("A pooling layer slides a window too, but has no weights: it replaces each window "
           "by one summary number. With a 2×2 window and stride 2 the windows do not overlap "
           "and height and width are halved. The summary can be the maximum, the average, or "
@@ -125,7 +163,7 @@ def main(L: Lesson, args) -> None:
     L.check("L2 of window (0,0) = sqrt(1 + 9 + 16 + 36) = sqrt(62)", l2[0, 0, 0, 0],
             math.sqrt(62), 1e-6)
 
-    L.step("Stride 2 halves height and width")
+    L.step("Stride 2 halves height and width", deck=(3, "Some Facts"))
     with L.code():
         feat = tg.randn(2, 6, 28, 28)
         shapes = []
@@ -140,7 +178,7 @@ def main(L: Lesson, args) -> None:
           "the number of positions by 4, and with it the work and the parameters of every "
           "fully connected layer that follows.")
 
-    L.step("Max pooling forgives small shifts")
+    L.step("Max pooling forgives small shifts", deck=(2, "CNN Layers: Pooling"))
     with L.code():
         img = tg.zeros(1, 1, 8, 8)
         img[0, 0, 2, 2] = 1.0
@@ -155,7 +193,8 @@ def main(L: Lesson, args) -> None:
     L.say("Both dots fall in the same 2×2 window, so after pooling the maps are identical: "
           "a little translation invariance. (A move across a window border still shows.)")
 
-    L.step("Where does the gradient of a pool go?")
+    L.step("Where does the gradient of a pool go?",
+           beyond="the decks pool forward only; the gradient is what training needs from it")
     with L.code():
         x = x.clone().requires_grad_(True)
         F.max_pool2d(x, 2).sum().backward()
@@ -187,6 +226,92 @@ def main(L: Lesson, args) -> None:
             ax.axhline(1.5, color="black", lw=2)
             ax.axvline(1.5, color="black", lw=2)
 
+    L.step("A deep stack of small filters: VGG-16", deck=[(3, "An example: VGG"),
+                                                        (2, "VGG-16 (2014)")])
+    width = 8 if args.fast else 1
+    n_in = args.vgg_input
+    L.say("VGG-16 stacks thirteen 3×3 convolutions (CONV 3-64 means 64 filters of 3×3 over "
+          "all input channels, then ReLU) in five blocks; each block ends with 2×2 max pooling "
+          "(POOL2) that halves height and width; three fully connected layers (FC) follow. The "
+          "deck gives its size: 138 million parameters. Count them with summary(), and again "
+          "by formula in plain Python:")
+    L.source(vgg16)
+    L.source(vgg16_count)
+    q = L.question("Which part of VGG-16 holds most of its parameters?",
+                   ["the 13 convolutions", "the 3 fully connected layers",
+                    "about half each"])
+    with L.code():
+        tg.manual_seed(0)
+        model = vgg16(width)                      # width 8: every layer 8× narrower (--fast)
+        with tg.no_grad():
+            summary = model.summary((3, n_in, n_in), console=L.console)
+        conv_part, dense_part = vgg16_count(width)
+    L.uses(nn.Module.summary)
+    L.check(f"summary() of VGG-16{'' if width == 1 else f' at 1/{width} width'} = the formula",
+            summary.total, conv_part + dense_part)
+    pools = [r["output_shape"][2] for r in summary.rows if r["type"] == "MaxPool2d"]
+    want = [n_in // 2 ** b for b in range(1, 6)]
+    L.check(f"each POOL2 halves the side: {n_in} → " + " → ".join(map(str, want)), pools, want)
+    full_conv, full_dense = vgg16_count(1)
+    if width != 1:
+        L.say(f"(--fast builds VGG-16 at 1/{width} of its width, {summary.total:,} parameters, "
+              "so that its summary runs in a second; the formula just matched it. The real "
+              "network is the same formula at width 1, without building its 553 MB of "
+              "weights.)")
+    else:
+        L.check("summary() of the real VGG-16: 138,357,544 parameters (= the formula)",
+                summary.total, full_conv + full_dense)
+    total = full_conv + full_dense
+    L.check("VGG-16 holds 138 million parameters (the deck), to the nearest million",
+            round(total / 1e6), 138)
+    L.table(["part", "parameters", "share"],
+            [["13 convolutions", f"{full_conv:,}", f"{full_conv / total:.1%}"],
+             ["3 fully connected layers", f"{full_dense:,}", f"{full_dense / total:.1%}"],
+             ["total", f"{total:,}", ""]])
+    L.answer(q, observed=2 if full_dense > 0.6 * total else 1 if full_conv > 0.6 * total else 3,
+             expected=2, why="the first fully connected layer alone reads 512·7·7 = 25,088 "
+                             "numbers into 4,096 units: 102.8 million weights. Shared 3×3 "
+                             "filters are cheap; dense connections are not (lesson 2).")
+    L.departure((3, "An example: VGG"),
+                "the convolutions have stride 1, so the size remains the same",
+                "stride 1 keeps the size only with padding 1 ('same' padding, as VGG uses); "
+                "without padding every 3×3 convolution takes 2 pixels off the side",
+                "without padding the thirteen convolutions and five pools shrink 224 to 1, not "
+                "7: the first dense layer would read 512 numbers instead of 25,088, and the "
+                "network would lose about 100 million parameters (computed next)")
+    with L.code():
+        side = 224
+        for block in VGG_BLOCKS:
+            for _ in block:
+                side = out_size(side, 3, 1, 0)        # stride 1, no padding: −2 per conv
+            side = out_size(side, 2, 2, 0)            # POOL2
+        unpadded_first_fc = 512 * side * side * 4096 + 4096
+    L.check("stride 1 without padding: 224 ends as 1×1 after VGG's layers", side, 1)
+    with L.code():
+        layer = nn.Conv2d(1, 1, 3, stride=1)
+        with tg.no_grad():
+            shrunk = layer(tg.zeros(1, 1, 224, 224)).shape[-1]
+    L.check("a real 3×3 Conv2d with stride 1 and no padding: 224 → 222", shrunk, 222)
+    L.say(f"The first dense layer would hold {unpadded_first_fc:,} parameters instead of "
+          f"{512 * 49 * 4096 + 4096:,}.")
+    with L.figure("vgg16_parameters", "Where VGG-16's 138 million parameters are",
+                  size=(12, 5)) as (fig, axes):
+        names, counts, c = [], [], 3
+        for b, block in enumerate(VGG_BLOCKS, 1):
+            names.append(f"block {b}\n{len(block)}× CONV 3-{block[0]}")
+            counts.append(sum(9 * (c if i == 0 else ch) * ch + ch for i, ch in enumerate(block)))
+            c = block[-1]
+        names += ["FC 25088→4096", "FC 4096→4096", "FC 4096→1000"]
+        counts += [25088 * 4096 + 4096, 4096 * 4096 + 4096, 4096 * 1000 + 1000]
+        figures.bars(axes[0, 0], names, counts, "parameters per part (log scale)", "parameters",
+                     fmt="{:,.0f}", logy=True, colors=["#4c72b0"] * 5 + ["#c44e52"] * 3)
+        axes[0, 0].tick_params(axis="x", labelrotation=30)
+
 
 if __name__ == "__main__":
-    run(main, 7, "Stride, padding, pooling")
+    run(main, 8, "Stride, padding, pooling", knobs=[
+        Knob("--stride", 1, "stride S of an extra row in the output-size table (N = 28, K = 3)"),
+        Knob("--padding", 0, "padding P of that extra row"),
+        Knob("--vgg-input", 224, "image size given to VGG-16's summary (the parameters do not "
+                                 "depend on it)"),
+    ])
