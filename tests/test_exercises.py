@@ -58,6 +58,16 @@ def test_at_least_14_exercises_following_the_course() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_each_exercise_points_at_a_lesson_that_has_its_topic_and_slide(name: str) -> None:
+    """The table's lesson number names the lesson file whose step it practises (a
+    renumbered course that forgets the table fails here)."""
+    e = exercises.entry(name)
+    (path,) = (ROOT / "lessons").glob(f"{e.lesson:02d}_*.py")
+    text = path.read_text()
+    assert e.slide in text, (name, path.name)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_each_exercise_has_its_file_docstring_solution_and_hints(name: str) -> None:
     e = exercises.entry(name)
     source = (ROOT / "lessons" / "exercises" / f"{name}.py").read_text()
