@@ -1,0 +1,488 @@
+"""Winograd F(2x2, 3x3): a 3x3, stride-1 convolution with 2.25 times fewer multiplications.
+
+The reference (``functional.convolution``) lays every 3x3 patch out as a column
+(im2col) and multiplies by the filters: 9·C multiply-adds per output and channel.
+Lavin & Gray (2016) cut the output into 2x2 tiles; each reads a 4x4 tile d of the
+(padded) input, and the 2x2 result of one filter g on it is::
+
+    Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A              16 products instead of 36
+
+with the constant matrices ``BT``, ``G`` and ``AT`` below (entries 0, ±1, ±½). Summed
+over the C input channels the ⊙ becomes, for each of the 16 positions (a, b) of the
+4x4 tile, a matrix product over channels::
+
+    M[a, b] = V[a, b] @ U[a, b]      (tiles, C) @ (C, O)      V = Bᵀ d B,  U = G g Gᵀ
+
+so a convolution is: transform the input tiles (adds and subtracts of slices), 16
+GEMMs in one batched ``matmul``, transform the products back (adds again).
+
+Backward. The input gradient of a correlation is the "full" correlation of the
+output gradient (padded by 2) with the filters flipped and their channels swapped,
+itself a 3x3 stride-1 correlation, so the same three steps compute it. The filter
+gradient is the adjoint of the forward: δU[a, b] = V[a, b]ᵀ @ (A δY Aᵀ)[a, b] summed
+over tiles (one more batched GEMM, V kept from the forward), then δw = Gᵀ δU G.
+
+Layout. NumPy pays per inner loop it runs, and a slice of every other row or
+column of an (N, C, H, W) array has short ones. The transforms therefore work on
+(H, W, N, C) copies (one transposition in, one out), where every slice is strided
+only over H and W and runs over N·C contiguous numbers. The tile grid covers an odd
+output with one extra row or column of zeros, cropped at the end.
+
+``tests/test_winograd.py`` and ``tests/test_fast_lane.py`` prove it equal to the
+im2col reference (values, both gradients, second derivatives).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.engine.ops import Copy, GetItem, MatMul, Pad, Permute, Primitive, Reshape, \
+    Window
+from tinygrad_edu.engine.tensor import Tensor
+
+#: input tile transform Bᵀ (4x4): V = Bᵀ d B
+BT = ((1, 0, -1, 0),
+      (0, 1, 1, 0),
+      (0, -1, 1, 0),
+      (0, 1, 0, -1))
+#: filter transform G (4x3): U = G g Gᵀ
+G = ((1, 0, 0),
+     (0.5, 0.5, 0.5),
+     (0.5, -0.5, 0.5),
+     (0, 0, 1))
+#: output transform Aᵀ (2x4): Y = Aᵀ M A
+AT = ((1, 1, 1, 0),
+      (0, 1, -1, -1))
+
+BLOCK = 64              # planes per block of a transposition into (H, W, N, C)
+BLOCK_ALIGNED = 8       # the same when planes are a multiple of 1 KiB (see to_hwnc)
+PITCH = 16              # numbers of padding after each (h, w) row of an (H, W, N, C) array
+BAND_BYTES = 2 * 2**20  # transformed tiles per band (with the GEMM's products: in the cache)
+
+
+def steps(xp: Any, coeffs: Any, terms: list, out: Any) -> list:
+    """out = Σ coeffs[i]·terms[i] as a list of ufunc calls ``(f, args)`` (run them with
+    :func:`run`): zeros skipped, ±1 as adds and subtracts into ``out``, one multiply when
+    the nonzero coefficients share a magnitude other than 1. Built once, a list runs for
+    every band of a pass without Python's work of building it again."""
+    nz = [(c, t) for c, t in zip(coeffs, terms) if c != 0]
+    scale = abs(nz[0][0])
+    if any(abs(c) != scale for c, _ in nz):               # mixed magnitudes: plain sums
+        return [(xp.multiply, (nz[0][1], nz[0][0], out))] + [
+            (lambda t, c, o: xp.add(o, xp.multiply(t, c), out=o), (t, c, out)) for c, t in nz[1:]]
+    (c0, t0), rest = nz[0], nz[1:]
+    if not rest:
+        ops = [(xp.copyto, (out, t0))] if c0 > 0 else [(xp.negative, (t0, out))]
+    elif c0 > 0:
+        ops = [(xp.add if rest[0][0] > 0 else xp.subtract, (t0, rest[0][1], out))]
+    elif rest[0][0] > 0:
+        ops = [(xp.subtract, (rest[0][1], t0, out))]
+    else:
+        ops = [(xp.add, (t0, rest[0][1], out)), (xp.negative, (out, out))]
+    ops += [(xp.add if c > 0 else xp.subtract, (out, t, out)) for c, t in rest[1:]]
+    if scale != 1:
+        ops.append((xp.multiply, (out, scale, out)))
+    return ops
+
+
+def run(ops: list) -> None:
+    for f, args in ops:
+        f(*args)
+
+
+def combine(xp: Any, coeffs: Any, terms: list, out: Any) -> Any:
+    """out = Σ coeffs[i]·terms[i] (see :func:`steps`)."""
+    run(steps(xp, coeffs, terms, out))
+    return out
+
+
+# ---------------------------------------------------------------- layout
+def hwnc(xp: Any, h: int, w: int, n: int, c: int, dtype: Any) -> Any:
+    """An empty (H, W, N, C) array whose (h, w) rows lie N·C + PITCH numbers apart: with
+    N·C a power of two, rows exactly 2^k bytes apart would fall on the same cache sets
+    and make the transposition into NCHW several times slower."""
+    return xp.empty((h, w, n * c + PITCH), dtype=dtype)[:, :, :n * c].reshape(h, w, n, c)
+
+
+def to_hwnc(src: Any, dst: Any) -> None:
+    """dst (H, W, N, C) = src (N, C, H, W) transposed, a block of N·C planes at a time (the
+    copy reads each block's planes side by side: a few planes when planes are a multiple
+    of 1 KiB apart, whose same offsets share cache sets, more otherwise)."""
+    xp = backend.module_of(src)
+    n, c, h, w = src.shape
+    if backend.device_of(src) != "cpu":
+        xp.copyto(dst, src.transpose(2, 3, 0, 1))
+        return
+    s, d = src.reshape(n * c, h, w), dst.reshape(h, w, n * c)
+    block = BLOCK if (h * w * src.dtype.itemsize) % 1024 else BLOCK_ALIGNED
+    for i in range(0, n * c, block):
+        xp.copyto(d[:, :, i:i + block], s[i:i + block].transpose(1, 2, 0))
+
+
+def from_hwnc(src: Any, dst: Any) -> None:
+    """dst (N, C, H, W) = src (H, W, N, C) transposed (the inverse of :func:`to_hwnc`)."""
+    n, c, h, w = dst.shape
+    backend.module_of(src).copyto(dst.reshape(n * c, h, w),
+                                  src.reshape(h, w, n * c).transpose(2, 0, 1))
+
+
+# ---------------------------------------------------------------- the transforms
+# Each pass (forward, input gradient, filter gradient) runs band by band: a few tile rows
+# of input transform, GEMMs and output transform at a time, so that a band's arrays stay
+# in the cache. The scratch arrays are the same every band, so the ufunc calls that only
+# touch them are built once per pass (``steps``); those that read or write the pass's
+# input or output are built per band from views made once per pass.
+def by_parity(rows: Any) -> Any:
+    """rows (K, 2·J, ...) as (K, 2, J, ...): even columns first, then odd ones (a view)."""
+    k, w = rows.shape[:2]
+    return rows.reshape((k, w // 2, 2) + rows.shape[2:]).swapaxes(1, 2)
+
+
+class InputTransform:
+    """v (4, 4, K, TW, N, C) = Bᵀ d B for the 4x4 tiles (stride 2) of K tile rows of d
+    (H, W, N, C). Rows first: ``rows`` (4, K, 2, TW + 1, N, C) holds Bᵀ applied down the
+    columns, its columns split by parity, so that column 2j + q of tile row i is
+    ``rows[a, i, q % 2, j + q // 2]`` and the column step reads contiguous slices."""
+
+    def __init__(self, d: Any, band: int, tw: int) -> None:
+        xp = self.xp = backend.module_of(d)
+        th = (d.shape[0] - 2) // 2
+        self.taps = [by_parity(d[q:q + 2 * th:2]) for q in range(4)]     # (TH, 2, TW+1, N, C)
+        self.rows = xp.empty((4, band, 2, tw + 1) + d.shape[2:], dtype=d.dtype)
+        self.v = xp.empty((4, 4, band, tw) + d.shape[2:], dtype=d.dtype)
+        self.plans: dict = {}
+
+    def plan(self, k: int) -> list:
+        """The column step of a band of k tile rows (scratch to scratch), for each a."""
+        if k not in self.plans:
+            rows, v, tw = self.rows[:, :k], self.v[:, :, :k], self.v.shape[3]
+            self.plans[k] = [[op for b in range(4) for op in steps(
+                self.xp, BT[b], [rows[a][:, q % 2, q // 2:q // 2 + tw] for q in range(4)],
+                v[a, b])] for a in range(4)]
+        return self.plans[k]
+
+    def __call__(self, i: int, k: int) -> Any:
+        """V of tile rows i .. i + k - 1 (each row slab's columns while it is in the cache)."""
+        rows, plan = self.rows[:, :k], self.plan(k)
+        for a in range(4):
+            run(steps(self.xp, BT[a], [t[i:i + k] for t in self.taps], rows[a]))
+            run(plan[a])
+        return self.v[:, :, :k]
+
+
+class OutputTransform:
+    """out rows 2i .. 2(i + k) - 1 = Aᵀ m A for the products m (4, 4, K, TW, N, O) of K tile
+    rows. Columns first, into ``half`` (4, K, TW, 2, N, O), whose (TW, 2) is a row of
+    2·TW outputs: the row step then writes whole output rows."""
+
+    def __init__(self, out: Any, band: int, m: Any) -> None:
+        xp = self.xp = backend.module_of(out)
+        self.outs = [out[r::2] for r in range(2)]                      # (TH, 2·TW, N, O)
+        tw = out.shape[1] // 2
+        self.half = xp.empty((4, band, tw, 2) + out.shape[2:], dtype=out.dtype)
+        self.m, self.plans = m, {}
+
+    def plan(self, k: int) -> list:
+        if k not in self.plans:
+            half, tw = self.half[:, :k], self.half.shape[2]
+            m = self.m[:, :k * tw * half.shape[4]].reshape((4, 4, k, tw) + half.shape[4:])
+            self.plans[k] = [op for a in range(4) for c in range(2) for op in steps(
+                self.xp, AT[c], [m[a, b] for b in range(4)], half[a][:, :, c])]
+        return self.plans[k]
+
+    def __call__(self, i: int, k: int) -> None:
+        run(self.plan(k))
+        half = self.half[:, :k]
+        rows = half.reshape((4, k, 2 * half.shape[2]) + half.shape[4:])
+        for r in range(2):
+            run(steps(self.xp, AT[r], list(rows), self.outs[r][i:i + k]))
+
+
+class OutputAdjoint:
+    """mg (4, 4, K, TW, N, O) = A g Aᵀ for the 2x2 tiles of K tile rows of g (2·TH, 2·TW,
+    N, O): the adjoint of the output transform, the filter gradient's side of the products.
+    Rows first, into ``rows`` (4, K, 2, TW, N, O) split by column parity."""
+
+    def __init__(self, g: Any, band: int) -> None:
+        xp = self.xp = backend.module_of(g)
+        self.a = [[AT[r][a] for r in range(2)] for a in range(4)]      # A = (Aᵀ)ᵀ, 4x2
+        self.taps = [by_parity(g[r::2]) for r in range(2)]              # (TH, 2, TW, N, O)
+        tw = g.shape[1] // 2
+        self.rows = xp.empty((4, band, 2, tw) + g.shape[2:], dtype=g.dtype)
+        self.mg = xp.empty((4, 4, band, tw) + g.shape[2:], dtype=g.dtype)
+        self.plans: dict = {}
+
+    def plan(self, k: int) -> list:
+        if k not in self.plans:
+            rows, mg = self.rows[:, :k], self.mg[:, :, :k]
+            self.plans[k] = [[op for b in range(4) for op in steps(
+                self.xp, self.a[b], [rows[a][:, c] for c in range(2)], mg[a, b])]
+                for a in range(4)]
+        return self.plans[k]
+
+    def __call__(self, i: int, k: int) -> Any:
+        rows, plan = self.rows[:, :k], self.plan(k)
+        for a in range(4):
+            run(steps(self.xp, self.a[a], [t[i:i + k] for t in self.taps], rows[a]))
+            run(plan[a])
+        return self.mg[:, :, :k]
+
+
+def filter_transform(w: Any) -> Any:
+    """U (4, 4, C, O) = G w Gᵀ for the filters w (O, C, 3, 3)."""
+    xp = backend.module_of(w)
+    o, c = w.shape[:2]
+    half = xp.empty((4, o, c, 3), dtype=w.dtype)
+    u = xp.empty((4, 4, c, o), dtype=w.dtype)
+    for a in range(4):
+        combine(xp, G[a], [w[:, :, k] for k in range(3)], half[a])
+        for b in range(4):
+            combine(xp, G[b], [half[a][..., k] for k in range(3)], u[a, b].T)
+    return u
+
+
+def filter_adjoint(du: Any) -> Any:
+    """δw (O, C, 3, 3) = Gᵀ δU G from δU (4, 4, C, O): the adjoint of :func:`filter_transform`."""
+    xp = backend.module_of(du)
+    c, o = du.shape[2:]
+    gt = [[G[a][k] for a in range(4)] for k in range(3)]          # Gᵀ, 3x4
+    half = xp.empty((3, 4, c, o), dtype=du.dtype)
+    dw = xp.empty((o, c, 3, 3), dtype=du.dtype)
+    for k in range(3):
+        combine(xp, gt[k], [du[a] for a in range(4)], half[k])
+        for l in range(3):
+            combine(xp, gt[l], [half[k][b] for b in range(4)], dw[:, :, k, l].T)
+    return dw
+
+
+# ---------------------------------------------------------------- the passes
+def band_rows(tw: int, n: int, c: int, itemsize: int) -> int:
+    """Tile rows per band: one band's transformed tiles (16 per tile) fill about BAND_BYTES."""
+    return max(1, BAND_BYTES // (16 * tw * n * c * itemsize))
+
+
+def correlate(d: Any, u: Any, out: Any) -> Any:
+    """out (2·TH, 2·TW, N, O) = the 3x3 correlation of d (2·TH + 2, 2·TW + 2, N, C) with the
+    transformed filters u (4, 4, C, O), a band of tile rows at a time: input transform,
+    the 16 GEMMs (tiles, C) @ (C, O) in one batched matmul, output transform."""
+    xp = backend.module_of(d)
+    th, tw, n, c, o = out.shape[0] // 2, out.shape[1] // 2, d.shape[2], d.shape[3], u.shape[3]
+    band = min(th, band_rows(tw, n, max(c, o), d.dtype.itemsize))
+    m = xp.empty((16, band * tw * n, o), dtype=d.dtype)
+    vt, yt, u = InputTransform(d, band, tw), OutputTransform(out, band, m), u.reshape(16, c, o)
+    for i in range(0, th, band):
+        k = min(band, th - i)
+        xp.matmul(vt(i, k).reshape(16, -1, c), u, out=m[:, :k * tw * n])
+        yt(i, k)
+    return out
+
+
+def filter_gradient(d: Any, g: Any) -> Any:
+    """δU (4, 4, C, O) = Σ over tiles of (Bᵀ d B)ᵀ (A g Aᵀ): d (2·TH + 2, 2·TW + 2, N, C)
+    the forward's input, g (2·TH, 2·TW, N, O) its output gradient, a band at a time."""
+    xp = backend.module_of(d)
+    th, tw, n, c, o = g.shape[0] // 2, g.shape[1] // 2, d.shape[2], d.shape[3], g.shape[3]
+    band = min(th, band_rows(tw, n, max(c, o), d.dtype.itemsize))
+    vt, gt = InputTransform(d, band, tw), OutputAdjoint(g, band)
+    du = xp.zeros((16, c, o), dtype=d.dtype)
+    part = xp.empty((16, c, o), dtype=d.dtype)
+    for i in range(0, th, band):
+        k = min(band, th - i)
+        v, mg = vt(i, k), gt(i, k)
+        du += xp.matmul(v.reshape(16, -1, c).transpose(0, 2, 1), mg.reshape(16, -1, o),
+                        out=part)
+    return du.reshape(4, 4, c, o)
+
+
+# ---------------------------------------------------------------- threads
+# With OPENBLAS_NUM_THREADS=2, OpenBLAS splits each band's GEMMs between its threads, which
+# then spin between one small GEMM and the next (on a busy machine several times slower
+# than one thread). Instead the lane runs its GEMMs on one BLAS thread (OpenBLAS's
+# thread-local setting, for the calling thread only) and, when BLAS was given T threads,
+# splits its work between T threads of its own: NumPy lets go of the GIL inside its loops,
+# so the transforms run in parallel too. On one BLAS thread, nothing of this happens.
+_blas: list = []                # [(get_num_threads, set_num_threads_local) or None]
+_pool: list = []                # [ThreadPoolExecutor, its size]
+
+
+def openblas() -> Any:
+    """OpenBLAS's get_num_threads and set_num_threads_local, from the loaded libraries
+    (Linux; None where there is no such library or it lacks the thread-local setting)."""
+    if not _blas:
+        found = None
+        try:
+            with open("/proc/self/maps") as maps:
+                paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()
+                                and ".so" in line})
+        except OSError:
+            paths = []
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            names = [(f"{p}get_num_threads{s}", f"{p}set_num_threads_local{s}")
+                     for p in ("scipy_openblas_", "openblas_") for s in ("64_", "")]
+            names.append(("scipy_openblas_get_num_threads64_", "openblas_set_num_threads_local"))
+            for get_name, set_name in names:
+                get, set_local = getattr(lib, get_name, None), getattr(lib, set_name, None)
+                if get is not None and set_local is not None:
+                    get.restype, set_local.restype = ctypes.c_int, ctypes.c_int
+                    set_local.argtypes = [ctypes.c_int]
+                    found = (get, set_local)
+                    break
+            if found:
+                break
+        _blas.append(found)
+    return _blas[0]
+
+
+def lane_threads(arr: Any) -> int:
+    """How many threads the lane may use: as many as BLAS was given (1 off the CPU)."""
+    fns = openblas() if backend.device_of(arr) == "cpu" else None
+    return max(1, min(fns[0](), os.cpu_count() or 1)) if fns else 1
+
+
+def one_blas_thread(fn: Any, *args: Any) -> Any:
+    """fn(*args) with this thread's BLAS calls on one thread each."""
+    fns = openblas()
+    if fns is None:
+        return fn(*args)
+    prev = fns[1](1)
+    try:
+        return fn(*args)
+    finally:
+        fns[1](prev)
+
+
+def split(total: int, parts: int) -> list:
+    """[lo, hi) ranges covering range(total) in at most ``parts`` nearly equal pieces."""
+    parts = max(1, min(parts, total))
+    return [(total * p // parts, total * (p + 1) // parts) for p in range(parts)]
+
+
+def parallel(threads: int, fn: Any, total: int) -> list:
+    """[fn(lo, hi) for each range of :func:`split`], the first in this thread, the others
+    in the lane's thread pool (made on first need), each with one BLAS thread."""
+    ranges = split(total, threads)
+    if len(ranges) == 1:
+        return [one_blas_thread(fn, *ranges[0])]
+    if not _pool or _pool[1] < len(ranges) - 1:
+        old = _pool[:1]
+        _pool[:] = [ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="winograd"),
+                    len(ranges) - 1]
+        for pool in old:
+            pool.shutdown(wait=False)
+    futures = [_pool[0].submit(one_blas_thread, fn, *r) for r in ranges[1:]]
+    first = one_blas_thread(fn, *ranges[0])
+    return [first] + [f.result() for f in futures]
+
+
+# ---------------------------------------------------------------- the primitive
+class WinogradConv(Primitive):
+    """y = the 3x3 stride-1 correlation of a padded input x (N, C, H, W) with w (O, C, 3, 3)
+    -> (N, O, H - 2, W - 2), by Winograd F(2x2, 3x3).  Backward: δx the full correlation
+    of δy with the flipped, channel-swapped filters (Winograd again); δw by the adjoint
+    of the forward, from the input tiles V kept by the forward."""
+    name = "conv3x3"
+    save_inputs = True
+
+    def forward(self, x: Any, w: Any) -> Any:
+        xp = backend.module_of(x)
+        n, c, h, wd = x.shape
+        o = w.shape[0]
+        oh, ow = h - 2, wd - 2
+        th, tw = -(-oh // 2), -(-ow // 2)
+        threads = lane_threads(x)
+        d = hwnc(xp, 2 * th + 2, 2 * tw + 2, n, c, x.dtype)     # x as (H, W, N, C)
+        if d.shape[0] > h:                                # odd output: a row of zeros
+            d[h:] = 0
+        if d.shape[1] > wd:                               # and/or a column
+            d[:h, wd:] = 0
+        parallel(threads, lambda lo, hi: to_hwnc(x[lo:hi], d[:h, :wd, lo:hi]), n)
+        u = filter_transform(w)
+        yt = hwnc(xp, 2 * th, 2 * tw, n, o, x.dtype)
+        parallel(threads, lambda lo, hi: correlate(d[2 * lo:2 * hi + 2], u, yt[2 * lo:2 * hi]),
+                 th)
+        y = xp.empty((n, o, oh, ow), dtype=x.dtype)
+        parallel(threads, lambda lo, hi: from_hwnc(yt[:oh, :ow, lo:hi], y[lo:hi]), n)
+        self.d = d                                        # for the filter gradient
+        return y
+
+    def backward(self, g: Any) -> tuple:
+        if graph.MODE.enabled:                            # create_graph: recorded ops
+            return self.graph_backward(g)
+        w = self.saved[1].data
+        px, pw = (p.requires_grad for p in self.parents)
+        xp = backend.module_of(g)
+        n, o, oh, ow = g.shape
+        c = w.shape[1]
+        th, tw = -(-oh // 2), -(-ow // 2)
+        threads = lane_threads(g)
+        # g as (H, W, N, O), with 2 zero rows/columns around it (the full correlation's
+        # padding) and zeros down to the tile grid
+        gp = hwnc(xp, 2 * th + 4, 2 * tw + 4, n, o, g.dtype)
+        gp[:2] = 0
+        gp[2 + oh:] = 0
+        gp[2:2 + oh, :2] = 0
+        gp[2:2 + oh, 2 + ow:] = 0
+        parallel(threads, lambda lo, hi: to_hwnc(g[lo:hi], gp[2:2 + oh, 2:2 + ow, lo:hi]), n)
+        dx = dw = None
+        if pw:
+            d, gt = self.d, gp[2:2 + 2 * th, 2:2 + 2 * tw]
+            parts = parallel(threads, lambda lo, hi: filter_gradient(d[2 * lo:2 * hi + 2],
+                                                                     gt[2 * lo:2 * hi]), th)
+            dw = filter_adjoint(sum(parts[1:], parts[0]))
+        if px:
+            uf = filter_transform(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])   # flipped
+            dt = hwnc(xp, 2 * th + 2, 2 * tw + 2, n, c, g.dtype)
+            parallel(threads, lambda lo, hi: correlate(gp[2 * lo:2 * hi + 2], uf,
+                                                       dt[2 * lo:2 * hi]), th + 1)
+            dx = xp.empty((n, c, oh + 2, ow + 2), dtype=g.dtype)
+            parallel(threads, lambda lo, hi: from_hwnc(dt[:oh + 2, :ow + 2, lo:hi], dx[lo:hi]),
+                     n)
+        return dx, dw
+
+    def graph_backward(self, g: Tensor) -> tuple:
+        """Both gradients as recorded ops (im2col correlations), for ``create_graph=True``."""
+        x, w = self.saved
+        px, pw = (p.requires_grad for p in self.parents)
+        dx = dw = None
+        if px:
+            gp = Pad.apply(g, pad=((0, 0), (0, 0), (2, 2), (2, 2)), value=0.0)
+            flip = (slice(None), slice(None), slice(None, None, -1), slice(None, None, -1))
+            wf = GetItem.apply(Permute.apply(w, dims=(1, 0, 2, 3)), index=flip)
+            dx = im2col_correlate(gp, wf)
+        if pw:                                            # δw[o, c] = Σ_n x[n, c] ⋆ g[n, o]
+            xt = Permute.apply(x, dims=(1, 0, 2, 3))      # (C, N, H, W): N is the channel
+            gt = Permute.apply(g, dims=(1, 0, 2, 3))      # (O, N, OH, OW): the "filters"
+            dw = Permute.apply(im2col_correlate(xt, gt), dims=(1, 0, 2, 3))
+        return dx, dw
+
+
+def im2col_correlate(x: Tensor, w: Tensor) -> Tensor:
+    """The stride-1 correlation of x (N, C, H, W) with w (O, C, KH, KW) as recorded
+    primitives: windows -> one column per output pixel -> per image ``w @ cols``."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    oh, ow = h - kh + 1, wd - kw + 1
+    win = Window.apply(x, axes=(2, 3), size=(kh, kw), stride=(1, 1), dilation=(1, 1))
+    cols = Reshape.apply(Permute.apply(win, dims=(0, 1, 4, 5, 2, 3)), shape=(n, c * kh * kw,
+                                                                              oh * ow))
+    y = MatMul.apply(Reshape.apply(w, shape=(o, c * kh * kw)), cols)       # (N, O, OH·OW)
+    return Reshape.apply(y, shape=(n, o, oh, ow))
+
+
+def conv3x3(x: Tensor, w: Tensor) -> Tensor:
+    """The 3x3 stride-1 correlation of an already padded x (N, C, H, W) with w (O, C, 3, 3),
+    through one :class:`WinogradConv` node (both cast to a common float dtype first)."""
+    if x.dtype != w.dtype or not backend.is_floating(x.dtype):
+        common = backend.module_of(x.data).result_type(x.dtype, w.dtype)
+        if not backend.is_floating(common):
+            return im2col_correlate(x, w)
+        x, w = (t if t.dtype == common else Copy.apply(t, dtype=common, device=t.device)
+                for t in (x, w))
+    return WinogradConv.apply(x, w)
