@@ -20,8 +20,11 @@ import tinygrad_edu as tg
 from tinygrad_edu import fastlane, nn, optim
 from tinygrad_edu import functional as F
 from tinygrad_edu.engine import ops
+from tinygrad_edu.engine.graph import lane
 from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, scatter
+from tinygrad_edu.fastlane import winograd
 from tinygrad_edu.functional import recurrent_cells as R
+from tinygrad_edu.functional.convolution import conv3x3_im2col
 from tinygrad_edu.viz.trace import forward_order
 
 
@@ -92,6 +95,11 @@ def _max_pool(stride: int) -> Callable:
     return build
 
 
+def _conv3x3() -> tuple:
+    x, w = _leaf((2, 3, 6, 7), 13), _leaf((4, 3, 3, 3), 14)    # x: an already padded input
+    return (lambda a, b: lane("conv3x3", conv3x3_im2col)(a, b) * 1.5), (x, w)
+
+
 CASES = {
     **{f"fold: {k}": (fold.FoldPaths, "forward", v) for k, v in FOLD_GEOMETRIES.items()},
     "filter-gradient GEMM order": (gemm.BatchedFilterGrad, "backward", _matmul_broadcast),
@@ -102,6 +110,7 @@ CASES = {
     "fused LSTM gates": (lstm.LSTMGates, "forward", _lstm_step),
     "max pooling, first maximum": (pool.FirstMax, "forward", _max_pool(2)),
     "max pooling, overlapping windows": (pool.FirstMax, "forward", _max_pool(1)),
+    "winograd 3x3 conv": (winograd.WinogradConv, "forward", _conv3x3),
 }
 
 
@@ -179,7 +188,8 @@ def test_override_is_called_with_the_lane_on_and_never_off(case: str,
 def test_every_override_has_cases() -> None:
     """A new entry in the registry must come with a workload here."""
     covered = {cls for cls, _, _ in CASES.values()} | {lstm.fused_lstm_gates, pool.first_max,
-                                                      allocator.tune_host_allocator}
+                                                      allocator.tune_host_allocator,
+                                                      winograd.conv3x3}
     assert set(fastlane.OVERRIDES.values()) <= covered, set(fastlane.OVERRIDES.values()) - covered
 
 

@@ -34,6 +34,7 @@ im2col reference (values, both gradients, second derivatives).
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -63,29 +64,43 @@ PITCH = 16              # numbers of padding after each (h, w) row of an (H, W, 
 BAND_BYTES = 2 * 2**20  # transformed tiles per band (with the GEMM's products: in the cache)
 
 
-def steps(xp: Any, coeffs: Any, terms: list, out: Any) -> list:
-    """out = Σ coeffs[i]·terms[i] as a list of ufunc calls ``(f, args)`` (run them with
-    :func:`run`): zeros skipped, ±1 as adds and subtracts into ``out``, one multiply when
-    the nonzero coefficients share a magnitude other than 1. Built once, a list runs for
-    every band of a pass without Python's work of building it again."""
-    nz = [(c, t) for c, t in zip(coeffs, terms) if c != 0]
+@functools.lru_cache(maxsize=None)
+def recipe(coeffs: tuple) -> tuple:
+    """How to sum terms with these coefficients in place: ((ufunc name, operands), ...), an
+    operand being ``("t", i)`` (term i), ``("c", value)`` (a number) or ``"o"`` (the output).
+    Zeros are skipped, ±1 become adds and subtracts, and one multiply scales the result when
+    the nonzero coefficients share a magnitude other than 1 (a product per term otherwise)."""
+    nz = [(c, ("t", i)) for i, c in enumerate(coeffs) if c != 0]
+    if not nz:
+        return (("copyto", ("o", ("c", 0))),)
     scale = abs(nz[0][0])
-    if any(abs(c) != scale for c, _ in nz):               # mixed magnitudes: plain sums
-        return [(xp.multiply, (nz[0][1], nz[0][0], out))] + [
-            (lambda t, c, o: xp.add(o, xp.multiply(t, c), out=o), (t, c, out)) for c, t in nz[1:]]
+    if any(abs(c) != scale for c, _ in nz):
+        return (("multiply", (nz[0][1], ("c", nz[0][0]), "o")),) + tuple(
+            ("axpy", (t, ("c", c), "o")) for c, t in nz[1:])
     (c0, t0), rest = nz[0], nz[1:]
     if not rest:
-        ops = [(xp.copyto, (out, t0))] if c0 > 0 else [(xp.negative, (t0, out))]
+        ops = [("copyto", ("o", t0)) if c0 > 0 else ("negative", (t0, "o"))]
     elif c0 > 0:
-        ops = [(xp.add if rest[0][0] > 0 else xp.subtract, (t0, rest[0][1], out))]
+        ops = [("add" if rest[0][0] > 0 else "subtract", (t0, rest[0][1], "o"))]
     elif rest[0][0] > 0:
-        ops = [(xp.subtract, (rest[0][1], t0, out))]
+        ops = [("subtract", (rest[0][1], t0, "o"))]
     else:
-        ops = [(xp.add, (t0, rest[0][1], out)), (xp.negative, (out, out))]
-    ops += [(xp.add if c > 0 else xp.subtract, (out, t, out)) for c, t in rest[1:]]
+        ops = [("add", (t0, rest[0][1], "o")), ("negative", ("o", "o"))]
+    ops += [("add" if c > 0 else "subtract", ("o", t, "o")) for c, t in rest[1:]]
     if scale != 1:
-        ops.append((xp.multiply, (out, scale, out)))
-    return ops
+        ops.append(("multiply", ("o", ("c", scale), "o")))
+    return tuple(ops)
+
+
+def steps(xp: Any, coeffs: Any, terms: list, out: Any) -> list:
+    """out = Σ coeffs[i]·terms[i] as a list of ufunc calls ``(f, args)`` (run them with
+    :func:`run`), following :func:`recipe`. Built once, a list runs for every band of a pass
+    without Python's work of building it again."""
+    def operand(a: Any) -> Any:
+        return out if a == "o" else terms[a[1]] if a[0] == "t" else a[1]
+    return [(getattr(xp, name) if name != "axpy" else
+             lambda t, c, o: xp.add(o, xp.multiply(t, c), out=o),
+             tuple(operand(a) for a in args)) for name, args in recipe(tuple(coeffs))]
 
 
 def run(ops: list) -> None:
@@ -147,30 +162,36 @@ class InputTransform:
     columns, its columns split by parity, so that column 2j + q of tile row i is
     ``rows[a, i, q % 2, j + q // 2]`` and the column step reads contiguous slices."""
 
-    def __init__(self, d: Any, band: int, tw: int) -> None:
+    def __init__(self, d: Any, band: int, tw: int, keep: Any = None) -> None:
         xp = self.xp = backend.module_of(d)
         th = (d.shape[0] - 2) // 2
         self.taps = [by_parity(d[q:q + 2 * th:2]) for q in range(4)]     # (TH, 2, TW+1, N, C)
         self.rows = xp.empty((4, band, 2, tw + 1) + d.shape[2:], dtype=d.dtype)
-        self.v = xp.empty((4, 4, band, tw) + d.shape[2:], dtype=d.dtype)
+        self.keep = keep                                  # (4, 4, TH, TW, N, C): V of every band
+        self.v = xp.empty((4, 4, band, tw) + d.shape[2:], dtype=d.dtype) if keep is None \
+            else None
         self.plans: dict = {}
 
-    def plan(self, k: int) -> list:
-        """The column step of a band of k tile rows (scratch to scratch), for each a."""
-        if k not in self.plans:
-            rows, v, tw = self.rows[:, :k], self.v[:, :, :k], self.v.shape[3]
-            self.plans[k] = [[op for b in range(4) for op in steps(
+    def plan(self, i: int, k: int) -> list:
+        """The column step of a band of k tile rows, for each a (scratch to scratch, or into
+        ``keep`` when the pass keeps V)."""
+        key = k if self.keep is None else (i, k)
+        if key not in self.plans:
+            rows = self.rows[:, :k]
+            v = self.v[:, :, :k] if self.keep is None else self.keep[:, :, i:i + k]
+            tw = v.shape[3]
+            self.plans[key] = [[op for b in range(4) for op in steps(
                 self.xp, BT[b], [rows[a][:, q % 2, q // 2:q // 2 + tw] for q in range(4)],
                 v[a, b])] for a in range(4)]
-        return self.plans[k]
+        return self.plans[key]
 
     def __call__(self, i: int, k: int) -> Any:
         """V of tile rows i .. i + k - 1 (each row slab's columns while it is in the cache)."""
-        rows, plan = self.rows[:, :k], self.plan(k)
+        rows, plan = self.rows[:, :k], self.plan(i, k)
         for a in range(4):
             run(steps(self.xp, BT[a], [t[i:i + k] for t in self.taps], rows[a]))
             run(plan[a])
-        return self.v[:, :, :k]
+        return self.v[:, :, :k] if self.keep is None else self.keep[:, :, i:i + k]
 
 
 class OutputTransform:
@@ -232,15 +253,17 @@ class OutputAdjoint:
 
 
 def filter_transform(w: Any) -> Any:
-    """U (4, 4, C, O) = G w Gᵀ for the filters w (O, C, 3, 3)."""
+    """U (4, 4, C, O) = G w Gᵀ for the filters w (O, C, 3, 3) (on a (3, 3, C, O) copy, so
+    that every slice is a contiguous (C, O) matrix)."""
     xp = backend.module_of(w)
     o, c = w.shape[:2]
-    half = xp.empty((4, o, c, 3), dtype=w.dtype)
+    taps = xp.ascontiguousarray(w.transpose(2, 3, 1, 0))           # (3, 3, C, O)
+    half = xp.empty((4, 3, c, o), dtype=w.dtype)
     u = xp.empty((4, 4, c, o), dtype=w.dtype)
     for a in range(4):
-        combine(xp, G[a], [w[:, :, k] for k in range(3)], half[a])
+        combine(xp, G[a], list(taps), half[a])
         for b in range(4):
-            combine(xp, G[b], [half[a][..., k] for k in range(3)], u[a, b].T)
+            combine(xp, G[b], list(half[a]), u[a, b])
     return u
 
 
@@ -250,12 +273,12 @@ def filter_adjoint(du: Any) -> Any:
     c, o = du.shape[2:]
     gt = [[G[a][k] for a in range(4)] for k in range(3)]          # Gᵀ, 3x4
     half = xp.empty((3, 4, c, o), dtype=du.dtype)
-    dw = xp.empty((o, c, 3, 3), dtype=du.dtype)
+    dw = xp.empty((3, 3, c, o), dtype=du.dtype)
     for k in range(3):
-        combine(xp, gt[k], [du[a] for a in range(4)], half[k])
+        combine(xp, gt[k], list(du), half[k])
         for l in range(3):
-            combine(xp, gt[l], [half[k][b] for b in range(4)], dw[:, :, k, l].T)
-    return dw
+            combine(xp, gt[l], list(half[k]), dw[k, l])
+    return xp.ascontiguousarray(dw.transpose(3, 2, 0, 1))          # (O, C, 3, 3)
 
 
 # ---------------------------------------------------------------- the passes
@@ -264,15 +287,17 @@ def band_rows(tw: int, n: int, c: int, itemsize: int) -> int:
     return max(1, BAND_BYTES // (16 * tw * n * c * itemsize))
 
 
-def correlate(d: Any, u: Any, out: Any) -> Any:
+def correlate(d: Any, u: Any, out: Any, keep: Any = None) -> Any:
     """out (2·TH, 2·TW, N, O) = the 3x3 correlation of d (2·TH + 2, 2·TW + 2, N, C) with the
     transformed filters u (4, 4, C, O), a band of tile rows at a time: input transform,
-    the 16 GEMMs (tiles, C) @ (C, O) in one batched matmul, output transform."""
+    the 16 GEMMs (tiles, C) @ (C, O) in one batched matmul, output transform. With
+    ``keep`` (4, 4, TH, TW, N, C), the transformed input V is written there and kept."""
     xp = backend.module_of(d)
     th, tw, n, c, o = out.shape[0] // 2, out.shape[1] // 2, d.shape[2], d.shape[3], u.shape[3]
     band = min(th, band_rows(tw, n, max(c, o), d.dtype.itemsize))
     m = xp.empty((16, band * tw * n, o), dtype=d.dtype)
-    vt, yt, u = InputTransform(d, band, tw), OutputTransform(out, band, m), u.reshape(16, c, o)
+    vt, yt = InputTransform(d, band, tw, keep), OutputTransform(out, band, m)
+    u = u.reshape(16, c, o)
     for i in range(0, th, band):
         k = min(band, th - i)
         xp.matmul(vt(i, k).reshape(16, -1, c), u, out=m[:, :k * tw * n])
@@ -280,20 +305,19 @@ def correlate(d: Any, u: Any, out: Any) -> Any:
     return out
 
 
-def filter_gradient(d: Any, g: Any) -> Any:
-    """δU (4, 4, C, O) = Σ over tiles of (Bᵀ d B)ᵀ (A g Aᵀ): d (2·TH + 2, 2·TW + 2, N, C)
-    the forward's input, g (2·TH, 2·TW, N, O) its output gradient, a band at a time."""
-    xp = backend.module_of(d)
-    th, tw, n, c, o = g.shape[0] // 2, g.shape[1] // 2, d.shape[2], d.shape[3], g.shape[3]
-    band = min(th, band_rows(tw, n, max(c, o), d.dtype.itemsize))
-    vt, gt = InputTransform(d, band, tw), OutputAdjoint(g, band)
-    du = xp.zeros((16, c, o), dtype=d.dtype)
-    part = xp.empty((16, c, o), dtype=d.dtype)
+def filter_gradient(v: Any, g: Any) -> Any:
+    """δU (4, 4, C, O) = Σ over tiles of Vᵀ (A g Aᵀ): v (4, 4, TH, TW, N, C) the transformed
+    input kept by the forward, g (2·TH, 2·TW, N, O) its output gradient, a band at a time."""
+    xp = backend.module_of(v)
+    th, tw, n, c, o = g.shape[0] // 2, g.shape[1] // 2, v.shape[4], v.shape[5], g.shape[3]
+    band = min(th, band_rows(tw, n, max(c, o), v.dtype.itemsize))
+    gt = OutputAdjoint(g, band)
+    du = xp.zeros((16, c, o), dtype=v.dtype)
+    part = xp.empty((16, c, o), dtype=v.dtype)
     for i in range(0, th, band):
         k = min(band, th - i)
-        v, mg = vt(i, k), gt(i, k)
-        du += xp.matmul(v.reshape(16, -1, c).transpose(0, 2, 1), mg.reshape(16, -1, o),
-                        out=part)
+        vi, mg = v[:, :, i:i + k].reshape(16, -1, c), gt(i, k)
+        du += xp.matmul(vi.transpose(0, 2, 1), mg.reshape(16, -1, o), out=part)
     return du.reshape(4, 4, c, o)
 
 
@@ -405,11 +429,13 @@ class WinogradConv(Primitive):
         parallel(threads, lambda lo, hi: to_hwnc(x[lo:hi], d[:h, :wd, lo:hi]), n)
         u = filter_transform(w)
         yt = hwnc(xp, 2 * th, 2 * tw, n, o, x.dtype)
-        parallel(threads, lambda lo, hi: correlate(d[2 * lo:2 * hi + 2], u, yt[2 * lo:2 * hi]),
-                 th)
+        # V, the transformed input, is kept for the filter gradient (under grad mode)
+        v = xp.empty((4, 4, th, tw, n, c), dtype=x.dtype) if graph.MODE.enabled else None
+        parallel(threads, lambda lo, hi: correlate(d[2 * lo:2 * hi + 2], u, yt[2 * lo:2 * hi],
+                                                   None if v is None else v[:, :, lo:hi]), th)
         y = xp.empty((n, o, oh, ow), dtype=x.dtype)
         parallel(threads, lambda lo, hi: from_hwnc(yt[:oh, :ow, lo:hi], y[lo:hi]), n)
-        self.d = d                                        # for the filter gradient
+        self.v = v
         return y
 
     def backward(self, g: Any) -> tuple:
@@ -432,8 +458,8 @@ class WinogradConv(Primitive):
         parallel(threads, lambda lo, hi: to_hwnc(g[lo:hi], gp[2:2 + oh, 2:2 + ow, lo:hi]), n)
         dx = dw = None
         if pw:
-            d, gt = self.d, gp[2:2 + 2 * th, 2:2 + 2 * tw]
-            parts = parallel(threads, lambda lo, hi: filter_gradient(d[2 * lo:2 * hi + 2],
+            v, gt = self.v, gp[2:2 + 2 * th, 2:2 + 2 * tw]
+            parts = parallel(threads, lambda lo, hi: filter_gradient(v[:, :, lo:hi],
                                                                      gt[2 * lo:2 * hi]), th)
             dw = filter_adjoint(sum(parts[1:], parts[0]))
         if px:

@@ -43,10 +43,13 @@ IntOrTuple = Any  # int | tuple[int, ...]
 # Output maps with fewer pixels than this use one big (N·OH·OW, C·KH·KW) matmul; larger
 # ones a matmul per image that yields NCHW directly (faster to copy and to fold back).
 _SMALL_MAP = 16
-# 3x3 stride-1 convolutions with at least this many output pixels per map ask the fast lane
-# for "conv3x3" (Winograd F(2x2, 3x3), tinygrad_edu/fastlane/winograd.py); smaller maps
-# have too few 2x2 tiles for its transforms to pay off.
-_WINOGRAD_MAP = 64
+# 3x3 stride-1 convolutions ask the fast lane for "conv3x3" (Winograd F(2x2, 3x3),
+# tinygrad_edu/fastlane/winograd.py) where it was measured to pay off on the CPU: at least
+# this many input and output channels (fewer make its 16 GEMMs too thin), and at least this
+# many numbers in one output row of the batch, N·C·OW (its array ops work a row of 2x2
+# tiles at a time; smaller ones cost more in calls than they save in multiplications).
+_WINOGRAD_CHANNELS = 64
+_WINOGRAD_ROW = 8192
 
 
 def int_tuple(value: IntOrTuple, n: int, name: str, where: str) -> tuple:
@@ -169,8 +172,8 @@ def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: IntOrTuple
         y = y.permute((0, nd + 1) + tuple(range(1, nd + 1)))     # (N, O, *out)
     else:
         if nd == 2 and groups == 1 and ksize == (3, 3) and stride_t == dil == (1, 1) and \
-                npos // n >= _WINOGRAD_MAP:                      # the fast lane: Winograd
-            y = lane("conv3x3", conv3x3_im2col)(x, weight)       # (N, O, *out)
+                min(c, o) >= _WINOGRAD_CHANNELS and n * min(c, o) * out_sp[-1] >= _WINOGRAD_ROW:
+            y = lane("conv3x3", conv3x3_im2col)(x, weight)       # Winograd in the fast lane
         else:
             y = _conv_im2col(win, weight, groups)                # (N, O, *out)
         if bias is not None:
