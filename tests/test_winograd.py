@@ -230,3 +230,22 @@ def test_the_transforms_are_wired_to_the_tables() -> None:
 
 def test_the_lane_hook_is_registered() -> None:
     assert graph._REGISTERED["conv3x3"] is winograd.conv3x3
+
+
+@pytest.mark.usefixtures("small_maps")
+def test_on_the_device_stand_in(fake_cuda: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the array module of the input is used: under the CuPy stand-in (which refuses
+    host arrays in device ops) the Winograd path runs and matches the CPU."""
+    calls = _spy(monkeypatch)
+    rng = np.random.default_rng(9)
+    x0, w0 = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3))
+    got = []
+    for device in ("cuda", "cpu"):
+        x = tg.tensor(x0, device=device, requires_grad=True)
+        w = tg.tensor(w0, device=device, requires_grad=True)
+        y = F.conv2d(x, w, padding=1)
+        (y * y).sum().backward()
+        got.append([t.numpy() for t in (y.detach(), x.grad, w.grad)])
+    assert calls == ["WinogradConv", "WinogradConv"]
+    for a, b in zip(*got):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)

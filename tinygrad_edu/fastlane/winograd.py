@@ -19,14 +19,21 @@ GEMMs in one batched ``matmul``, transform the products back (adds again).
 Backward. The input gradient of a correlation is the "full" correlation of the
 output gradient (padded by 2) with the filters flipped and their channels swapped,
 itself a 3x3 stride-1 correlation, so the same three steps compute it. The filter
-gradient is the adjoint of the forward: δU[a, b] = V[a, b]ᵀ @ (A δY Aᵀ)[a, b] summed
-over tiles (one more batched GEMM, V kept from the forward), then δw = Gᵀ δU G.
+gradient is the adjoint of the forward: δU[a, b] = Σ over tiles V[a, b]ᵀ (A δY Aᵀ)[a, b]
+(one more batched GEMM, with V kept from the forward), then δw = Gᵀ δU G. With
+``create_graph=True`` the backward is recorded instead, as im2col correlations.
 
-Layout. NumPy pays per inner loop it runs, and a slice of every other row or
+Layout. NumPy pays per call and per inner loop, and a slice of every other row or
 column of an (N, C, H, W) array has short ones. The transforms therefore work on
 (H, W, N, C) copies (one transposition in, one out), where every slice is strided
-only over H and W and runs over N·C contiguous numbers. The tile grid covers an odd
-output with one extra row or column of zeros, cropped at the end.
+only over H and W and runs over N·C contiguous numbers; the column steps read rows
+split by column parity, so their slices are contiguous. Each pass runs a band of tile
+rows at a time (transform, GEMMs, transform) so that a band stays in the cache. An odd
+output gets one extra row or column of zero tiles, cropped at the end.
+
+Threads. With BLAS given T > 1 threads, the lane splits the bands (and the
+transpositions) between T threads of its own and runs each GEMM on one BLAS thread
+(see ``parallel``); with one BLAS thread everything runs in the calling thread.
 
 ``tests/test_winograd.py`` and ``tests/test_fast_lane.py`` prove it equal to the
 im2col reference (values, both gradients, second derivatives).
@@ -72,14 +79,14 @@ def recipe(coeffs: tuple) -> tuple:
     the nonzero coefficients share a magnitude other than 1 (a product per term otherwise)."""
     nz = [(c, ("t", i)) for i, c in enumerate(coeffs) if c != 0]
     if not nz:
-        return (("copyto", ("o", ("c", 0))),)
+        return (("assign", ("o", ("c", 0))),)
     scale = abs(nz[0][0])
     if any(abs(c) != scale for c, _ in nz):
         return (("multiply", (nz[0][1], ("c", nz[0][0]), "o")),) + tuple(
             ("axpy", (t, ("c", c), "o")) for c, t in nz[1:])
     (c0, t0), rest = nz[0], nz[1:]
     if not rest:
-        ops = [("copyto", ("o", t0)) if c0 > 0 else ("negative", (t0, "o"))]
+        ops = [("assign", ("o", t0)) if c0 > 0 else ("negative", (t0, "o"))]
     elif c0 > 0:
         ops = [("add" if rest[0][0] > 0 else "subtract", (t0, rest[0][1], "o"))]
     elif rest[0][0] > 0:
@@ -92,15 +99,23 @@ def recipe(coeffs: tuple) -> tuple:
     return tuple(ops)
 
 
+def assign(out: Any, value: Any) -> None:
+    out[...] = value
+
+
+def axpy(xp: Any) -> Any:
+    return lambda t, c, out: xp.add(out, xp.multiply(t, c), out)
+
+
 def steps(xp: Any, coeffs: Any, terms: list, out: Any) -> list:
     """out = Σ coeffs[i]·terms[i] as a list of ufunc calls ``(f, args)`` (run them with
     :func:`run`), following :func:`recipe`. Built once, a list runs for every band of a pass
     without Python's work of building it again."""
     def operand(a: Any) -> Any:
         return out if a == "o" else terms[a[1]] if a[0] == "t" else a[1]
-    return [(getattr(xp, name) if name != "axpy" else
-             lambda t, c, o: xp.add(o, xp.multiply(t, c), out=o),
-             tuple(operand(a) for a in args)) for name, args in recipe(tuple(coeffs))]
+    fns = {"assign": assign, "axpy": axpy(xp)}
+    return [(fns[name] if name in fns else getattr(xp, name), tuple(operand(a) for a in args))
+            for name, args in recipe(tuple(coeffs))]
 
 
 def run(ops: list) -> None:
@@ -126,22 +141,21 @@ def to_hwnc(src: Any, dst: Any) -> None:
     """dst (H, W, N, C) = src (N, C, H, W) transposed, a block of N·C planes at a time (the
     copy reads each block's planes side by side: a few planes when planes are a multiple
     of 1 KiB apart, whose same offsets share cache sets, more otherwise)."""
-    xp = backend.module_of(src)
     n, c, h, w = src.shape
     if backend.device_of(src) != "cpu":
-        xp.copyto(dst, src.transpose(2, 3, 0, 1))
+        dst[...] = src.transpose(2, 3, 0, 1)
         return
-    s, d = src.reshape(n * c, h, w), dst.reshape(h, w, n * c)
+    s, d = src.reshape(n * c, h, w), dst.view()
+    d.shape = (h, w, n * c)                               # a view of dst, never a copy
     block = BLOCK if (h * w * src.dtype.itemsize) % 1024 else BLOCK_ALIGNED
     for i in range(0, n * c, block):
-        xp.copyto(d[:, :, i:i + block], s[i:i + block].transpose(1, 2, 0))
+        d[:, :, i:i + block] = s[i:i + block].transpose(1, 2, 0)
 
 
 def from_hwnc(src: Any, dst: Any) -> None:
     """dst (N, C, H, W) = src (H, W, N, C) transposed (the inverse of :func:`to_hwnc`)."""
     n, c, h, w = dst.shape
-    backend.module_of(src).copyto(dst.reshape(n * c, h, w),
-                                  src.reshape(h, w, n * c).transpose(2, 0, 1))
+    dst.reshape(n * c, h, w)[...] = src.reshape(h, w, n * c).transpose(2, 0, 1)
 
 
 # ---------------------------------------------------------------- the transforms
@@ -268,7 +282,7 @@ def filter_transform(w: Any) -> Any:
 
 
 def filter_adjoint(du: Any) -> Any:
-    """δw (O, C, 3, 3) = Gᵀ δU G from δU (4, 4, C, O): the adjoint of :func:`filter_transform`."""
+    """δw (O, C, 3, 3) = Gᵀ δU G from δU (4, 4, C, O): the filter transform's adjoint."""
     xp = backend.module_of(du)
     c, o = du.shape[2:]
     gt = [[G[a][k] for a in range(4)] for k in range(3)]          # Gᵀ, 3x4
@@ -333,32 +347,32 @@ _pool: list = []                # [ThreadPoolExecutor, its size]
 
 
 def openblas() -> Any:
-    """OpenBLAS's get_num_threads and set_num_threads_local, from the loaded libraries
-    (Linux; None where there is no such library or it lacks the thread-local setting)."""
+    """OpenBLAS's get_num_threads and set_num_threads_local (named with or without the
+    prefix and suffix of NumPy's wheels), from the libraries loaded in this process, NumPy's
+    first; None where there is none (not Linux, another BLAS, an OpenBLAS before 0.3.27)."""
     if not _blas:
         found = None
         try:
             with open("/proc/self/maps") as maps:
-                paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()
-                                and ".so" in line})
+                paths = {line.split()[-1] for line in maps if "openblas" in line.lower()
+                         and ".so" in line}
         except OSError:
-            paths = []
-        for path in paths:
+            paths = set()
+        for path in sorted(paths, key=lambda p: "numpy" not in p):
             try:
                 lib = ctypes.CDLL(path)
             except OSError:
                 continue
-            names = [(f"{p}get_num_threads{s}", f"{p}set_num_threads_local{s}")
-                     for p in ("scipy_openblas_", "openblas_") for s in ("64_", "")]
-            names.append(("scipy_openblas_get_num_threads64_", "openblas_set_num_threads_local"))
-            for get_name, set_name in names:
-                get, set_local = getattr(lib, get_name, None), getattr(lib, set_name, None)
-                if get is not None and set_local is not None:
-                    get.restype, set_local.restype = ctypes.c_int, ctypes.c_int
-                    set_local.argtypes = [ctypes.c_int]
-                    found = (get, set_local)
-                    break
-            if found:
+            get, set_local = (next((f for f in (getattr(lib, name, None) for name in names)
+                                    if f is not None), None) for names in (
+                ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                 "openblas_get_num_threads"),
+                ("scipy_openblas_set_num_threads_local64_", "openblas_set_num_threads_local64_",
+                 "openblas_set_num_threads_local")))
+            if get is not None and set_local is not None:
+                get.restype, set_local.restype = ctypes.c_int, ctypes.c_int
+                set_local.argtypes = [ctypes.c_int]
+                found = (get, set_local)
                 break
         _blas.append(found)
     return _blas[0]
