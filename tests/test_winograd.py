@@ -249,3 +249,23 @@ def test_on_the_device_stand_in(fake_cuda: Any, monkeypatch: pytest.MonkeyPatch)
     assert calls == ["WinogradConv", "WinogradConv"]
     for a, b in zip(*got):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+F23_AT = winograd.AT
+
+
+@pytest.mark.parametrize("at", [F23_AT, ((1, 2, 1, 0), (0, 1, -1, 3))],
+                         ids=["F(2,3)", "no single-entry rows"])
+def test_output_adjoint_equals_its_definition(at: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A g Aᵀ per 2x2 tile, times the signs the shortcut leaves out, against einsum; a
+    matrix without rows of one entry takes the plain route."""
+    monkeypatch.setattr(winograd, "AT", at)
+    g = np.random.default_rng(10).standard_normal((4, 6, 2, 3))          # (2·TH, 2·TW, N, O)
+    adjoint = winograd.OutputAdjoint(g, 2)
+    got = np.concatenate([adjoint(i, 1).copy() for i in range(2)], axis=2)
+    got *= np.asarray(adjoint.signs, dtype=float)[:, :, None, None, None, None]
+    tiles = g.reshape(2, 2, 3, 2, 2, 3).transpose(1, 3, 0, 2, 4, 5)       # (r, c, i, j, N, O)
+    a = np.asarray(at, dtype=float).T
+    np.testing.assert_allclose(got, np.einsum("ar,bc,rcijno->abijno", a, a, tiles),
+                               rtol=1e-12, atol=1e-12)
+    assert (adjoint.slots is None) == (at is not F23_AT)

@@ -239,29 +239,62 @@ class OutputTransform:
 class OutputAdjoint:
     """mg (4, 4, K, TW, N, O) = A g Aᵀ for the 2x2 tiles of K tile rows of g (2·TH, 2·TW,
     N, O): the adjoint of the output transform, the filter gradient's side of the products.
-    Rows first, into ``rows`` (4, K, 2, TW, N, O) split by column parity."""
+    Rows first (split by column parity), then columns.
+
+    Two rows of A pick a single parity (A = [1 0; 1 1; 1 -1; 0 -1]: rows 0 and 3), so the
+    row step writes its two parities straight into those two slots of mg, and the column
+    step fills the other two from them: 12 array ops a band instead of 20. Those slots
+    (and the row step's rows of A with one entry) are kept without their sign; ``signs``
+    (4, 4) holds what the product Vᵀ mg must be multiplied by (one small array)."""
 
     def __init__(self, g: Any, band: int) -> None:
         xp = self.xp = backend.module_of(g)
-        self.a = [[AT[r][a] for r in range(2)] for a in range(4)]      # A = (Aᵀ)ᵀ, 4x2
+        a = [[AT[r][col] for r in range(2)] for col in range(4)]        # A = (Aᵀ)ᵀ, 4x2
         self.taps = [by_parity(g[r::2]) for r in range(2)]              # (TH, 2, TW, N, O)
         tw = g.shape[1] // 2
-        self.rows = xp.empty((4, band, 2, tw) + g.shape[2:], dtype=g.dtype)
         self.mg = xp.empty((4, 4, band, tw) + g.shape[2:], dtype=g.dtype)
         self.plans: dict = {}
+        picks = {}                                                      # parity -> slot, sign
+        for b, row in enumerate(a):
+            nz = [(c, v) for c, v in enumerate(row) if v != 0]
+            if len(nz) == 1 and abs(nz[0][1]) == 1:
+                picks.setdefault(nz[0][0], (b, nz[0][1]))
+        self.slots = (picks[0][0], picks[1][0]) if len(picks) == 2 and \
+            picks[0][0] < picks[1][0] else None
+        if self.slots is None:                                          # another A: the
+            self.rows = xp.empty((4, band, 2, tw) + g.shape[2:], dtype=g.dtype)   # plain way
+            self.row_coeffs, self.col_coeffs, self.signs = a, a, [[1] * 4 for _ in range(4)]
+            return
+        # row step: a row of A with one ±1 is written unsigned (its sign goes to signs)
+        rho = [next(v for v in row if v) if sum(v != 0 for v in row) == 1 and
+               abs(next(v for v in row if v)) == 1 else 1 for row in a]
+        self.row_coeffs = [[v * rho[i] for v in row] for i, row in enumerate(a)]
+        self.col_coeffs = a
+        self.signs = [[rho[i] * (picks[0][1] if b == picks[0][0] else picks[1][1]
+                                 if b == picks[1][0] else 1) for b in range(4)]
+                      for i in range(4)]
+
+    def row_out(self, a: int, k: int) -> Any:
+        """Where the row step of row a writes: (K, 2, TW, N, O)."""
+        if self.slots is None:
+            return self.rows[a, :k]
+        s0, s1 = self.slots
+        return self.xp.moveaxis(self.mg[a, s0:s1 + 1:s1 - s0, :k], 0, 1)
 
     def plan(self, k: int) -> list:
         if k not in self.plans:
-            rows, mg = self.rows[:, :k], self.mg[:, :, :k]
-            self.plans[k] = [[op for b in range(4) for op in steps(
-                self.xp, self.a[b], [rows[a][:, c] for c in range(2)], mg[a, b])]
-                for a in range(4)]
+            mg = self.mg[:, :, :k]
+            self.plans[k] = [[op for b in range(4) if self.slots is None or b not in
+                              self.slots for op in steps(
+                self.xp, self.col_coeffs[b], [self.row_out(a, k)[:, c] for c in range(2)],
+                mg[a, b])] for a in range(4)]
         return self.plans[k]
 
     def __call__(self, i: int, k: int) -> Any:
-        rows, plan = self.rows[:, :k], self.plan(k)
+        plan = self.plan(k)
         for a in range(4):
-            run(steps(self.xp, self.a[a], [t[i:i + k] for t in self.taps], rows[a]))
+            run(steps(self.xp, self.row_coeffs[a], [t[i:i + k] for t in self.taps],
+                      self.row_out(a, k)))
             run(plan[a])
         return self.mg[:, :, :k]
 
@@ -332,7 +365,12 @@ def filter_gradient(v: Any, g: Any) -> Any:
         k = min(band, th - i)
         vi, mg = v[:, :, i:i + k].reshape(16, -1, c), gt(i, k)
         du += xp.matmul(vi.transpose(0, 2, 1), mg.reshape(16, -1, o), out=part)
-    return du.reshape(4, 4, c, o)
+    du = du.reshape(4, 4, c, o)
+    for a, row in enumerate(gt.signs):
+        for b, sign in enumerate(row):
+            if sign != 1:
+                du[a, b] *= sign
+    return du
 
 
 # ---------------------------------------------------------------- threads
