@@ -187,23 +187,26 @@ def test_other_convolutions_keep_im2col(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @pytest.mark.usefixtures("small_maps")
-@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("threads", [2, 3, 8])
 def test_split_between_threads(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The lane splits tile rows and images between threads when BLAS has several: the
-    same sums (here forced, whatever the BLAS)."""
+    """The lane hands bands of tile rows and chunks of images out to several threads when
+    BLAS has several (here forced, whatever the BLAS), each taking the next when it is
+    done: the same sums, however the work falls."""
     rng = np.random.default_rng(8)
     x0, w0 = rng.standard_normal((5, 3, 9, 7)), rng.standard_normal((4, 3, 3, 3))
     want = _conv(True, x0, w0, None, tg.float64, padding=1)
     monkeypatch.setattr(winograd, "lane_threads", lambda arr: threads)
+    monkeypatch.setattr(winograd, "BAND_BYTES", 1)                 # one tile row a band
     got = _conv(True, x0, w0, None, tg.float64, padding=1)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
 
 
-def test_split_ranges() -> None:
-    assert winograd.split(10, 3) == [(0, 3), (3, 6), (6, 10)]
-    assert winograd.split(2, 4) == [(0, 1), (1, 2)]
-    assert winograd.split(5, 1) == [(0, 5)]
+def test_chunks_and_parallel() -> None:
+    assert winograd.chunks(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert winograd.chunks(3, 5) == [(0, 3)]
+    seen = winograd.parallel(3, lambda ranges: list(ranges), 10, 1)
+    assert len(seen) == 3 and sorted(r for part in seen for r in part) == winograd.chunks(10, 1)
 
 
 @pytest.mark.usefixtures("small_maps")

@@ -334,36 +334,34 @@ def band_rows(tw: int, n: int, c: int, itemsize: int) -> int:
     return max(1, BAND_BYTES // (16 * tw * n * c * itemsize))
 
 
-def correlate(d: Any, u: Any, out: Any, keep: Any = None) -> Any:
+def correlate(d: Any, u: Any, out: Any, band: int, bands: Any, keep: Any = None) -> Any:
     """out (2·TH, 2·TW, N, O) = the 3x3 correlation of d (2·TH + 2, 2·TW + 2, N, C) with the
-    transformed filters u (4, 4, C, O), a band of tile rows at a time: input transform,
-    the 16 GEMMs (tiles, C) @ (C, O) in one batched matmul, output transform. With
-    ``keep`` (4, 4, TH, TW, N, C), the transformed input V is written there and kept."""
+    transformed filters u (4, 4, C, O), for the bands of tile rows [i, j) (at most ``band``
+    rows) taken from the iterator ``bands``: input transform, the 16 GEMMs (tiles, C) @
+    (C, O) in one batched matmul, output transform. With ``keep`` (4, 4, TH, TW, N, C),
+    the transformed input V is written there."""
     xp = backend.module_of(d)
-    th, tw, n, c, o = out.shape[0] // 2, out.shape[1] // 2, d.shape[2], d.shape[3], u.shape[3]
-    band = min(th, band_rows(tw, n, max(c, o), d.dtype.itemsize))
+    tw, n, c, o = out.shape[1] // 2, d.shape[2], d.shape[3], u.shape[3]
     m = xp.empty((16, band * tw * n, o), dtype=d.dtype)
     vt, yt = InputTransform(d, band, tw, keep), OutputTransform(out, band, m)
     u = u.reshape(16, c, o)
-    for i in range(0, th, band):
-        k = min(band, th - i)
-        xp.matmul(vt(i, k).reshape(16, -1, c), u, out=m[:, :k * tw * n])
-        yt(i, k)
+    for i, j in bands:
+        xp.matmul(vt(i, j - i).reshape(16, -1, c), u, out=m[:, :(j - i) * tw * n])
+        yt(i, j - i)
     return out
 
 
-def filter_gradient(v: Any, g: Any) -> Any:
-    """δU (4, 4, C, O) = Σ over tiles of Vᵀ (A g Aᵀ): v (4, 4, TH, TW, N, C) the transformed
-    input kept by the forward, g (2·TH, 2·TW, N, O) its output gradient, a band at a time."""
+def filter_gradient(v: Any, g: Any, band: int, bands: Any) -> Any:
+    """δU (4, 4, C, O) = Σ over the tiles of Vᵀ (A g Aᵀ), for the bands of tile rows [i, j)
+    taken from ``bands``: v (4, 4, TH, TW, N, C) the transformed input kept by the forward,
+    g (2·TH, 2·TW, N, O) its output gradient."""
     xp = backend.module_of(v)
-    th, tw, n, c, o = g.shape[0] // 2, g.shape[1] // 2, v.shape[4], v.shape[5], g.shape[3]
-    band = min(th, band_rows(tw, n, max(c, o), v.dtype.itemsize))
+    c, o = v.shape[5], g.shape[3]
     gt = OutputAdjoint(g, band)
     du = xp.zeros((16, c, o), dtype=v.dtype)
     part = xp.empty((16, c, o), dtype=v.dtype)
-    for i in range(0, th, band):
-        k = min(band, th - i)
-        vi, mg = v[:, :, i:i + k].reshape(16, -1, c), gt(i, k)
+    for i, j in bands:
+        vi, mg = v[:, :, i:j].reshape(16, -1, c), gt(i, j - i)
         du += xp.matmul(vi.transpose(0, 2, 1), mg.reshape(16, -1, o), out=part)
     du = du.reshape(4, 4, c, o)
     for a, row in enumerate(gt.signs):
@@ -434,26 +432,29 @@ def one_blas_thread(fn: Any, *args: Any) -> Any:
         fns[1](prev)
 
 
-def split(total: int, parts: int) -> list:
-    """[lo, hi) ranges covering range(total) in at most ``parts`` nearly equal pieces."""
-    parts = max(1, min(parts, total))
-    return [(total * p // parts, total * (p + 1) // parts) for p in range(parts)]
+def chunks(total: int, step: int) -> list:
+    """[lo, hi) ranges of ``step`` (the last shorter) covering range(total)."""
+    return [(lo, min(lo + step, total)) for lo in range(0, total, step)]
 
 
-def parallel(threads: int, fn: Any, total: int) -> list:
-    """[fn(lo, hi) for each range of :func:`split`], the first in this thread, the others
-    in the lane's thread pool (made on first need), each with one BLAS thread."""
-    ranges = split(total, threads)
-    if len(ranges) == 1:
-        return [one_blas_thread(fn, *ranges[0])]
-    if not _pool or _pool[1] < len(ranges) - 1:
+def parallel(threads: int, fn: Any, total: int, step: int) -> list:
+    """fn(ranges) in ``threads`` threads at once (this one, and the lane's thread pool, made
+    on first need), each with one BLAS thread; ``ranges`` is one iterator over the
+    :func:`chunks` of range(total), shared: each thread takes the next chunk when it is
+    done with its last, so a thread the machine holds back holds nobody up. Returns the
+    list of fn's results."""
+    ranges = iter(chunks(total, step))                # next() on it is atomic (the GIL)
+    threads = max(1, min(threads, -(-total // step)))
+    if threads == 1:
+        return [one_blas_thread(fn, ranges)]
+    if not _pool or _pool[1] < threads - 1:
         old = _pool[:1]
-        _pool[:] = [ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="winograd"),
-                    len(ranges) - 1]
+        _pool[:] = [ThreadPoolExecutor(threads - 1, thread_name_prefix="winograd"),
+                    threads - 1]
         for pool in old:
             pool.shutdown(wait=False)
-    futures = [_pool[0].submit(one_blas_thread, fn, *r) for r in ranges[1:]]
-    first = one_blas_thread(fn, *ranges[0])
+    futures = [_pool[0].submit(one_blas_thread, fn, ranges) for _ in range(threads - 1)]
+    first = one_blas_thread(fn, ranges)
     return [first] + [f.result() for f in futures]
 
 
@@ -472,21 +473,23 @@ class WinogradConv(Primitive):
         o = w.shape[0]
         oh, ow = h - 2, wd - 2
         th, tw = -(-oh // 2), -(-ow // 2)
-        threads = lane_threads(x)
+        threads, images = lane_threads(x), max(1, n // 8)
         d = hwnc(xp, 2 * th + 2, 2 * tw + 2, n, c, x.dtype)     # x as (H, W, N, C)
         if d.shape[0] > h:                                # odd output: a row of zeros
             d[h:] = 0
         if d.shape[1] > wd:                               # and/or a column
             d[:h, wd:] = 0
-        parallel(threads, lambda lo, hi: to_hwnc(x[lo:hi], d[:h, :wd, lo:hi]), n)
+        parallel(threads, lambda ranges: [to_hwnc(x[lo:hi], d[:h, :wd, lo:hi])
+                                          for lo, hi in ranges], n, images)
         u = filter_transform(w)
         yt = hwnc(xp, 2 * th, 2 * tw, n, o, x.dtype)
         # V, the transformed input, is kept for the filter gradient (under grad mode)
         v = xp.empty((4, 4, th, tw, n, c), dtype=x.dtype) if graph.MODE.enabled else None
-        parallel(threads, lambda lo, hi: correlate(d[2 * lo:2 * hi + 2], u, yt[2 * lo:2 * hi],
-                                                   None if v is None else v[:, :, lo:hi]), th)
+        band = band_rows(tw, n, max(c, o), x.dtype.itemsize)
+        parallel(threads, lambda ranges: correlate(d, u, yt, band, ranges, v), th, band)
         y = xp.empty((n, o, oh, ow), dtype=x.dtype)
-        parallel(threads, lambda lo, hi: from_hwnc(yt[:oh, :ow, lo:hi], y[lo:hi]), n)
+        parallel(threads, lambda ranges: [from_hwnc(yt[:oh, :ow, lo:hi], y[lo:hi])
+                                          for lo, hi in ranges], n, images)
         self.v = v
         return y
 
@@ -499,7 +502,7 @@ class WinogradConv(Primitive):
         n, o, oh, ow = g.shape
         c = w.shape[1]
         th, tw = -(-oh // 2), -(-ow // 2)
-        threads = lane_threads(g)
+        threads, images = lane_threads(g), max(1, n // 8)
         # g as (H, W, N, O), with 2 zero rows/columns around it (the full correlation's
         # padding) and zeros down to the tile grid
         gp = hwnc(xp, 2 * th + 4, 2 * tw + 4, n, o, g.dtype)
@@ -507,21 +510,23 @@ class WinogradConv(Primitive):
         gp[2 + oh:] = 0
         gp[2:2 + oh, :2] = 0
         gp[2:2 + oh, 2 + ow:] = 0
-        parallel(threads, lambda lo, hi: to_hwnc(g[lo:hi], gp[2:2 + oh, 2:2 + ow, lo:hi]), n)
+        parallel(threads, lambda ranges: [to_hwnc(g[lo:hi], gp[2:2 + oh, 2:2 + ow, lo:hi])
+                                          for lo, hi in ranges], n, images)
         dx = dw = None
         if pw:
+            band = band_rows(tw, n, max(c, o), g.dtype.itemsize)
             v, gt = self.v, gp[2:2 + 2 * th, 2:2 + 2 * tw]
-            parts = parallel(threads, lambda lo, hi: filter_gradient(v[:, :, lo:hi],
-                                                                     gt[2 * lo:2 * hi]), th)
+            parts = parallel(threads, lambda ranges: filter_gradient(v, gt, band, ranges), th,
+                             band)
             dw = filter_adjoint(sum(parts[1:], parts[0]))
         if px:
             uf = filter_transform(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])   # flipped
             dt = hwnc(xp, 2 * th + 2, 2 * tw + 2, n, c, g.dtype)
-            parallel(threads, lambda lo, hi: correlate(gp[2 * lo:2 * hi + 2], uf,
-                                                       dt[2 * lo:2 * hi]), th + 1)
+            band = band_rows(tw + 1, n, max(c, o), g.dtype.itemsize)
+            parallel(threads, lambda ranges: correlate(gp, uf, dt, band, ranges), th + 1, band)
             dx = xp.empty((n, c, oh + 2, ow + 2), dtype=g.dtype)
-            parallel(threads, lambda lo, hi: from_hwnc(dt[:oh + 2, :ow + 2, lo:hi], dx[lo:hi]),
-                     n)
+            parallel(threads, lambda ranges: [from_hwnc(dt[:oh + 2, :ow + 2, lo:hi], dx[lo:hi])
+                                              for lo, hi in ranges], n, images)
         return dx, dw
 
     def graph_backward(self, g: Tensor) -> tuple:
