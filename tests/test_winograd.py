@@ -272,3 +272,24 @@ def test_output_adjoint_equals_its_definition(at: tuple, monkeypatch: pytest.Mon
     np.testing.assert_allclose(got, np.einsum("ar,bc,rcijno->abijno", a, a, tiles),
                                rtol=1e-12, atol=1e-12)
     assert (adjoint.slots is None) == (at is not F23_AT)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+@pytest.mark.usefixtures("small_maps")
+def test_threads_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child forked after the lane made its thread pool gets a pool of its own (the
+    parent's threads do not exist there), instead of waiting forever."""
+    import os
+    monkeypatch.setattr(winograd, "lane_threads", lambda arr: 2)
+    x0, w0 = np.ones((2, 2, 6, 6)), np.ones((2, 2, 3, 3))
+    want = _conv(True, x0, w0, None, tg.float64, padding=1)[0]
+    pid = os.fork()
+    if pid == 0:                                  # the child: exit 0 if it gets the same
+        code = 1
+        try:
+            code = int(not np.array_equal(_conv(True, x0, w0, None, tg.float64, padding=1)[0],
+                                          want))
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

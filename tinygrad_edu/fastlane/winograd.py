@@ -379,7 +379,7 @@ def filter_gradient(v: Any, g: Any, band: int, bands: Any) -> Any:
 # splits its work between T threads of its own: NumPy lets go of the GIL inside its loops,
 # so the transforms run in parallel too. On one BLAS thread, nothing of this happens.
 _blas: list = []                # [(get_num_threads, set_num_threads_local) or None]
-_pool: list = []                # [ThreadPoolExecutor, its size]
+_pool: list = []                # [ThreadPoolExecutor, its size, the process it was made in]
 
 
 def openblas() -> Any:
@@ -447,10 +447,10 @@ def parallel(threads: int, fn: Any, total: int, step: int) -> list:
     threads = max(1, min(threads, -(-total // step)))
     if threads == 1:
         return [one_blas_thread(fn, ranges)]
-    if not _pool or _pool[1] < threads - 1:
-        old = _pool[:1]
+    if not _pool or _pool[1] < threads - 1 or _pool[2] != os.getpid():   # (a forked child
+        old = _pool[:1] if _pool and _pool[2] == os.getpid() else []      # has no threads)
         _pool[:] = [ThreadPoolExecutor(threads - 1, thread_name_prefix="winograd"),
-                    threads - 1]
+                    threads - 1, os.getpid()]
         for pool in old:
             pool.shutdown(wait=False)
     futures = [_pool[0].submit(one_blas_thread, fn, ranges) for _ in range(threads - 1)]
