@@ -20,8 +20,11 @@ import tinygrad_edu as tg
 from tinygrad_edu import fastlane, nn, optim
 from tinygrad_edu import functional as F
 from tinygrad_edu.engine import ops
+from tinygrad_edu.engine.graph import lane
 from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, rnn, scatter
+from tinygrad_edu.fastlane import winograd
 from tinygrad_edu.functional import recurrent_cells as R
+from tinygrad_edu.functional.convolution import conv3x3_im2col
 from tinygrad_edu.viz.trace import forward_order
 
 
@@ -124,6 +127,11 @@ def _cell(kind: str, bias: bool) -> Callable:
     return build
 
 
+def _conv3x3() -> tuple:
+    x, w = _leaf((2, 3, 6, 7), 13), _leaf((4, 3, 3, 3), 14)    # x: an already padded input
+    return (lambda a, b: lane("conv3x3", conv3x3_im2col)(a, b) * 1.5), (x, w)
+
+
 CASES = {
     **{f"fold: {k}": (fold.FoldPaths, "forward", v) for k, v in FOLD_GEOMETRIES.items()},
     "filter-gradient GEMM order": (gemm.BatchedFilterGrad, "backward", _matmul_broadcast),
@@ -145,6 +153,7 @@ CASES = {
     "GRU cell, no bias": (rnn.GRUCellStep, "forward", _cell("gru", False)),
     "RNN cell (tanh)": (rnn.RNNCellStep, "forward", _cell("rnn_tanh", True)),
     "RNN cell (relu)": (rnn.RNNCellStep, "forward", _cell("rnn_relu", True)),
+    "winograd 3x3 conv": (winograd.WinogradConv, "forward", _conv3x3),
 }
 
 
@@ -223,7 +232,8 @@ def test_every_override_has_cases() -> None:
     """A new entry in the registry must come with a workload here."""
     covered = {cls for cls, _, _ in CASES.values()} | {
         lstm.fused_lstm_gates, pool.first_max, allocator.tune_host_allocator, rnn.lstm_cell,
-        rnn.gru_cell, rnn.rnn_cell, rnn.lstm_layer, rnn.gru_layer, rnn.rnn_layer}
+        rnn.gru_cell, rnn.rnn_cell, rnn.lstm_layer, rnn.gru_layer, rnn.rnn_layer,
+        winograd.conv3x3}
     assert set(fastlane.OVERRIDES.values()) <= covered, set(fastlane.OVERRIDES.values()) - covered
 
 

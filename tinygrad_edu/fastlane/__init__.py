@@ -18,7 +18,8 @@ from typing import Any
 
 from tinygrad_edu.engine import ops
 from tinygrad_edu.engine.graph import is_fast, override, set_fast
-from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, rnn, scatter
+from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, rnn, scatter, \
+    winograd
 
 
 class fast:
@@ -52,6 +53,7 @@ OVERRIDES = {
     "gru_layer": rnn.gru_layer,
     "rnn_layer": rnn.rnn_layer,
     "host_allocator": allocator.tune_host_allocator,      # on the first Optimizer.step()
+    "conv3x3": winograd.conv3x3,                          # 3x3 stride-1 conv by Winograd
 }
 for _reference, _fast in OVERRIDES.items():
     override(_reference, _fast)

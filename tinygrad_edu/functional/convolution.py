@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from tinygrad_edu.engine.graph import lane
 from tinygrad_edu.engine.tensor import Tensor
 from tinygrad_edu.functional.tensor_methods import sliding_window
 
@@ -42,6 +43,13 @@ IntOrTuple = Any  # int | tuple[int, ...]
 # Output maps with fewer pixels than this use one big (N·OH·OW, C·KH·KW) matmul; larger
 # ones a matmul per image that yields NCHW directly (faster to copy and to fold back).
 _SMALL_MAP = 16
+# 3x3 stride-1 convolutions ask the fast lane for "conv3x3" (Winograd F(2x2, 3x3),
+# tinygrad_edu/fastlane/winograd.py) where it was measured to pay off on the CPU: at least
+# this many input and output channels (fewer make its 16 GEMMs too thin), and at least this
+# many numbers in one output row of the batch, N·C·OW (its array ops work a row of 2x2
+# tiles at a time; smaller ones cost more in calls than they save in multiplications).
+_WINOGRAD_CHANNELS = 64
+_WINOGRAD_ROW = 8192
 
 
 def int_tuple(value: IntOrTuple, n: int, name: str, where: str) -> tuple:
@@ -163,18 +171,42 @@ def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: IntOrTuple
             y = y + bias                                         # broadcast over the last dim
         y = y.permute((0, nd + 1) + tuple(range(1, nd + 1)))     # (N, O, *out)
     else:
-        # Larger maps: per image, filters (O, C·KH·KW) @ patches (C·KH·KW, OH·OW), which
-        # leaves the result in (N, O, OH·OW) order, i.e. already NCHW.
-        og, npix = o // groups, npos // n
-        cols = win.permute((0, 1) + k_dims + sp_dims)            # (N, C, *k, *out)
-        cols = cols.reshape(n, groups, cg * kk, npix)             # (N, G, C/G·KH·KW, OH·OW)
-        w = weight.reshape(groups, og, cg * kk)                  # (G, O/G, C/G·KH·KW)
-        y = w @ cols                                             # (N, G, O/G, OH·OW)
-        y = y.reshape(n, o, npix)                                # (N, O, OH·OW)
+        if nd == 2 and groups == 1 and ksize == (3, 3) and stride_t == dil == (1, 1) and \
+                min(c, o) >= _WINOGRAD_CHANNELS and n * min(c, o) * out_sp[-1] >= _WINOGRAD_ROW:
+            y = lane("conv3x3", conv3x3_im2col)(x, weight)       # Winograd in the fast lane
+        else:
+            y = _conv_im2col(win, weight, groups)                # (N, O, *out)
         if bias is not None:
-            y = y + bias.reshape(o, 1)
-        y = y.reshape((n, o) + out_sp)                           # (N, O, *out)
+            y = y + bias.reshape((o,) + (1,) * nd)
     return y.squeeze(0) if unbatched else y
+
+
+def _conv_im2col(win: Tensor, weight: Tensor, groups: int) -> Tensor:
+    """Steps 3-4 of the module doc for output maps that are not tiny: per image, filters
+    (O, C·KH·KW) @ patches (C·KH·KW, OH·OW), which leaves the result in (N, O, OH·OW)
+    order, i.e. already NCHW.  win (N, C, *out, *k) -> (N, O, *out)"""
+    nd = (win.ndim - 2) // 2
+    n, c = win.shape[:2]
+    o, cg = weight.shape[:2]
+    out_sp, kk, npix = tuple(win.shape[2:2 + nd]), 1, 1
+    for k in win.shape[2 + nd:]:
+        kk *= k
+    for s in out_sp:
+        npix *= s
+    sp_dims = tuple(range(2, 2 + nd))
+    k_dims = tuple(range(2 + nd, 2 + 2 * nd))
+    og = o // groups
+    cols = win.permute((0, 1) + k_dims + sp_dims)                # (N, C, *k, *out)
+    cols = cols.reshape(n, groups, cg * kk, npix)                 # (N, G, C/G·KH·KW, OH·OW)
+    w = weight.reshape(groups, og, cg * kk)                      # (G, O/G, C/G·KH·KW)
+    y = w @ cols                                                 # (N, G, O/G, OH·OW)
+    return y.reshape((n, o) + out_sp)                            # (N, O, *out)
+
+
+def conv3x3_im2col(x: Tensor, weight: Tensor) -> Tensor:
+    """A 3x3 stride-1 convolution of an already padded x (N, C, H, W) by im2col: the
+    reference that the fast lane's ``"conv3x3"`` (Winograd F(2x2, 3x3)) stands in for."""
+    return _conv_im2col(sliding_window(x, (2, 3), (3, 3), (1, 1), (1, 1)), weight, 1)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
