@@ -1,4 +1,4 @@
-"""Lesson 3: Read the engine. Four files; 25 backwards vs central differences; one walk, stepped."""
+"""Lesson 3: Read the engine. Four files; 26 backwards vs central differences; one walk, stepped."""
 from __future__ import annotations
 
 import math
@@ -78,6 +78,7 @@ PRIMITIVES: dict[str, tuple] = {
     "Log": (ops.Log.apply, np.log, [(4,)], "positive"),
     "Tanh": (ops.Tanh.apply, np.tanh, [(4,)], "any"),
     "Sigmoid": (ops.Sigmoid.apply, lambda x: 1 / (1 + np.exp(-x)), [(4,)], "any"),
+    "Erf": (ops.Erf.apply, np.vectorize(math.erf), [(4,)], "any"),
     "Relu": (ops.Relu.apply, lambda x: np.maximum(x, 0), [(6,)], "away from 0"),
     "Sin": (ops.Sin.apply, np.sin, [(4,)], "any"),
     "Where": (lambda x, y: ops.Where.apply(tg.tensor([True, False, True]), x, y),
@@ -114,7 +115,7 @@ GROUPS = [
     ("Elementwise, two inputs: broadcasting sums back", ["Add", "Mul", "Div", "Pow"],
      (3, "Derivation of Learning Rule")),
     ("Elementwise, one input: the derivative times g", ["Neg", "Exp", "Log", "Tanh", "Sigmoid",
-                                                        "Relu", "Sin", "Where"],
+                                                        "Erf", "Relu", "Sin", "Where"],
      (3, "Derivation of Learning Rule")),
     ("Reductions: a sum spreads back, a max picks", ["Sum", "Max"],
      (3, "The Backpropagation Algorithm")),
@@ -201,7 +202,7 @@ def lesson(L: Lesson, args) -> None:
     L.table(["file", "lines", "what it holds"],
             [["backend.py", sizes["backend.py"], "devices, dtypes, arrays (NumPy or CuPy)"],
              ["graph.py", sizes["graph.py"], "the node, grad mode, the backward walk"],
-             ["ops.py", sizes["ops.py"], "25 primitives: forward and backward"],
+             ["ops.py", sizes["ops.py"], "26 primitives: forward and backward"],
              ["tensor.py", sizes["tensor.py"], "the Tensor, its operators, the dtype rule"],
              ["together", total, ""]])
     L.check_true("the reading core stays within its budget of 1,200 lines (DESIGN.md)",
@@ -486,7 +487,7 @@ def lesson(L: Lesson, args) -> None:
     L.check("the slices' gradients added into one buffer: ∂/∂seq = [1, 0, 3 + 1, 0, 0, 0]",
             seq.grad, [1.0, 0.0, 4.0, 0.0, 0.0, 0.0])
     L.say("That is the whole engine: arrays in backend.py, nodes and the walk in graph.py, "
-          "25 derivatives in ops.py, operators in tensor.py. Every later lesson runs on it.")
+          "26 derivatives in ops.py, operators in tensor.py. Every later lesson runs on it.")
 
 
 if __name__ == "__main__":
