@@ -294,7 +294,8 @@ MODULE_ROWS: tuple[ModuleRow, ...] = tuple(ModuleRow(n) for n in (
     "LPPool1d", "LPPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "BatchNorm1d",
     "BatchNorm2d", "LayerNorm", "Embedding", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
     "LogSoftmax", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "L1Loss", "MSELoss",
-    "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
+    "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "GELU", "ELU", "SiLU",
+    "Softplus", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
 ))
 
 

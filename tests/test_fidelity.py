@@ -547,3 +547,32 @@ def test_zero_dim_results_are_arrays_that_in_place_ops_can_write():
         opt.step()
     # by hand: g = .5 + .1·1 = .6, p = .94; g = .5 + .094, buf = .54 + .594, p = .94 - .1134
     assert p.item() == pytest.approx(0.8266, abs=1e-6)
+
+
+def test_kl_div_batchmean_of_a_scalar_is_the_sum():
+    x, y = tg.tensor(-0.5, dtype=tg.float64), tg.tensor(0.25, dtype=tg.float64)
+    want = 0.25 * (np.log(0.25) + 0.5)
+    np.testing.assert_allclose(F.kl_div(x, y, reduction="batchmean").item(), want)
+    np.testing.assert_allclose(nn.KLDivLoss(reduction="batchmean")(x, y).item(), want)
+
+
+@pytest.mark.parametrize("module, function", [
+    (lambda: nn.GELU(), lambda x: x * 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))),
+    (lambda: nn.ELU(0.5), lambda x: np.where(x > 0, x, 0.5 * (np.exp(x) - 1))),
+    (lambda: nn.SiLU(), lambda x: x / (1 + np.exp(-x))),
+    (lambda: nn.Softplus(2.0), lambda x: np.log1p(np.exp(2 * x)) / 2),
+])
+def test_activation_modules_by_formula(module, function):
+    x = np.linspace(-3, 3, 13)
+    np.testing.assert_allclose(module()(tg.tensor(x)).numpy(), function(x), rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_regression_loss_modules_by_formula():
+    x, y = np.array([0.0, 0.5, 3.0]), np.array([0.2, 2.0, 0.0])
+    d = np.abs(x - y)
+    huber = np.where(d < 2.0, 0.5 * d * d, 2.0 * (d - 1.0)).mean()
+    smooth = np.where(d < 2.0, 0.25 * d * d, d - 1.0).mean()
+    np.testing.assert_allclose(nn.HuberLoss(delta=2.0)(tg.tensor(x), tg.tensor(y)).item(), huber)
+    np.testing.assert_allclose(nn.SmoothL1Loss(beta=2.0)(tg.tensor(x), tg.tensor(y)).item(),
+                               smooth)

@@ -185,3 +185,12 @@ def test_the_checker_catches_each_kind_of_violation(tmp_path: Path, where: str, 
     assert not violations(_fake(tmp_path, CLEAN), "tinygrad_edu")
     problems = violations(_fake(tmp_path / "bad", files), "tinygrad_edu")
     assert any(expected in p for p in problems), problems
+
+
+def test_the_reading_core_fits_its_budget() -> None:
+    """The engine is read in one sitting: its four files (and the package marker) hold
+    at most 1,200 lines in all, as ``wc -l tinygrad_edu/engine/*.py`` counts them."""
+    files = sorted((Path(__file__).resolve().parents[1] / "tinygrad_edu" / "engine").glob("*.py"))
+    assert [f.stem for f in files] == ["__init__", "backend", "graph", "ops", "tensor"]
+    lines = sum(f.read_text(encoding="utf-8").count("\n") for f in files)
+    assert lines <= 1200, f"the engine has {lines} lines; its budget is 1,200"

@@ -333,6 +333,75 @@ def bench_explorer(device: str, repeat: int) -> dict:
             "note": f"{r['ops']} ops, page {r['mb']:.1f} MB; dot alone {r['dot_s']:.2f} s"}
 
 
+# ---------------------------------------------------------------- where a step's time goes
+def breakdown(console: Console, steps: int = 30) -> list:
+    """Where LeNet-5's training step spends its time, lane on and off: the convolutions'
+    GEMMs (batched MatMuls), the linear layers' GEMMs, the patch copy (a Reshape of a
+    non-contiguous window view: im2col's copy), the fold (WindowFold: col2im) and the
+    rest (the other ops and the interpreter). Timed by wrapping those ops' ``forward``
+    (the same op's backward runs forward of other ops, so nothing is counted twice)."""
+    from tinygrad_edu.engine import ops
+    from tinygrad_edu.fastlane import fold
+    from tinygrad_edu.models import LeNet5
+    acc: dict = {}
+
+    def timed(cls: type, label: Callable) -> Callable:
+        orig = cls.__dict__["forward"]
+
+        def forward(self: Any, *a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            out = orig(self, *a, **k)
+            name = label(*a)
+            if name:
+                acc[name] = acc.get(name, 0.0) + time.perf_counter() - t0
+            return out
+        return orig, forward
+    labels = {ops.MatMul: lambda a, b: "GEMM (conv)" if max(a.ndim, b.ndim) > 2
+              else "GEMM (linear)",
+              ops.Reshape: lambda x, **k: None if x.flags.c_contiguous else "patch copy",
+              ops.WindowFold: lambda *a, **k: "fold", fold.FoldPaths: lambda *a, **k: "fold"}
+    saved = {cls: timed(cls, lab) for cls, lab in labels.items()}
+    rng = np.random.default_rng(0)
+    xb, yb = rng.random((64, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 64)
+    model = LeNet5(variant="modern")
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = tg.tensor(xb), tg.tensor(yb)
+
+    def step() -> None:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    rows = []
+    try:
+        for cls, (_, fwd) in saved.items():
+            setattr(cls, "forward", fwd)
+        for lane in (True, False):
+            with tg.fast(lane):
+                for _ in range(3):
+                    step()
+                acc.clear()
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    step()
+                total = (time.perf_counter() - t0) / steps
+            parts = {k: v / steps for k, v in acc.items()}
+            parts["the rest"] = total - sum(parts.values())
+            rows.append((lane, total, parts))
+    finally:
+        for cls, (orig, _) in saved.items():
+            setattr(cls, "forward", orig)
+    table = Table(title="LeNet-5 step, batch 64: where the time goes (ms, share)")
+    names = ["GEMM (conv)", "patch copy", "fold", "GEMM (linear)", "the rest"]
+    for col in ["lane", "step"] + names:
+        table.add_column(col)
+    for lane, total, parts in rows:
+        table.add_row("on" if lane else "off", f"{total * 1e3:.2f}",
+                      *[f"{parts.get(n, 0) * 1e3:.2f} ({parts.get(n, 0) / total:.0%})"
+                        for n in names])
+    console.print(table)
+    return rows
+
+
 WORKLOADS = {"overhead": bench_overhead, "lenet": bench_lenet, "conv": bench_conv,
              "lstm_cell": _recurrent("lstm", True), "lstm": _recurrent("lstm", False),
              "gru_cell": _recurrent("gru", True), "gru": _recurrent("gru", False),
@@ -407,6 +476,8 @@ def main() -> int:
                     help="BLAS/PyTorch thread counts, one run each (default 1)")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="only print where LeNet-5's step spends its time (lane on and off)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     unknown = [w for w in args.workloads if w not in WORKLOADS]
@@ -414,6 +485,11 @@ def main() -> int:
         ap.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
     workloads = args.workloads or list(WORKLOADS)
     console = Console(width=max(Console().width, 180))     # 12 columns: never squeeze
+    if args.breakdown:
+        if torch is not None:
+            torch.set_num_threads(args.threads[0])
+        breakdown(console)
+        return 0
     if args.device == "cuda" and not tg.cuda.is_available():
         console.print("[red]--device cuda: CUDA is not available here (no CuPy or no GPU).[/red]")
         return 2

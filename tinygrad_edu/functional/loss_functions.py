@@ -198,8 +198,8 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",
     else:                                   # y·log y as 0 at y = 0 (and NaN for y < 0)
         y_log_y = where(target == 0, 0.0, target * where(target == 0, 1.0, target).log())
         loss = y_log_y - target * input
-    if reduction == "batchmean":
-        return loss.sum() / input.shape[0]
+    if reduction == "batchmean":                   # the sum over the batch size (a 0-d input:
+        return loss.sum() / (input.shape[0] if input.ndim else 1)       # the sum itself)
     return _reduce(loss, reduction, "kl_div")
 
 
