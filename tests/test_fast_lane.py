@@ -72,6 +72,20 @@ def _scalar(name: str) -> Callable:
     return build
 
 
+def test_relu_by_the_mask_is_exact_for_infinite_and_nan_gradients() -> None:
+    """0·inf would be NaN where the reference's select gives 0: the override must notice."""
+    x = tg.tensor([-1.0, 2.0, -3.0, 4.0], dtype=tg.float64, requires_grad=True)
+    g = tg.tensor([np.inf, 1.0, np.nan, -np.inf], dtype=tg.float64)
+    got = {}
+    for lane in (True, False):
+        with tg.fast(lane):
+            x.grad = None
+            x.relu().backward(g)
+            got[lane] = x.grad.numpy()
+    np.testing.assert_array_equal(got[True], [0.0, 1.0, 0.0, -np.inf])
+    np.testing.assert_array_equal(got[True], got[False])
+
+
 def _scatter_rows() -> tuple:
     table = _leaf((7, 3), 5)
     idx = tg.tensor([[0, 3, 3], [6, 0, 3]])                 # repeated rows add up
@@ -138,6 +152,7 @@ CASES = {
     "in-place sigmoid": (elementwise.InplaceSigmoid, "forward", _elementwise("sigmoid")),
     "in-place sigmoid, 0-d": (elementwise.InplaceSigmoid, "forward", _scalar("sigmoid")),
     "tanh with a cached 1": (elementwise.CachedConstantTanh, "backward", _elementwise("tanh")),
+    "relu backward by the mask": (elementwise.MaskRelu, "backward", _elementwise("relu")),
     "scatter-add by sorted rows": (scatter.SortedRowsIndexAdd, "forward", _scatter_rows),
     "fused LSTM gates": (lstm.LSTMGates, "forward", _lstm_step),
     "max pooling, first maximum": (pool.FirstMax, "forward", _max_pool(2)),

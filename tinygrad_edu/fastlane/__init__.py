@@ -43,6 +43,7 @@ OVERRIDES = {
     ops.MatMul: gemm.BatchedFilterGrad,                   # the filter gradient's GEMM order
     ops.Sigmoid: elementwise.InplaceSigmoid,              # in place, cached constants
     ops.Tanh: elementwise.CachedConstantTanh,             # cached constant
+    ops.Relu: elementwise.MaskRelu,                       # backward by the mask, not a select
     ops.IndexAdd: scatter.SortedRowsIndexAdd,             # scatter-add by sorted rows
     "lstm_gates": lstm.fused_lstm_gates,                  # one node for an LSTM step's gates
     "first_max": pool.first_max,                          # max pooling's window reduction
