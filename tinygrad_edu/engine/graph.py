@@ -165,7 +165,9 @@ def backward_order(roots: Sequence[Any]) -> list:
                 leaves.append(t)
         elif t._ctx.seq not in inner:
             inner[t._ctx.seq] = t
-            stack.extend(p for p in t._ctx.parents if p.requires_grad)
+            for p in t._ctx.parents:
+                if p.requires_grad:
+                    stack.append(p)
     return [inner[s] for s in sorted(inner, reverse=True)] + leaves
 
 def _check_saved(ctx: Function) -> None:
