@@ -279,9 +279,12 @@ def test_lenet5_module_view_has_one_box_per_layer() -> None:
     model, g = lenet_graph()
     children = [n for n, _ in model.named_children()]
     src = viz.draw(g, modules="collapse").source
-    boxes = re.findall(r"<B>(\w+)</B> · (\w+)", src)
-    # one box per layer, in order, then the cross-entropy after the last layer as one box
-    assert [b for b, _ in boxes] == children + ["loss"]
+    boxes = re.findall(r"<B>([\w()]+)</B> · (\w+)", src)
+    # one box per layer, in order, the scaled tanh after C5 and F6 (a function call, not a
+    # layer), then the cross-entropy after the last layer as one box
+    assert [b for b, _ in boxes if not b.endswith("()")] == children
+    assert [b for b, _ in boxes if b.endswith("()")] == ["scaled_tanh()", "scaled_tanh()",
+                                                         "cross_entropy()"]
     nodes, _, _ = parse_dot(src)
     full, _, _ = parse_dot(viz.draw(g).source)
     assert len(nodes) < len(full) / 3                # readable: a fraction of the op graph
@@ -290,8 +293,9 @@ def test_lenet5_module_view_has_one_box_per_layer() -> None:
     nodes_c3, _, clusters = parse_dot(src_c3)
     assert clusters == ["cluster_m_LeNet5_c3"]
     inside = [n for n, c in nodes_c3.items() if c == ["cluster_m_LeNet5_c3"]]
-    c3_ops = [op for op in g.ops.values() if op.scope and op.scope.startswith("LeNet5/c3")]
-    assert len(inside) == len(c3_ops)
+    c3_ops = [op for op in g.ops.values() if op.scope == "LeNet5/c3"]   # the filter bank
+    assert len(inside) == len(c3_ops) + 1            # ... and its F.conv2d call, one box
+    assert sum("<B>conv2d()</B>" in line for line in src_c3.splitlines()) == 1
     assert "<B>c3</B>" not in src_c3 and "<B>c5</B> · Conv2d" in src_c3
 
 
@@ -301,9 +305,45 @@ def test_cluster_mode_puts_ops_in_module_clusters() -> None:
     assert "cluster_m_LeNet5_c1" in clusters and "cluster_m_LeNet5_output" in clusters
     c1 = g.node(model.c1.weight).id
     assert nodes[c1] == ["cluster_m_LeNet5_c1"]       # a layer's parameters sit in its box
-    n_c1_ops = sum(1 for op in g.ops.values() if op.scope == "LeNet5/c1")
+    n_c1_ops = sum(1 for op in g.ops.values()            # F.conv2d's ops, in C1's frame
+                   if op.scope and op.scope.split("/")[:2] == ["LeNet5", "c1"])
+    assert n_c1_ops and "cluster_m_LeNet5_c1_conv2d__" not in clusters   # no module frame
     assert sum(1 for n, c in nodes.items() if c == ["cluster_m_LeNet5_c1"]
                and n.startswith("op")) == n_c1_ops
+
+
+def test_library_calls_are_one_box_each_in_the_lenet5_module_view() -> None:
+    """F.cross_entropy, F.conv2d and LeNet's scaled tanh record under the scopes
+    'cross_entropy()', 'conv2d()' and 'scaled_tanh()': the module view draws each call as
+    one box named after the function (not a box called 'loss' for the cross-entropy)."""
+    model, g = lenet_graph()
+    ce_ops = [op for op in g.ops.values() if op.scope == "cross_entropy()"]
+    assert len(ce_ops) >= 5                          # log_softmax, the pick, the mean, ...
+    src = viz.draw(g, modules="collapse").source
+    boxes = re.findall(r"<B>([\w()]+)</B> · (\d+) ops", src)
+    assert ("cross_entropy()", str(len(ce_ops))) in boxes and "<B>loss</B> · " not in src
+    # two calls of one function in one scope are two boxes: C5 -> tanh -> F6 -> tanh
+    assert [b for b in boxes if b[0] == "scaled_tanh()"] == [("scaled_tanh()", "3")] * 2
+    nodes, edges, _ = parse_dot(src)
+    label = {n: m.group(1) for n in nodes
+             for m in [re.search(rf"^\s*{n} \[.*?<B>([\w()]+)</B>", src, flags=re.M)] if m}
+    chain = [(label.get(s_), label.get(d)) for s_, d, _ in edges]
+    assert [chain.count(e) for e in [("c5", "scaled_tanh()"), ("f6", "scaled_tanh()"),
+                                     ("scaled_tanh()", "output")]] == [1, 1, 1]
+    assert ("output", "cross_entropy()") in chain
+    # in the op graph with modules framed, each conv2d() call is a box inside its layer
+    nodes, _, _ = parse_dot(viz.draw(g, modules="cluster", functions="collapse").source)
+    conv = [n for n in nodes if n.startswith("fn_") and "conv2d" in n]
+    assert sorted(nodes[n][-1] for n in conv) == ["cluster_m_LeNet5_c1", "cluster_m_LeNet5_c3",
+                                                  "cluster_m_LeNet5_c5"]
+
+
+def test_a_loss_under_a_function_scope_keeps_its_target() -> None:
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4))
+    probs = tg.tensor([[0.2, 0.3, 0.1, 0.4]] * 2)    # class probabilities: a float target
+    g = viz.trace(F.cross_entropy(model(tg.randn(2, 3)), probs), model=model)
+    assert g.node(probs).role == "target"            # 'cross_entropy()' is no module
 
 
 # ---------------------------------------------------------------- rendering

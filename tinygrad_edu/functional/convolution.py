@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 from tinygrad_edu.engine.graph import lane
 from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.functional.gradients import scope
 from tinygrad_edu.functional.tensor_methods import sliding_window
 
 IntOrTuple = Any  # int | tuple[int, ...]
@@ -228,7 +229,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
     >>> F.conv2d(x, w, padding=1)[0, 0, 0, 0].item()   # a corner sees 4 pixels
     4.0
     """
-    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+    with scope("conv2d()"):                 # the graph views draw the call as one box
+        return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,

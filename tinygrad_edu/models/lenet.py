@@ -46,6 +46,7 @@ from tinygrad_edu.nn.pooling import MaxPool2d
 from tinygrad_edu.engine.tensor import Tensor
 from tinygrad_edu.functional.tensor_methods import cat
 from tinygrad_edu.functional.creation import empty, ones, zeros
+from tinygrad_edu.functional.gradients import scope
 
 # Table I of LeCun et al. (1998): the S2 maps that each C3 map reads.
 # Maps 0-5 read 3 neighbouring maps, 6-11 read 4 neighbouring maps, 12-14 read 4
@@ -59,8 +60,10 @@ LENET5_C3_TABLE: tuple = (
 
 
 def scaled_tanh(x: Tensor) -> Tensor:
-    """LeCun's squashing function f(a) = 1.7159·tanh(2a/3): f(1) ≈ 1, f(-1) ≈ -1."""
-    return (x * (2.0 / 3.0)).tanh() * 1.7159
+    """LeCun's squashing function f(a) = 1.7159·tanh(2a/3): f(1) ≈ 1, f(-1) ≈ -1.
+    Recorded under the scope 'scaled_tanh()': the graph views draw it as one box."""
+    with scope("scaled_tanh()"):
+        return (x * (2.0 / 3.0)).tanh() * 1.7159
 
 
 class PartialConv2d(Module):

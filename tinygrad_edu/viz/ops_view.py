@@ -24,7 +24,7 @@ from tinygrad_edu.viz.dot import Drawing, to_digraph
 from tinygrad_edu.viz.scene import (FUNCTIONS, MODULE_STYLE, PARAM_EDGE, FunctionBoxes, Scene,
                                     VNode, contract, esc, fmt_norm, fmt_shape, loss_symbol,
                                     op_node, tensor_node)
-from tinygrad_edu.viz.trace import Graph, as_graph
+from tinygrad_edu.viz.trace import Graph, as_graph, outside_calls
 
 MODULE_MODES = (None, "collapse", "cluster")
 
@@ -41,8 +41,9 @@ def module_root(graph: Graph) -> str | None:
     firsts = set()
     deeper = False
     for op in graph.ops.values():
-        if op.scope:
-            segs = op.scope.split("/")
+        scope = outside_calls(op.scope)          # a function call is no module
+        if scope:
+            segs = scope.split("/")
             firsts.add(segs[0])
             deeper = deeper or len(segs) > 1
     if len(firsts) == 1 and deeper:
@@ -80,6 +81,7 @@ class _Keys:
 
     def of_op(self, scope: str | None) -> tuple[str | None, str | None]:
         """(box key or None, innermost expanded module path or None) for an op's scope."""
+        scope = outside_calls(scope)             # a function call is drawn in its module
         if not scope:
             return None, None
         segs = scope.split("/")
@@ -136,7 +138,7 @@ def graph_scene(graph: Graph, *, modules: str | None = None, depth: int = 1,
     if modules == "cluster":
         root = module_root(graph)
         for op in graph.ops.values():
-            cluster_of[op.id] = _nested_clusters(scene, graph, op.scope, root)
+            cluster_of[op.id] = _nested_clusters(scene, graph, outside_calls(op.scope), root)
             cluster_of[op.output] = cluster_of[op.id]
         _place_params(graph, cluster_of, scene)
     members, edges = contract(graph, boxes.key if boxes else lambda n: None, skip)
@@ -228,8 +230,9 @@ def _collapsed(scene: Scene, graph: Graph, keys: _Keys, skip: Any, show_values: 
     for k, ids in members.items():
         if k.startswith("mod:"):
             scene.add_node(_module_box(graph, k, ids, keys, cluster_of_op, show_grad))
-        elif k.startswith("fn:"):
-            scene.add_node(boxes.node(k, ids))
+        elif k.startswith("fn:"):            # inside its module's cluster when expanded
+            first = next((i for i in ids if i in graph.ops), None)
+            scene.add_node(boxes.node(k, ids, cluster_of_op.get(first)))
         elif k in graph.ops:
             node = op_node(graph.ops[k], graph, cluster=cluster_of_op[k])
             node.members = list(ids)

@@ -282,7 +282,10 @@ class FunctionBoxes:
     written with ``tg.scope('conv2d()')`` around the call); the ops of a loss after the
     model's last layer (those after the last op that reads a parameter, see
     :func:`~tinygrad_edu.viz.trace.tail_ops`) make one more such box, named after the
-    function when they all share one, else 'loss'.
+    function when they all share one, else 'loss'. Two calls of one function in the same
+    scope (LeNet's scaled tanh after C5 and after F6) are told apart by their ops: a
+    call's ops are linked by the tensors they pass each other, and each group of linked
+    ops is a box of its own (keys 'fn:<path>', 'fn:<path>#2', ...).
     """
 
     def __init__(self, graph: Graph, skip: set[str] = frozenset()) -> None:
@@ -295,12 +298,39 @@ class FunctionBoxes:
             path = _call_path(op.scope)
             if path is not None:
                 self.box[op.id] = "fn:" + path
+        self._split_calls()
         names = {self.box.get(o) for o in tail}
         if len(names) == 1 and None not in names:
             return                               # the loss is one named function already
         for o in tail:
             if o not in self.box:
                 self.box[o] = "fn:loss"
+
+    def _split_calls(self) -> None:
+        """One box per call: the ops of one path, grouped by the tensors linking them."""
+        g = self.graph
+        parent = {o: o for o in self.box}
+
+        def find(o: str) -> str:
+            while parent[o] != o:
+                parent[o] = parent[parent[o]]
+                o = parent[o]
+            return o
+
+        for o, k in self.box.items():
+            for u in g.consumers[g.ops[o].output]:
+                if self.box.get(u) == k:
+                    parent[find(u)] = find(o)
+        seen: dict[str, dict[str, str]] = {}     # path key -> group root -> its box key
+        for o in g.ops:                          # graph order: the first call keeps the path
+            k = self.box.get(o)
+            if k is None:
+                continue
+            groups = seen.setdefault(k, {})
+            r = find(o)
+            if r not in groups:
+                groups[r] = k if not groups else f"{k}#{len(groups) + 1}"
+            self.box[o] = groups[r]
 
     def key(self, nid: str) -> str | None:
         """The box of an op, or of a tensor made and read only inside one box."""
@@ -319,7 +349,7 @@ class FunctionBoxes:
     def node(self, key: str, ids: list[str], cluster: str | None = None) -> VNode:
         g = self.graph
         ops = [i for i in ids if i in g.ops]
-        name = key[3:].rsplit("/", 1)[-1]
+        name = key[3:].rsplit("/", 1)[-1].split("#", 1)[0]
         counts: dict[str, int] = {}
         for o in ops:
             counts[g.ops[o].op] = counts.get(g.ops[o].op, 0) + 1

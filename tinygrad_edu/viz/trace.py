@@ -424,9 +424,24 @@ def _name_views(graph: Graph) -> None:
                 n.role = "input"
 
 
+def outside_calls(scope: str | None) -> str | None:
+    """A scope without its library-function calls: the part before the first segment that
+    ends in ``()`` (``'LeNet5/c1/conv2d()'`` -> ``'LeNet5/c1'``; ``'cross_entropy()'`` ->
+    None). A function call is drawn as a box of its own, never as a module."""
+    if not scope or "()" not in scope:
+        return scope
+    segs = scope.split("/")
+    for i, seg in enumerate(segs):
+        if seg.endswith("()"):
+            return "/".join(segs[:i]) or None
+    return scope
+
+
 def _module_part(scope: str | None) -> str:
     """The module path of a scope: the part before a time step (``'RNN/l0/t=3'`` ->
-    ``'RNN/l0'``); '' for none (``'t=3'`` alone, or no scope)."""
+    ``'RNN/l0'``) or a function call (``'LeNet5/c1/conv2d()'`` -> ``'LeNet5/c1'``); ''
+    for none (``'t=3'`` or ``'cross_entropy()'`` alone, or no scope)."""
+    scope = outside_calls(scope)
     if not scope:
         return ""
     step, layer = parse_step(scope)
