@@ -192,6 +192,20 @@ def test_64_step_lstm_page_stays_under_5_mb() -> None:
     assert len(ex.steps) > 64
 
 
+def test_a_long_sequence_wraps_into_rows() -> None:
+    loss, model = lstm_loss(T=12)
+    flat = viz.explore(loss, model=model)
+    ex = viz.explore(loss, model=model, wrap=4)      # 3 rows of 4 steps
+    rows = [c for c in ex.scene.clusters if c.startswith("cluster_row")]
+    assert len(rows) == 3 and not [c for c in flat.scene.clusters if c.startswith("cluster_row")]
+    data = page_json(ex.html)
+    steps = [c for c, v in data["clusters"].items() if v["kind"] == "step"]
+    assert len(steps) == 12 and not set(rows) & set(data["clusters"])   # rows: no frames
+    assert len(ex.steps) == len(flat.steps)          # the same backward walk to step through
+    with pytest.raises(ValueError, match="wrap must be"):
+        viz.explore(loss, model=model, wrap=0)
+
+
 def test_without_dot_it_says_how_to_install(monkeypatch, tmp_path) -> None:
     loss, model = mlp_loss()
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))

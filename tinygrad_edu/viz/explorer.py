@@ -186,14 +186,15 @@ def clean_svg(svg: str) -> str:
 
 
 def _scene_for(graph: Graph, view: str, detail: str, max_steps: int | None,
-               functions: str | None, max_width: float | None, title: str) -> Scene:
+               functions: str | None, max_width: float | None, title: str,
+               wrap: int | None = None) -> Scene:
     steps = len(graph.steps()) > 1
     if view == "auto":
         view = "unrolled" if steps else "modules" if module_root(graph) else "ops"
     if view == "unrolled":
         return unrolled_scene(Unrolled(graph), detail=detail, max_steps=max_steps,
                               title=title, functions=functions or "expand",
-                              max_width=max_width)
+                              wrap=wrap, max_width=max_width)
     if view == "modules":
         return graph_scene(graph, modules="cluster", title=title, steps=False)
     return graph_scene(graph, title=title, steps=False)
@@ -315,16 +316,17 @@ def explore(*roots: Any, params: Any = None, model: Module | None = None,
             view: str = "auto", detail: str = "ops", max_steps: int | None = None,
             functions: str | None = None, max_width: float | None = None,
             grads: Iterable[Tensor] | None = None, create_graph: bool = False,
-            values: int = 6, title: str | None = None) -> Explorer:
+            values: int = 6, title: str | None = None, wrap: int | None = None) -> Explorer:
     """An interactive page of the graph that made ``roots`` (usually the loss).
 
     >>> tg.viz.explore(loss, model=net).save("graph.html")
 
     ``view``: 'auto' (the unrolled view when the graph has time steps, else one frame
     per module when there are modules, else the op graph), 'ops', 'modules' or
-    'unrolled' (``detail``, ``max_steps``, ``functions`` and ``max_width`` as in
-    :func:`~tinygrad_edu.viz.draw_unrolled`). The backward pass is run and recorded
-    when the graph still holds its values (see the module docstring); ``grads`` are
+    'unrolled' (``detail``, ``max_steps``, ``functions``, ``wrap`` and ``max_width`` as in
+    :func:`~tinygrad_edu.viz.draw_unrolled`: ``wrap=6`` lays a long sequence out in rows
+    of 6 steps). The backward pass is run and recorded when the graph still holds its
+    values (see the module docstring); ``grads`` are
     gradients made with ``create_graph=True`` whose own graph is drawn beside the
     forward graph, and ``create_graph=True`` records the backward that way and draws
     the parameters' gradients' graph. ``values``: how many entries of each tensor the
@@ -369,7 +371,7 @@ def explore(*roots: Any, params: Any = None, model: Module | None = None,
     title_ = title if title is not None else _title(graph, rec)
     if extra and view in ("auto", "unrolled"):
         view = "modules" if module_root(graph) else "ops"
-    scene = _scene_for(graph, view, detail, max_steps, functions, max_width, title_)
+    scene = _scene_for(graph, view, detail, max_steps, functions, max_width, title_, wrap)
     if extra:
         gradient_cluster(scene, graph, len(roots))
     start = time.perf_counter()
