@@ -11,7 +11,7 @@ from tinygrad_edu.engine.graph import run_backward
 from tinygrad_edu import nn
 
 import figures
-from console import Knob, Lesson, run
+from console import Knob, Lesson, run, shown_path
 
 
 def rnn_loss(xs: list, target: tg.Tensor, W: tg.Tensor, U: tg.Tensor, b: tg.Tensor,
@@ -105,6 +105,23 @@ def write_graph(L: Lesson, drawing: tg.viz.Drawing, name: str, what: str) -> Non
     L.add_pictures(paths, what)
 
 
+def write_explorer(L: Lesson, loss: tg.Tensor, params: dict, name: str, what: str,
+                   **options) -> Path | None:
+    """Write the graph explorer, tg.viz.explore(loss, params=params).save(...): one HTML
+    file that opens in any browser, no network needed. None (and one line saying why) when
+    Graphviz's `dot`, which lays the graph out, is missing: the lesson goes on without it."""
+    try:
+        page = tg.viz.explore(loss, params=params, **options)
+    except tg.viz.GraphvizNotFoundError:
+        L.say(f"[yellow]The explorer was skipped ({name}.html not written): it lays the graph "
+              "out with Graphviz's `dot`, which is not on PATH; install Graphviz "
+              "(https://graphviz.org/download/) and run the lesson again.[/yellow]")
+        return None
+    path = page.save(L.out_dir / f"{name}.html")
+    L.add_pictures([path], what)
+    return path
+
+
 def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
     rng = np.random.default_rng(14)
@@ -134,8 +151,9 @@ def main(L: Lesson, args) -> None:
     target = tg.tensor(target_np, dtype=f64)
     with L.code():
         E, states = rnn_loss(xs, target, W, U, b, V)
+        E.name = "E"                                          # the views write ∂E/∂·
         with tg.retain_grads():                               # keep ∂E/∂h_t on every state
-            E.backward()
+            E.backward(retain_graph=True)                     # keep the values: see step 2
     L.uses(tg.scope, tg.retain_grads, run_backward)
     L.say(f"E = {E.item():.6f}")
 
@@ -160,6 +178,15 @@ def main(L: Lesson, args) -> None:
           "used once, after the loop.")
     write_graph(L, drawing, "unrolled_rnn", f"the RNN unrolled over {T} steps (the SVG zooms "
                 "in a browser)")
+    page = write_explorer(L, E, params, "unrolled_rnn", "the same graph to explore in a browser")
+    L.uses(tg.viz.explore)
+    if page is not None:
+        L.say(f"Open {shown_path(page)} in a browser (tg.viz.explore(E, params=params).save(...) "
+              "wrote it; E.backward(retain_graph=True) kept the values it shows). Click a node "
+              "to see its value and its gradient ∂E/∂·: an h in an early step and in the last "
+              "one, then W. Step through the backward pass with the arrow keys (→ ←) and "
+              f"watch W's gradient collect {T} contributions, one from each step that uses "
+              "it, added up as they arrive: the sum that the next step takes apart.")
     L.say("The same picture in the terminal, from E back to the inputs:")
     L.print(tg.viz.tree(E, params=params, modules="collapse", max_depth=8))
 

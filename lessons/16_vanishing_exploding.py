@@ -10,7 +10,7 @@ import tinygrad_edu as tg
 from tinygrad_edu import nn
 
 import figures
-from console import Knob, Lesson, run
+from console import Knob, Lesson, run, shown_path
 
 
 def run_rnn(U: tg.Tensor, W: tg.Tensor, xs: list, activation: str) -> tuple[tg.Tensor, list]:
@@ -35,6 +35,23 @@ def write_graph(L: Lesson, drawing: tg.viz.Drawing, name: str, what: str) -> Non
         L.say(f"[yellow]{e}[/yellow]")
         return
     L.add_pictures(paths, what)
+
+
+def write_explorer(L: Lesson, loss: tg.Tensor, params: dict, name: str, what: str,
+                   **options) -> Path | None:
+    """Write the graph explorer, tg.viz.explore(loss, params=params).save(...): one HTML
+    file that opens in any browser, no network needed. None (and one line saying why) when
+    Graphviz's `dot`, which lays the graph out, is missing: the lesson goes on without it."""
+    try:
+        page = tg.viz.explore(loss, params=params, **options)
+    except tg.viz.GraphvizNotFoundError:
+        L.say(f"[yellow]The explorer was skipped ({name}.html not written): it lays the graph "
+              "out with Graphviz's `dot`, which is not on PATH; install Graphviz "
+              "(https://graphviz.org/download/) and run the lesson again.[/yellow]")
+        return None
+    path = page.save(L.out_dir / f"{name}.html")
+    L.add_pictures([path], what)
+    return path
 
 
 def main(L: Lesson, args) -> None:
@@ -89,8 +106,9 @@ def main(L: Lesson, args) -> None:
     with L.code():
         U = nn.Parameter(tg.tensor(gamma_k * Q, dtype=f64))
         E, states = run_rnn(U, W, xs, "tanh")
+        E.name = "E"                                              # the views write ∂E/∂·
         with tg.retain_grads():
-            E.backward()
+            E.backward(retain_graph=True)                         # keep the values: step 3
     with L.code():
         Un = U.detach().numpy()
         hs = [s.detach().numpy() for s in states]
@@ -139,6 +157,18 @@ def main(L: Lesson, args) -> None:
             "warmest", [fills[lo] == scale(norms[lo]) == "#3b4cc0",
                         fills[hi] == scale(norms[hi]) == "#b40426"], [1, 1])
     write_graph(L, drawing, "gradient_norms_graph", "‖∂E/∂h_t‖ coloured on the unrolled graph")
+    page = write_explorer(L, E, {"U": U}, "unrolled_rnn", f"all {T} steps to explore in a "
+                          "browser", wrap=6)                      # 6 steps a row
+    L.uses(tg.viz.explore)
+    if page is not None:
+        L.say(f"Open {shown_path(page)} in a browser: every one of the {T} steps, 6 to a row "
+              "(tg.viz.explore(E, params={'U': U}, wrap=6).save(...) wrote it; "
+              "E.backward(retain_graph=True) kept the values it shows). Click the h of the "
+              "last step, then of the first one: each shows its value and its gradient "
+              "∂E/∂h_t, and the norms are the table's. Step through the backward pass with "
+              "the arrow keys (→ ←) and watch the gradient "
+              + ("shrink" if gamma_k <= 1 else "change") + " as it goes back through each "
+              "tanh.")
 
     L.step("Clipping bounds an exploding gradient", deck=[(3, "An Issue With RNNs"),
                                                           (3, "Summary")])

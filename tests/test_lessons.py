@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,25 @@ def test_lesson_runs_fast(path: Path, tmp_path: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert b"<svg" in png.with_suffix(".svg").read_bytes()[:1000]
         assert png.name in proc.stdout                    # listed at the end of the lesson
+
+
+@pytest.mark.parametrize("number", [15, 16])
+def test_rnn_lessons_write_the_explorer_or_say_why_not(number: int, tmp_path: Path) -> None:
+    """Lessons 15 and 16 save the graph explorer of their unrolled RNN (unrolled_rnn.html);
+    without Graphviz's `dot` they skip it with one line saying why, and still pass."""
+    proc, record = run_lesson(BY_NUMBER[number], tmp_path / "dot")
+    page = tmp_path / "dot" / f"lesson{number:02d}" / "unrolled_rnn.html"
+    if shutil.which("dot"):
+        assert str(page.resolve()) in record["figures"] and page.name in proc.stdout
+        html = page.read_text(encoding="utf-8")
+        assert "<svg" in html and "backward() has freed" not in html    # values kept
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))         # no `dot` there
+    proc = subprocess.run([sys.executable, str(BY_NUMBER[number]), "--fast", "--no-pause",
+                           "--out", str(tmp_path / "nodot")], capture_output=True, text=True,
+                          timeout=900, env=dict(env, COLUMNS="200"), stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "The explorer was skipped (unrolled_rnn.html not written)" in proc.stdout
+    assert not (tmp_path / "nodot" / f"lesson{number:02d}" / "unrolled_rnn.html").exists()
 
 
 # ---------------------------------------------------------------- the departures promised
