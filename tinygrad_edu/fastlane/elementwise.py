@@ -65,12 +65,13 @@ class CachedConstantTanh(Tanh):
 class MaskRelu(Relu):
     """``Relu`` whose backward multiplies g by the mask x > 0. Where the mask is 0 that
     gives 0·g: ±0 for a finite g, NaN for an infinite or NaN one, where the reference's
-    select gives 0; so a gradient with a non-finite entry takes the select."""
+    select gives 0; so a gradient with a non-finite entry takes the select. On the CPU
+    only: on a GPU that test would wait for the device, and its select is fast."""
 
     def backward(self, g: Any) -> Any:
         x = self.saved[0].data
-        if not backend.is_array(g):                          # create_graph: the reference
-            return super().backward(g)
+        if not backend.is_array(g) or backend.device_of(g) != "cpu":
+            return super().backward(g)      # create_graph, or a GPU (a check would sync)
         out = g * (x > 0)
         if backend.module_of(out).isnan(out.sum()):          # some 0·inf or NaN: be exact
             return select(x > 0, g, 0)
