@@ -175,17 +175,18 @@ def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: IntOrTuple
         if nd == 2 and groups == 1 and ksize == (3, 3) and stride_t == dil == (1, 1) and \
                 min(c, o) >= _WINOGRAD_CHANNELS and n * min(c, o) * out_sp[-1] >= _WINOGRAD_ROW:
             y = lane("conv3x3", conv3x3_im2col)(x, weight)       # Winograd in the fast lane
+            if bias is not None:
+                y = y + bias.reshape((o,) + (1,) * nd)
         else:
-            y = _conv_im2col(win, weight, groups)                # (N, O, *out)
-        if bias is not None:
-            y = y + bias.reshape((o,) + (1,) * nd)
+            y = _conv_im2col(win, weight, groups, bias)          # (N, O, *out)
     return y.squeeze(0) if unbatched else y
 
 
-def _conv_im2col(win: Tensor, weight: Tensor, groups: int) -> Tensor:
+def _conv_im2col(win: Tensor, weight: Tensor, groups: int,
+                 bias: Tensor | None = None) -> Tensor:
     """Steps 3-4 of the module doc for output maps that are not tiny: per image, filters
-    (O, C·KH·KW) @ patches (C·KH·KW, OH·OW), which leaves the result in (N, O, OH·OW)
-    order, i.e. already NCHW.  win (N, C, *out, *k) -> (N, O, *out)"""
+    (O, C·KH·KW) @ patches (C·KH·KW, OH·OW) (+ bias), which leaves the result in
+    (N, O, OH·OW) order, i.e. already NCHW.  win (N, C, *out, *k) -> (N, O, *out)"""
     nd = (win.ndim - 2) // 2
     n, c = win.shape[:2]
     o, cg = weight.shape[:2]
@@ -201,6 +202,8 @@ def _conv_im2col(win: Tensor, weight: Tensor, groups: int) -> Tensor:
     cols = cols.reshape(n, groups, cg * kk, npix)                 # (N, G, C/G·KH·KW, OH·OW)
     w = weight.reshape(groups, og, cg * kk)                      # (G, O/G, C/G·KH·KW)
     y = w @ cols                                                 # (N, G, O/G, OH·OW)
+    if bias is not None:
+        y = y + bias.reshape(groups, og, 1)
     return y.reshape((n, o) + out_sp)                            # (N, O, *out)
 
 
