@@ -102,9 +102,17 @@ class Terminal:
 PROMPT_2 = r"Enter\s+go on to step 2"
 
 
+def begin(term: Terminal) -> None:
+    """Past the lesson's title screen (its knobs), which waits before step 1, to step 1."""
+    term.expect(r"Enter\s+go on to step 1")
+    assert "Step 1." not in term.text and term.quiet(1.0)      # waits there too
+    term.press("\r")
+    term.expect(PROMPT_2)
+
+
 def test_a_lesson_waits_for_enter_b_shows_the_step_before_and_q_quits(tmp_path: Path) -> None:
     term = Terminal([str(LESSON), "--out", str(tmp_path)])
-    term.expect(PROMPT_2)
+    begin(term)
     assert "Step 1. A stack of maps is a volume" in term.text
     assert "Step 2." not in term.text
     assert term.quiet(1.5) and term.status is None          # it waits for the learner
@@ -129,7 +137,7 @@ def test_a_lesson_waits_for_enter_b_shows_the_step_before_and_q_quits(tmp_path: 
 
 def test_the_course_stops_at_q_with_a_summary(tmp_path: Path) -> None:
     term = Terminal([str(RUNNER), "--only", "6", "7", "--out", str(tmp_path)])
-    term.expect(PROMPT_2)
+    begin(term)
     term.press("q")
     assert term.wait() == 0
     assert "Course summary" in term.text and "quit (q)" in term.text
@@ -139,7 +147,7 @@ def test_the_course_stops_at_q_with_a_summary(tmp_path: Path) -> None:
 
 def test_ctrl_c_ends_the_course_with_its_summary_and_no_traceback(tmp_path: Path) -> None:
     term = Terminal([str(RUNNER), "--only", "6", "7", "--out", str(tmp_path)])
-    term.expect(PROMPT_2)
+    begin(term)
     term.press("\x03")                                              # Ctrl-C
     assert term.wait() == 130
     assert "Interrupted during step 1 of lesson 6" in term.text
