@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np   # only for the hand-written BPTT loop that autograd is compared with
 
@@ -94,34 +93,6 @@ def max_diff(a: object, b: object) -> float:
     return float(np.max(np.abs(a - np.asarray(b))))
 
 
-def write_graph(L: Lesson, drawing: tg.viz.Drawing, name: str, what: str) -> None:
-    """Write a graph drawing into the lesson's folder: PNG (for any image viewer), SVG
-    (zoomable, for a browser) and the DOT source beside them (name.gv)."""
-    try:
-        paths = [Path(drawing.render(L.out_dir / f"{name}.{ext}")) for ext in ("png", "svg")]
-    except tg.viz.GraphvizNotFoundError as e:      # no `dot`: the DOT source is still written
-        L.say(f"[yellow]{e}[/yellow]")
-        return
-    L.add_pictures(paths, what)
-
-
-def write_explorer(L: Lesson, loss: tg.Tensor, params: dict, name: str, what: str,
-                   **options) -> Path | None:
-    """Write the graph explorer, tg.viz.explore(loss, params=params).save(...): one HTML
-    file that opens in any browser, no network needed. None (and one line saying why) when
-    Graphviz's `dot`, which lays the graph out, is missing: the lesson goes on without it."""
-    try:
-        page = tg.viz.explore(loss, params=params, **options)
-    except tg.viz.GraphvizNotFoundError:
-        L.say(f"[yellow]The explorer was skipped ({name}.html not written): it lays the graph "
-              "out with Graphviz's `dot`, which is not on PATH; install Graphviz "
-              "(https://graphviz.org/download/) and run the lesson again.[/yellow]")
-        return None
-    path = page.save(L.out_dir / f"{name}.html")
-    L.add_pictures([path], what)
-    return path
-
-
 def main(L: Lesson, args) -> None:
     tg.manual_seed(0)
     rng = np.random.default_rng(14)
@@ -176,9 +147,10 @@ def main(L: Lesson, args) -> None:
                 [source.count(f"<B>{name}</B>"), arrows[name]], [1, T])
     L.say("Each step's cell reads W, U and b: the weights are *shared* by the copies. V is "
           "used once, after the loop.")
-    write_graph(L, drawing, "unrolled_rnn", f"the RNN unrolled over {T} steps (the SVG zooms "
-                "in a browser)")
-    page = write_explorer(L, E, params, "unrolled_rnn", "the same graph to explore in a browser")
+    figures.write_graph(L, drawing, "unrolled_rnn",
+                        f"the RNN unrolled over {T} steps (the SVG zooms in a browser)")
+    page = figures.write_explorer(L, E, params, "unrolled_rnn",
+                                  "the same graph to explore in a browser")
     L.uses(tg.viz.explore)
     if page is not None:
         L.say(f"Open {shown_path(page)} in a browser (tg.viz.explore(E, params=params).save(...) "

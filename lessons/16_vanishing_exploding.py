@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np   # only to build an orthogonal matrix and to multiply Jacobians by hand
 
@@ -24,34 +23,6 @@ def run_rnn(U: tg.Tensor, W: tg.Tensor, xs: list, activation: str) -> tuple[tg.T
             h.name = "h"
         states.append(h)
     return 0.5 * (h * h).sum(), states
-
-
-def write_graph(L: Lesson, drawing: tg.viz.Drawing, name: str, what: str) -> None:
-    """Write a graph drawing into the lesson's folder: PNG (for any image viewer), SVG
-    (zoomable, for a browser) and the DOT source beside them (name.gv)."""
-    try:
-        paths = [Path(drawing.render(L.out_dir / f"{name}.{ext}")) for ext in ("png", "svg")]
-    except tg.viz.GraphvizNotFoundError as e:      # no `dot`: the DOT source is still written
-        L.say(f"[yellow]{e}[/yellow]")
-        return
-    L.add_pictures(paths, what)
-
-
-def write_explorer(L: Lesson, loss: tg.Tensor, params: dict, name: str, what: str,
-                   **options) -> Path | None:
-    """Write the graph explorer, tg.viz.explore(loss, params=params).save(...): one HTML
-    file that opens in any browser, no network needed. None (and one line saying why) when
-    Graphviz's `dot`, which lays the graph out, is missing: the lesson goes on without it."""
-    try:
-        page = tg.viz.explore(loss, params=params, **options)
-    except tg.viz.GraphvizNotFoundError:
-        L.say(f"[yellow]The explorer was skipped ({name}.html not written): it lays the graph "
-              "out with Graphviz's `dot`, which is not on PATH; install Graphviz "
-              "(https://graphviz.org/download/) and run the lesson again.[/yellow]")
-        return None
-    path = page.save(L.out_dir / f"{name}.html")
-    L.add_pictures([path], what)
-    return path
 
 
 def main(L: Lesson, args) -> None:
@@ -156,9 +127,10 @@ def main(L: Lesson, args) -> None:
     L.check(f"h_{lo} (smallest gradient) is drawn in the coldest colour, h_{hi} in the "
             "warmest", [fills[lo] == scale(norms[lo]) == "#3b4cc0",
                         fills[hi] == scale(norms[hi]) == "#b40426"], [1, 1])
-    write_graph(L, drawing, "gradient_norms_graph", "‖∂E/∂h_t‖ coloured on the unrolled graph")
-    page = write_explorer(L, E, {"U": U}, "unrolled_rnn", f"all {T} steps to explore in a "
-                          "browser", wrap=6)                      # 6 steps a row
+    figures.write_graph(L, drawing, "gradient_norms_graph",
+                        "‖∂E/∂h_t‖ coloured on the unrolled graph")
+    page = figures.write_explorer(L, E, {"U": U}, "unrolled_rnn",
+                                  f"all {T} steps to explore in a browser", wrap=6)   # 6 a row
     L.uses(tg.viz.explore)
     if page is not None:
         L.say(f"Open {shown_path(page)} in a browser: every one of the {T} steps, 6 to a row "

@@ -194,3 +194,32 @@ def bars(ax: Any, labels: Sequence[str], values: Sequence[float], title: str, yl
                     ha="center", va="bottom", fontsize=10, xytext=(0, 2),
                     textcoords="offset points")
     ax.grid(True, axis="y", alpha=0.3)
+
+
+# ---------------------------------------------------------------- graphs (Graphviz)
+def write_graph(L: Any, drawing: tg.viz.Drawing, name: str, what: str) -> None:
+    """Write a graph drawing into the lesson's folder: PNG (for any image viewer), SVG
+    (zoomable, for a browser) and the DOT source beside them (name.gv)."""
+    try:
+        paths = [Path(drawing.render(L.out_dir / f"{name}.{ext}")) for ext in ("png", "svg")]
+    except tg.viz.GraphvizNotFoundError as e:      # no `dot`: the DOT source is still written
+        L.say(f"[yellow]{e}[/yellow]")
+        return
+    L.add_pictures(paths, what)
+
+
+def write_explorer(L: Any, loss: tg.Tensor, params: dict, name: str, what: str,
+                   **options) -> Path | None:
+    """Write the graph explorer, tg.viz.explore(loss, params=params).save(...): one HTML
+    file that opens in any browser, no network needed. None (and one line saying why) when
+    Graphviz's `dot`, which lays the graph out, is missing: the lesson goes on without it."""
+    try:
+        page = tg.viz.explore(loss, params=params, **options)
+    except tg.viz.GraphvizNotFoundError:
+        L.say(f"[yellow]The explorer was skipped ({name}.html not written): it lays the graph "
+              "out with Graphviz's `dot`, which is not on PATH; install Graphviz "
+              "(https://graphviz.org/download/) and run the lesson again.[/yellow]")
+        return None
+    path = page.save(L.out_dir / f"{name}.html")
+    L.add_pictures([path], what)
+    return path
