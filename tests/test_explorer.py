@@ -230,3 +230,11 @@ def test_shows_inline_in_jupyter() -> None:
     assert frame.startswith('<iframe srcdoc="&lt;!DOCTYPE html&gt;')
     assert 'sandbox="allow-scripts"' in frame
     assert "Explorer(Graph(" in repr(ex) and "backward steps" in repr(ex)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_time_explorer_runs_both_lanes(fast: bool) -> None:
+    """The benchmark's explorer row (tools/bench.py explorer) on a tiny LSTM."""
+    from tinygrad_edu.viz.explorer import time_explorer
+    r = time_explorer(steps=2, repeat=1, fast=fast)
+    assert r["explorer_s"] > 0 and r["dot_s"] > 0 and r["ops"] > 0 and r["mb"] > 0

@@ -400,7 +400,7 @@ def time_explorer(steps: int = 64, repeat: int = 3, fast: bool = False) -> dict:
     ``repeat`` runs: ``{'explorer_s', 'dot_s', 'ratio', 'mb', 'ops', 'backward_steps'}``.
     """
     from tinygrad_edu.functional.creation import manual_seed, randn
-    from tinygrad_edu.engine.graph import fast as fast_lane
+    from tinygrad_edu.fastlane import fast as fast_lane
     from tinygrad_edu.nn.rnn import LSTM
     manual_seed(0)
     model = LSTM(32, 32)
