@@ -92,8 +92,10 @@ def measure(cands: dict, repeat: int, warmup: int = 2) -> dict:
             fn()
         sync()
     times: dict = {k: [] for k in cands}
-    for _ in range(repeat):
-        for k, (fn, sync) in cands.items():
+    names = list(cands)
+    for r in range(repeat):             # each round starts with the next candidate, so that
+        for k in names[r % len(names):] + names[:r % len(names)]:   # none always follows
+            fn, sync = cands[k]                                      # the same one
             t0 = time.perf_counter()
             fn()
             sync()
@@ -293,18 +295,23 @@ def _recurrent(kind: str, cell: bool) -> Callable:
 
 
 _MEMORY_CHILD = """
-import os, resource, sys
+import os, sys
 sys.path.insert(0, {root!r})
 sys.argv = ["bench"]
 import tools.bench as b
 lib = b.torch if {lib!r} == "torch" else b.tg
 step = b.char_model(lib, "lstm", {cell!r}, "cpu", steps=256)
-def rss():
-    with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
-before = rss()
+def status(key):                # VmHWM: this process image's peak (ru_maxrss would carry
+    with open("/proc/self/status") as f:              # the peak of the process it forked from)
+        return next(int(l.split()[1]) for l in f if l.startswith(key))
+try:                            # start the peak afresh (Linux: 5 resets VmHWM)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+except OSError:
+    pass
+before = status("VmRSS")
 step()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+print((status("VmHWM") - before) / 1024)
 """
 
 
