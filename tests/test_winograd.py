@@ -294,3 +294,31 @@ def test_threads_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_threads_put_back_the_blas_count_it_started_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OpenBLAS whose "local" thread setter is global. Thread A sets 1, thread B (the
+    lane's pool) then finds 1 and sets 1, A puts its count back, B last: B must put back
+    the count BLAS started with, not the 1 it found (which left every later GEMM, and the
+    lane itself, on one thread)."""
+    import threading
+    state = {"count": 2}
+
+    def set_local(n: int) -> int:
+        prev, state["count"] = state["count"], n
+        return prev
+    monkeypatch.setattr(winograd, "_blas", [(lambda: state["count"], set_local, 2)])
+    b_inside, a_done = threading.Event(), threading.Event()
+
+    def b() -> None:
+        winograd.one_blas_thread(lambda: (b_inside.set(), a_done.wait(5)))
+
+    def a() -> threading.Thread:
+        thread = threading.Thread(target=b)
+        thread.start()
+        b_inside.wait(5)
+        return thread
+    thread = winograd.one_blas_thread(a)
+    a_done.set()
+    thread.join(5)
+    assert state["count"] == 2 and winograd.lane_threads(np.ones(1)) == 2

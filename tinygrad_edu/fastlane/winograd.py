@@ -378,14 +378,17 @@ def filter_gradient(v: Any, g: Any, band: int, bands: Any) -> Any:
 # thread-local setting, for the calling thread only) and, when BLAS was given T threads,
 # splits its work between T threads of its own: NumPy lets go of the GIL inside its loops,
 # so the transforms run in parallel too. On one BLAS thread, nothing of this happens.
-_blas: list = []                # [(get_num_threads, set_num_threads_local) or None]
+_blas: list = []                # [(get_num_threads, set_num_threads_local, count) or None]
 _pool: list = []                # [ThreadPoolExecutor, its size, the process it was made in]
 
 
 def openblas() -> Any:
     """OpenBLAS's get_num_threads and set_num_threads_local (named with or without the
     prefix and suffix of NumPy's wheels), from the libraries loaded in this process, NumPy's
-    first; None where there is none (not Linux, another BLAS, an OpenBLAS before 0.3.27)."""
+    first, and the thread count BLAS had when first asked; None where there is none (not
+    Linux, another BLAS, an OpenBLAS before 0.3.27). The count is kept because the "local"
+    setter is not local in every build: two threads that each set 1 and put back what they
+    found can leave 1 behind for good."""
     if not _blas:
         found = None
         try:
@@ -408,7 +411,7 @@ def openblas() -> Any:
             if get is not None and set_local is not None:
                 get.restype, set_local.restype = ctypes.c_int, ctypes.c_int
                 set_local.argtypes = [ctypes.c_int]
-                found = (get, set_local)
+                found = (get, set_local, get())
                 break
         _blas.append(found)
     return _blas[0]
@@ -417,7 +420,7 @@ def openblas() -> Any:
 def lane_threads(arr: Any) -> int:
     """How many threads the lane may use: as many as BLAS was given (1 off the CPU)."""
     fns = openblas() if backend.device_of(arr) == "cpu" else None
-    return max(1, min(fns[0](), os.cpu_count() or 1)) if fns else 1
+    return max(1, min(fns[2], os.cpu_count() or 1)) if fns else 1
 
 
 def one_blas_thread(fn: Any, *args: Any) -> Any:
@@ -425,11 +428,11 @@ def one_blas_thread(fn: Any, *args: Any) -> Any:
     fns = openblas()
     if fns is None:
         return fn(*args)
-    prev = fns[1](1)
+    fns[1](1)
     try:
         return fn(*args)
     finally:
-        fns[1](prev)
+        fns[1](fns[2])                  # the count BLAS started with (see openblas())
 
 
 def chunks(total: int, step: int) -> list:
