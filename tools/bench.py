@@ -295,10 +295,9 @@ def _recurrent(kind: str, cell: bool) -> Callable:
 
 
 _MEMORY_CHILD = """
-import os, sys
-sys.path.insert(0, {root!r})
+import sys
 sys.argv = ["bench"]
-import tools.bench as b
+import tools.bench as b         # run from the repository root (python -c puts it on the path)
 lib = b.torch if {lib!r} == "torch" else b.tg
 step = b.char_model(lib, "lstm", {cell!r}, "cpu", steps=256)
 def status(key):                # VmHWM: this process image's peak (ru_maxrss would carry
@@ -320,9 +319,9 @@ def bench_memory(device: str, repeat: int) -> dict:
     root = os.path.dirname(HERE)
 
     def rise(lib: str, cell: bool) -> float:
-        code = _MEMORY_CHILD.format(root=root, lib=lib, cell=cell)
+        code = _MEMORY_CHILD.format(lib=lib, cell=cell)
         runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                     text=True, check=True).stdout.split()[-1])
+                                     text=True, check=True, cwd=root).stdout.split()[-1])
                 for _ in range(max(1, min(repeat, 3)))]
         return statistics.median(runs)
     out = {"unit": "MiB", "goal": ("le", 1.0), "on": rise("ours", True),
