@@ -154,10 +154,16 @@ def _none() -> None:
 
 
 # ---------------------------------------------------------------- lenet
-def bench_lenet(device: str, repeat: int) -> dict:
-    from tinygrad_edu.models import LeNet5
+def lenet_batch() -> tuple:
+    """The benchmark's batch: 64 random 28x28 images and labels (NumPy arrays)."""
     rng = np.random.default_rng(0)
-    xb, yb = rng.random((64, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 64)
+    return rng.random((64, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 64)
+
+
+def lenet_step(device: str) -> Callable:
+    """One training step of our modern LeNet-5 on :func:`lenet_batch` (SGD, momentum)."""
+    from tinygrad_edu.models import LeNet5
+    xb, yb = lenet_batch()
     tg.manual_seed(0)
     model = LeNet5(variant="modern").to(device)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -167,7 +173,12 @@ def bench_lenet(device: str, repeat: int) -> dict:
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
-    cands = _ours(step, device)
+    return step
+
+
+def bench_lenet(device: str, repeat: int) -> dict:
+    xb, yb = lenet_batch()
+    cands = _ours(lenet_step(device), device)
     if torch is not None:
         tnn = torch.nn
         torch.manual_seed(0)
@@ -348,7 +359,6 @@ def breakdown(console: Console, steps: int = 30) -> list:
     (the same op's backward runs forward of other ops, so nothing is counted twice)."""
     from tinygrad_edu.engine import ops
     from tinygrad_edu.fastlane import fold
-    from tinygrad_edu.models import LeNet5
     acc: dict = {}
 
     def timed(cls: type, label: Callable) -> Callable:
@@ -367,16 +377,7 @@ def breakdown(console: Console, steps: int = 30) -> list:
               ops.Reshape: lambda x, **k: None if x.flags.c_contiguous else "patch copy",
               ops.WindowFold: lambda *a, **k: "fold", fold.FoldPaths: lambda *a, **k: "fold"}
     saved = {cls: timed(cls, lab) for cls, lab in labels.items()}
-    rng = np.random.default_rng(0)
-    xb, yb = rng.random((64, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 64)
-    model = LeNet5(variant="modern")
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = tg.tensor(xb), tg.tensor(yb)
-
-    def step() -> None:
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
+    step = lenet_step("cpu")
     rows = []
     try:
         for cls, (_, fwd) in saved.items():
