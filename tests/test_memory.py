@@ -70,7 +70,8 @@ def test_a_freed_graph_still_draws_and_retain_graph_keeps_values() -> None:
     loss.backward()
     g = viz.trace(loss, model=model)                  # structure survives the freeing
     assert len(g.ops) > 10 and all(t.shape is not None for t in g.tensors.values())
-    assert "conv2d" in viz.draw(loss, model=model).source or len(g.ops) > 10
+    source = viz.draw(loss, model=model).source                  # and is drawn, op by op
+    assert all(op in source for op in ("window", "matmul", "relu"))
     loss2 = F.cross_entropy(model(x), y)
     hidden = loss2.grad_fn.parents[0]
     loss2.backward(retain_graph=True)                 # kept: values for the explorer
