@@ -1,7 +1,7 @@
 """Elementwise ops without temporaries or slow selects: stand-ins for ``Sigmoid``,
 ``Tanh`` and ``Relu``.
 
-On small arrays a ufunc call costs more than its arithmetic, so two habits pay:
+On small arrays a ufunc call costs more than its arithmetic, so three habits pay:
 
 * **constants of the array's own kind**: a Python number must be converted on every
   ufunc call, a read-only 0-d array of the right dtype is NumPy's cheapest operand
@@ -62,17 +62,20 @@ class CachedConstantTanh(Tanh):
         return g * (constant(1, g) - z * z)
 
 
+def masked(mask: Any, g: Any) -> Any:
+    """g where ``mask`` is true, else 0 (``mask`` may broadcast g). On the CPU, while g is
+    finite, as the product g·mask: the same numbers (0·inf would be NaN where the select
+    gives 0, hence the check). Otherwise the reference's select: for Tensors
+    (``create_graph``), for a gradient with an inf or NaN, and on a GPU, where the check
+    would wait for the device and the select is fast."""
+    if backend.is_array(g) and backend.device_of(g) == "cpu" and \
+            backend.module_of(g).isfinite(g).all():
+        return g * mask
+    return select(mask, g, 0)
+
+
 class MaskRelu(Relu):
-    """``Relu`` whose backward multiplies g by the mask x > 0. Where the mask is 0 that
-    gives 0·g: ±0 for a finite g, NaN for an infinite or NaN one, where the reference's
-    select gives 0; so a gradient with a non-finite entry takes the select. On the CPU
-    only: on a GPU that test would wait for the device, and its select is fast."""
+    """``Relu`` whose backward multiplies g by the mask x > 0 (:func:`masked`)."""
 
     def backward(self, g: Any) -> Any:
-        x = self.saved[0].data
-        if not backend.is_array(g) or backend.device_of(g) != "cpu":
-            return super().backward(g)      # create_graph, or a GPU (a check would sync)
-        out = g * (x > 0)
-        if backend.module_of(out).isnan(out.sum()):          # some 0·inf or NaN: be exact
-            return select(x > 0, g, 0)
-        return out
+        return masked(self.saved[0].data > 0, g)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_edu.engine import backend
-from tinygrad_edu.engine.ops import Primitive, select
+from tinygrad_edu.engine.ops import Primitive
 from tinygrad_edu.engine.tensor import Tensor
+from tinygrad_edu.fastlane.elementwise import masked
 
 
 class FirstMax(Primitive):
@@ -37,11 +38,7 @@ class FirstMax(Primitive):
         return hit
 
     def backward(self, g: Any) -> Any:
-        first = self.first()
-        if backend.is_array(g) and backend.device_of(g) == "cpu" and \
-                backend.module_of(g).isfinite(g).all():   # on the host a product is faster
-            return first * g                              # than where (and no inf·0 here)
-        return select(first, g, 0)                        # g broadcast over the K taps
+        return masked(self.first(), g)                    # g broadcast over the K taps
 
 
 def first_max(taps: Tensor) -> Tensor:
