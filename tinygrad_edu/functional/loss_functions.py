@@ -88,30 +88,26 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     >>> F.cross_entropy(tg.tensor([[2., 0., 0.]]), tg.tensor([0]))   # -log(e²/(e²+2)) ≈ 0.2395
     """
     with scope("cross_entropy()"):          # the graph views draw the call as one box
-        logp = log_softmax(input, 1 if input.ndim > 1 else 0)
+        cdim = 1 if input.ndim > 1 else 0                       # the class dim
+        logp = log_softmax(input, cdim)
+        w = None if weight is None else weight.reshape((-1,) + (1,) * (input.ndim - 2))
         if backend.is_floating(target.dtype):
             _check_same_shape(input, target, "cross_entropy")
             if label_smoothing:
-                c = input.shape[1 if input.ndim > 1 else 0]
-                target = target * (1 - label_smoothing) + label_smoothing / c
-            cdim = 1 if input.ndim > 1 else 0
-            w = 1.0 if weight is None else weight.reshape((-1,) + (1,) * (input.ndim - 2))
-            loss = -(logp * target * w).sum(cdim)
+                target = target * (1 - label_smoothing) + label_smoothing / input.shape[cdim]
+            loss = -(logp * target * (1.0 if w is None else w)).sum(cdim)
             return _reduce(loss, reduction, "cross_entropy")
         loss = nll_loss(logp, target, weight, ignore_index, reduction)
         if label_smoothing:
-            c = input.shape[1 if input.ndim > 1 else 0]
-            cdim = 1 if input.ndim > 1 else 0
             valid = (target != ignore_index).to(input.dtype)
-            w = 1.0 if weight is None else weight.reshape((-1,) + (1,) * (input.ndim - 2))
-            smooth = -(logp * w).sum(cdim) * valid
+            smooth = -(logp * (1.0 if w is None else w)).sum(cdim) * valid
             if reduction == "mean":
                 denom = valid.sum() if weight is None else (weight[where(target != ignore_index,
                                                                          target, 0)] * valid).sum()
                 smooth = smooth.sum() / denom
             else:
                 smooth = _reduce(smooth, reduction, "cross_entropy")
-            loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / c)
+            loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / input.shape[cdim])
         return loss
 
 
