@@ -8,8 +8,9 @@ Every pooling op here is the same three steps on the sliding-window primitive:
    max (``max_pool``), mean (``avg_pool``), (Σ xᵖ)^(1/p) (``lp_pool``).
 
 The gradients come from the primitives: max sends the gradient to the largest
-element of each window (the first of them at a tie), mean spreads it evenly, and the window view's adjoint
-(``WindowFold``) adds the pieces of overlapping windows back onto the input.
+element of each window (the first of them at a tie), mean spreads it evenly, and
+the window view's adjoint (``WindowFold``) adds the pieces of overlapping windows
+back onto the input.
 
 Output size per axis (PyTorch's rule)::
 
