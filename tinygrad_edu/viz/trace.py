@@ -41,6 +41,7 @@ view and the unrolled (BPTT) view are made.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import inspect
 import math
@@ -360,6 +361,7 @@ def _role_and_label(t: Any, names: dict[int, str], is_root: bool) -> tuple[str, 
     return "input", t.name or "input"
 
 
+@functools.cache
 def op_formula(cls: type) -> str:
     """The formula of an op: the docstring of the primitive it is (a fast-lane subclass
     of a primitive has the primitive's formula; a fused node its own docstring)."""
@@ -373,6 +375,7 @@ def op_formula(cls: type) -> str:
     return ""
 
 
+@functools.cache
 def is_fused(cls: type) -> bool:
     """A node of the fast lane that stands for several primitives (one ``lstm_gates`` node
     for an LSTM step's gate arithmetic): not a primitive, nor a subclass of one."""
