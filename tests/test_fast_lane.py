@@ -60,6 +60,16 @@ def _matmul_broadcast() -> tuple:
     return (lambda a, b: a @ b), (w, cols)
 
 
+def _matmul_stack() -> tuple:
+    x, w = _leaf((3, 4, 6), 1), _leaf((6, 5), 2)         # a linear layer on a sequence
+    return (lambda a, b: a @ b), (x, w)
+
+
+def _linear_4d() -> tuple:
+    x, w = _leaf((2, 3, 4, 6), 1), _leaf((5, 6), 2)      # x @ Wᵀ, W stored (out, in)
+    return (lambda a, b: (a @ b.T).tanh()), (x, w)
+
+
 def _elementwise(name: str) -> Callable:
     def build() -> tuple:
         return (lambda a: getattr(a, name)() * getattr(a, name)()), (_leaf((3, 4), 3),)
@@ -148,7 +158,9 @@ def _conv3x3() -> tuple:
 
 CASES = {
     **{f"fold: {k}": (fold.FoldPaths, "forward", v) for k, v in FOLD_GEOMETRIES.items()},
-    "filter-gradient GEMM order": (gemm.BatchedFilterGrad, "backward", _matmul_broadcast),
+    "filter-gradient GEMM order": (gemm.GemmOrder, "backward", _matmul_broadcast),
+    "a stack against one matrix, one GEMM": (gemm.GemmOrder, "backward", _matmul_stack),
+    "a 4-d stack against a transposed matrix": (gemm.GemmOrder, "backward", _linear_4d),
     "in-place sigmoid": (elementwise.InplaceSigmoid, "forward", _elementwise("sigmoid")),
     "in-place sigmoid, 0-d": (elementwise.InplaceSigmoid, "forward", _scalar("sigmoid")),
     "tanh with a cached 1": (elementwise.CachedConstantTanh, "backward", _elementwise("tanh")),

@@ -40,7 +40,7 @@ class fast:
 #: reference -> override; a primitive class, or the name a composite asks for.
 OVERRIDES = {
     ops.WindowFold: fold.FoldPaths,                       # col2im by cheaper routes
-    ops.MatMul: gemm.BatchedFilterGrad,                   # the filter gradient's GEMM order
+    ops.MatMul: gemm.GemmOrder,                           # one GEMM for a stack; filter grad
     ops.Sigmoid: elementwise.InplaceSigmoid,              # in place, cached constants
     ops.Tanh: elementwise.CachedConstantTanh,             # cached constant
     ops.Relu: elementwise.MaskRelu,                       # backward by the mask, not a select

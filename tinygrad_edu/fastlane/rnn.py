@@ -117,14 +117,14 @@ def _rnn_graph(xw: Tensor, h: Tensor, w_hh: Tensor, relu: bool, reverse: bool) -
 # ---------------------------------------------------------------- the array formulas
 def _lstm_forward(xw: Any, h0: Any, c0: Any, w_hh: Any, reverse: bool,
                   own_xw: bool = False) -> tuple:
-    """out = [h_t | c_t] (T, B, 2H), and the gate values i, f, g, o kept for backward
-    (tanh(c_t) is recomputed there from c_t); every array written in place, into xw
-    itself when the caller owns it (``own_xw``: a cell's projection, not a graph value)."""
+    """out = [h_t | c_t] (T, B, 2H), and the gate values i, f, g, o and tanh(c_t) kept for
+    backward; every array written in place, into xw itself when the caller owns it
+    (``own_xw``: a cell's projection, not a graph value)."""
     xp = backend.module_of(xw)
     steps, batch, gates = xw.shape
     hid = gates // 4
     acts = xw if own_xw else xp.empty_like(xw)
-    tanh_c = xp.empty((batch, hid), xw.dtype)
+    tanh_c = xp.empty((steps, batch, hid), xw.dtype)
     out = xp.empty((steps, batch, 2 * hid), xw.dtype)
     h, c, w_t = h0, c0, w_hh.T
     for t in _steps(steps, reverse):
@@ -142,17 +142,17 @@ def _lstm_forward(xw: Any, h0: Any, c0: Any, w_hh: Any, reverse: bool,
         c_new, h = out[t, :, hid:], out[t, :, :hid]
         xp.multiply(a[:, hid:2 * hid], c, out=c_new)
         c_new += a[:, :hid] * a[:, 2 * hid:3 * hid]
-        xp.tanh(c_new, out=tanh_c)
-        xp.multiply(a[:, 3 * hid:], tanh_c, out=h)
+        xp.tanh(c_new, out=tanh_c[t])
+        xp.multiply(a[:, 3 * hid:], tanh_c[t], out=h)
         c = c_new
-    return out, (acts, out)
+    return out, (acts, out, tanh_c)
 
 
 def _lstm_backward(g: Any, h0: Any, c0: Any, w_hh: Any, kept: tuple, reverse: bool,
                    want_w: bool) -> tuple:
     """δxw (T, B, 4H), δh_0, δc_0 and δW_hh (None unless ``want_w``)."""
     xp = backend.module_of(g)
-    acts, out = kept
+    acts, out, tanh_c = kept
     steps, batch, gates = acts.shape
     hid = gates // 4
     c_prev = _previous(out[..., hid:], c0, reverse)
@@ -161,7 +161,7 @@ def _lstm_backward(g: Any, h0: Any, c0: Any, w_hh: Any, kept: tuple, reverse: bo
     dc = xp.zeros((batch, hid), g.dtype)
     for t in _steps(steps, not reverse):
         i, f = acts[t, :, :hid], acts[t, :, hid:2 * hid]
-        gg, o, tc = acts[t, :, 2 * hid:3 * hid], acts[t, :, 3 * hid:], xp.tanh(out[t, :, hid:])
+        gg, o, tc = acts[t, :, 2 * hid:3 * hid], acts[t, :, 3 * hid:], tanh_c[t]
         dh += g[t, :, :hid]
         dc = dc + g[t, :, hid:] + dh * o * (1 - tc * tc)
         da = d_acts[t]
