@@ -358,7 +358,7 @@ def breakdown(console: Console, steps: int = 30) -> list:
     rest (the other ops and the interpreter). Timed by wrapping those ops' ``forward``
     (the same op's backward runs forward of other ops, so nothing is counted twice)."""
     from tinygrad_edu.engine import ops
-    from tinygrad_edu.fastlane import fold
+    from tinygrad_edu.fastlane import fold, gemm
     acc: dict = {}
 
     def timed(cls: type, label: Callable) -> Callable:
@@ -372,8 +372,8 @@ def breakdown(console: Console, steps: int = 30) -> list:
                 acc[name] = acc.get(name, 0.0) + time.perf_counter() - t0
             return out
         return orig, forward
-    labels = {ops.MatMul: lambda a, b: "GEMM (conv)" if max(a.ndim, b.ndim) > 2
-              else "GEMM (linear)",
+    gemm_label = (lambda a, b: "GEMM (conv)" if max(a.ndim, b.ndim) > 2 else "GEMM (linear)")
+    labels = {ops.MatMul: gemm_label, gemm.GemmOrder: gemm_label,
               ops.Reshape: lambda x, **k: None if x.flags.c_contiguous else "patch copy",
               ops.WindowFold: lambda *a, **k: "fold", fold.FoldPaths: lambda *a, **k: "fold"}
     saved = {cls: timed(cls, lab) for cls, lab in labels.items()}
