@@ -22,7 +22,7 @@ from tinygrad_edu import functional as F
 from tinygrad_edu.engine import ops
 from tinygrad_edu.engine.graph import lane
 from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, rnn, scatter
-from tinygrad_edu.fastlane import winograd
+from tinygrad_edu.fastlane import stacking, winograd
 from tinygrad_edu.functional import recurrent_cells as R
 from tinygrad_edu.functional.convolution import conv3x3_im2col
 from tinygrad_edu.viz.trace import forward_order
@@ -228,6 +228,32 @@ def test_first_max_equals_the_reference_at_ties_and_nan(values: list, upstream: 
     assert np.count_nonzero(got[0][1]) == 1          # one tap gets the gradient
 
 
+@pytest.mark.parametrize("count", [1, 4])
+@pytest.mark.parametrize("dim", [0, 1, -2, 2])
+def test_stack_as_one_join_equals_the_reference(dim: int, count: int) -> None:
+    """Values, first and second derivatives agree; the lane records a Cat and a Reshape
+    (one node when there is nothing to join), the reference a reshape per tensor and a
+    Cat; a new last dim (2 here) keeps the reference in both lanes."""
+    inputs = tuple(_leaf((2, 3), 30 + i) for i in range(count))
+    fn = lambda *ts: tg.stack(list(ts), dim) * 1.5        # noqa: E731
+    out_fast, grads_fast = _run(fn, inputs, True)
+    out_ref, grads_ref = _run(fn, inputs, False)
+    np.testing.assert_array_equal(out_fast, np.stack([t.detach().numpy() for t in inputs], dim) * 1.5)
+    np.testing.assert_array_equal(out_fast, out_ref)
+    for g_fast, g_ref in zip(grads_fast, grads_ref):
+        np.testing.assert_array_equal(g_fast, g_ref)
+    with tg.fast(True):
+        assert tg.gradgradcheck(fn, inputs)
+    for fast, expected in ((True, ["cat", "reshape"] if count > 1 else ["reshape"]),
+                           (False, ["reshape"] * count + (["cat"] if count > 1 else []))):
+        if dim == 2:                                      # a new last dim: the reference
+            expected = ["reshape"] * count + (["cat"] if count > 1 else [])
+        with tg.fast(fast):
+            out = tg.stack(list(inputs), dim)
+        names = [t.grad_fn.name for t in forward_order([out]) if t.grad_fn is not None]
+        assert names == expected, (fast, names)
+
+
 def test_the_composed_and_fused_lstm_gates_agree_directly() -> None:
     fn, inputs = _lstm()
     out_fast, grads_fast = _run(fn, inputs, True)
@@ -260,7 +286,7 @@ def test_every_override_has_cases() -> None:
     covered = {cls for cls, _, _ in CASES.values()} | {
         lstm.fused_lstm_gates, pool.first_max, allocator.tune_host_allocator, rnn.lstm_cell,
         rnn.gru_cell, rnn.rnn_cell, rnn.lstm_layer, rnn.gru_layer, rnn.rnn_layer,
-        winograd.conv3x3}
+        winograd.conv3x3, stacking.one_join_stack}
     assert set(fastlane.OVERRIDES.values()) <= covered, set(fastlane.OVERRIDES.values()) - covered
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from tinygrad_edu.engine import ops
 from tinygrad_edu.engine.graph import is_fast, override, set_fast
 from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, rnn, scatter, \
-    winograd
+    stacking, winograd
 
 
 class fast:
@@ -47,6 +47,7 @@ OVERRIDES = {
     ops.IndexAdd: scatter.SortedRowsIndexAdd,             # scatter-add by sorted rows
     "lstm_gates": lstm.fused_lstm_gates,                  # one node for an LSTM step's gates
     "first_max": pool.first_max,                          # max pooling's window reduction
+    "stack": stacking.one_join_stack,                     # one Cat and one Reshape
     "lstm_cell": rnn.lstm_cell,                           # one node per cell step
     "gru_cell": rnn.gru_cell,
     "rnn_cell": rnn.rnn_cell,

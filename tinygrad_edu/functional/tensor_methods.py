@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from tinygrad_edu.engine import backend
 from tinygrad_edu.engine import ops
-from tinygrad_edu.engine.graph import device_mismatch
+from tinygrad_edu.engine.graph import device_mismatch, lane
 from tinygrad_edu.functional.gradients import is_grad_enabled
 from tinygrad_edu.engine.tensor import Tensor, nondiff, promote
 from tinygrad_edu.functional.creation import rand, randn
@@ -758,7 +758,8 @@ def _arange(n: int, like: Tensor) -> Tensor:
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new dim: ``cat`` of each with a size-1 dim added."""
+    """Join same-shaped tensors along a new dim: ``cat`` of each with a size-1 dim added
+    (the fast lane joins them along an existing dim and splits it instead, two nodes)."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
@@ -767,6 +768,12 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             raise RuntimeError(f"stack: tensors[0] has shape {tensors[0].shape} but "
                                f"tensors[{i}] has {t.shape}; all must be the same")
     d = normalize_dims(dim, tensors[0].ndim + 1, "stack")[0]
+    if d < tensors[0].ndim:
+        return lane("stack", _stack)(tensors, d)
+    return _stack(tensors, d)
+
+
+def _stack(tensors: list, d: int) -> Tensor:
     return cat([t.unsqueeze(d) for t in tensors], d)
 
 
