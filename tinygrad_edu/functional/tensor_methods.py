@@ -774,6 +774,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 def _stack(tensors: list, d: int) -> Tensor:
+    """The reference: each tensor with a size-1 dim at ``d``, joined along it."""
     return cat([t.unsqueeze(d) for t in tensors], d)
 
 
