@@ -176,44 +176,42 @@ def _lstm_backward(g: Any, h0: Any, c0: Any, w_hh: Any, kept: tuple, reverse: bo
 
 
 def _gru_forward(xw: Any, h0: Any, w_hh: Any, b_hh: Any, reverse: bool) -> tuple:
-    """out = h_t (T, B, H), and hw = h_{t-1} W_hhᵀ + b_hh and r, z, n kept for backward."""
+    """out = h_t (T, B, H), and hw = h_{t-1} W_hhᵀ + b_hh, [r | z] and n kept for backward
+    (r|z and n in arrays of their own: σ and tanh then run on contiguous rows)."""
     xp = backend.module_of(xw)
     steps, batch, gates = xw.shape
     hid = gates // 3
-    hws, rzn = xp.empty_like(xw), xp.empty_like(xw)
-    out = xp.empty((steps, batch, hid), xw.dtype)
+    hws, rzs = xp.empty_like(xw), xp.empty((steps, batch, 2 * hid), xw.dtype)
+    ns, out = xp.empty((steps, batch, hid), xw.dtype), xp.empty((steps, batch, hid), xw.dtype)
     h, w_t = h0, w_hh.T
     for t in _steps(steps, reverse):
-        hw, a = hws[t], rzn[t]
+        hw, rz, n = hws[t], rzs[t], ns[t]
         xp.matmul(h, w_t, out=hw)
         if b_hh is not None:
             hw += b_hh
-        xp.add(xw[t, :, :2 * hid], hw[:, :2 * hid], out=a[:, :2 * hid])
-        _sigmoid_(a[:, :2 * hid])                                   # r, z
-        n = a[:, 2 * hid:]
-        xp.multiply(a[:, :hid], hw[:, 2 * hid:], out=n)
+        xp.add(xw[t, :, :2 * hid], hw[:, :2 * hid], out=rz)
+        _sigmoid_(rz)                                               # r, z
+        xp.multiply(rz[:, :hid], hw[:, 2 * hid:], out=n)
         n += xw[t, :, 2 * hid:]
         xp.tanh(n, out=n)                                           # n
         xp.subtract(h, n, out=out[t])
-        out[t] *= a[:, hid:2 * hid]
+        out[t] *= rz[:, hid:]
         out[t] += n                                                 # n + z (h - n)
         h = out[t]
-    return out, (hws, rzn, out)
+    return out, (hws, rzs, ns, out)
 
 
 def _gru_backward(g: Any, h0: Any, w_hh: Any, kept: tuple, reverse: bool,
                   want_w: bool) -> tuple:
     """δxw (T, B, 3H), δh_0, δW_hh (None unless ``want_w``) and δb_hh."""
     xp = backend.module_of(g)
-    hws, rzn, out = kept
-    steps, batch, gates = rzn.shape
-    hid = gates // 3
+    hws, rzs, ns, out = kept
+    steps, batch, hid = ns.shape
     prev = _previous(out, h0, reverse)
-    d_xw, d_hw = xp.empty_like(rzn), xp.empty_like(rzn)
+    d_xw, d_hw = xp.empty_like(hws), xp.empty_like(hws)
     dh = xp.zeros((batch, hid), g.dtype)
     for t in _steps(steps, not reverse):
-        r, z = rzn[t, :, :hid], rzn[t, :, hid:2 * hid]
-        n, hw_n = rzn[t, :, 2 * hid:], hws[t, :, 2 * hid:]
+        r, z, n, hw_n = rzs[t, :, :hid], rzs[t, :, hid:], ns[t], hws[t, :, 2 * hid:]
         dh = dh + g[t]
         da_n = dh * (1 - z) * (1 - n * n)
         xp.multiply(da_n * hw_n, r * (1 - r), out=d_xw[t, :, :hid])
