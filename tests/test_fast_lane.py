@@ -238,8 +238,8 @@ def test_stack_as_one_join_equals_the_reference(dim: int, count: int) -> None:
     fn = lambda *ts: tg.stack(list(ts), dim) * 1.5        # noqa: E731
     out_fast, grads_fast = _run(fn, inputs, True)
     out_ref, grads_ref = _run(fn, inputs, False)
-    expected = np.stack([t.detach().numpy() for t in inputs], dim) * 1.5
-    np.testing.assert_array_equal(out_fast, expected)
+    by_numpy = np.stack([t.detach().numpy() for t in inputs], dim) * 1.5
+    np.testing.assert_array_equal(out_fast, by_numpy)
     np.testing.assert_array_equal(out_fast, out_ref)
     for g_fast, g_ref in zip(grads_fast, grads_ref):
         np.testing.assert_array_equal(g_fast, g_ref)
