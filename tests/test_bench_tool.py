@@ -1,15 +1,23 @@
-"""tools/bench.py's LeNet breakdown attributes time to each part with either lane.
+"""tools/bench.py works as it says: the LeNet breakdown attributes time to each part with
+either lane, and PyTorch's candidates run in a process of their own.
 
-Not a timed test: it checks that the instrumentation reaches the code that runs (a fast-lane
-class with its own ``forward`` would otherwise read as 0 ms and move its time to "the rest").
+Not timed tests: they check that the instrumentation reaches the code that runs (a fast-lane
+class with its own ``forward`` would otherwise read as 0 ms and move its time to "the rest"),
+and where PyTorch runs.
 """
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 
+import pytest
 from rich.console import Console
 
 from tools import bench
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_breakdown_reaches_every_part_with_both_lanes() -> None:
@@ -19,3 +27,16 @@ def test_breakdown_reaches_every_part_with_both_lanes() -> None:
         for part in ("GEMM (conv)", "patch copy", "fold", "GEMM (linear)"):
             assert parts.get(part, 0.0) > 0, f"{part}: 0 ms with the lane on = {lane}"
         assert total > sum(v for k, v in parts.items() if k != "the rest")
+
+
+def test_pytorch_runs_in_a_process_of_its_own() -> None:
+    """The benchmark's PyTorch candidates answer from a child process; the benchmark's own
+    process never imports PyTorch (so our lane's allocator tuning can't reach it)."""
+    pytest.importorskip("torch")
+    code = ("import sys\nsys.argv = ['bench']\nimport tools.bench as b\n"
+            "run, sync = b.torch_candidate('overhead', 'cpu')\n"
+            "took = [run() for _ in range(2)]\nb.TorchProcess.close_all()\n"
+            "print('torch' in sys.modules, all(isinstance(t, float) and t > 0 for t in took))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300, check=True).stdout.split()
+    assert out == ["False", "True"]

@@ -25,7 +25,10 @@ Workloads
 
 Each figure is the median of ``--repeat`` timed rounds after warm-up; in each round the
 implementations run in turn (A B C A B C ...), so a slow spell of a shared machine falls on
-all of them and the ratios hold. The lane-off column runs the same code inside
+all of them and the ratios hold. PyTorch runs in a process of its own, as a user runs it
+(:class:`TorchProcess`): what our fast lane sets for its process (glibc's allocator, on
+the first optimizer step) never reaches PyTorch, and the two libraries' threads never
+share a process. The lane-off column runs the same code inside
 ``tg.fast(False)`` (in the same process: the host allocator, once tuned by a lane-on
 optimizer step, stays tuned). ``--threads`` sets the BLAS threads of NumPy and PyTorch
 alike; several counts run one subprocess each, merged into one table.
@@ -44,6 +47,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = _COUNTS[0] if _COUNTS else "1"     # (several: one child process each)
 
 import argparse
+import functools
+import importlib.metadata
+import importlib.util
 import json
 import platform
 import statistics
@@ -59,10 +65,11 @@ import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 from tinygrad_edu import nn, optim
 
-try:
-    import torch
-except ImportError:  # PyTorch is optional: its columns are left empty
-    torch = None
+# PyTorch runs in a process of its own (see TorchProcess): this one never imports it, so
+# nothing ours sets (the lane tunes glibc's allocator on its first optimizer step; BLAS
+# threads) reaches PyTorch. Optional: without it, its columns are left empty.
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+torch: Any = None               # the module, in PyTorch's process only
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -86,7 +93,8 @@ def _off(fn: Callable) -> Callable:
 
 
 def measure(cands: dict, repeat: int, warmup: int = 2) -> dict:
-    """Median wall seconds of each candidate ``name -> (fn, sync)``, timed in turn."""
+    """Median wall seconds of each candidate ``name -> (fn, sync)``, timed in turn. A
+    candidate run in another process (PyTorch's) returns the seconds it took there."""
     for fn, sync in cands.values():
         for _ in range(warmup):
             fn()
@@ -97,9 +105,9 @@ def measure(cands: dict, repeat: int, warmup: int = 2) -> dict:
         for k in names[r % len(names):] + names[:r % len(names)]:   # none always follows
             fn, sync = cands[k]                                      # the same one
             t0 = time.perf_counter()
-            fn()
+            took = fn()
             sync()
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(time.perf_counter() - t0 if took is None else took)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -108,10 +116,17 @@ def _ours(step: Callable, device: str) -> dict:
 
 
 # ---------------------------------------------------------------- overhead
-def bench_overhead(device: str, repeat: int) -> dict:
-    n_ops = 1000
+N_OPS = 1000
+
+
+def overhead_data() -> tuple:
     rng = np.random.default_rng(0)
-    x0, c0 = rng.standard_normal(4).astype("float32"), rng.standard_normal(4).astype("float32")
+    return rng.standard_normal(4).astype("float32"), rng.standard_normal(4).astype("float32")
+
+
+def bench_overhead(device: str, repeat: int) -> dict:
+    n_ops = N_OPS
+    x0, c0 = overhead_data()
     x = tg.tensor(x0, device=device, requires_grad=True)
     c = tg.tensor(c0, device=device)
 
@@ -134,19 +149,24 @@ def bench_overhead(device: str, repeat: int) -> dict:
             for a, s in reversed(saved):
                 g = g * s * (1 - s) * (1 - a * a) * c0
         cands["numpy"] = (numpy_ref, _none)
-    if torch is not None:
-        tx = torch.tensor(x0, device=device, requires_grad=True)
-        tc = torch.tensor(c0, device=device)
-
-        def torch_run() -> None:
-            y = tx
-            for _ in range(n_ops // 4):
-                y = (y * tc + tc).tanh().sigmoid()
-            tx.grad = None
-            y.sum().backward()
-        cands["torch"] = (torch_run, lambda: _torch_sync(device))
+    if HAVE_TORCH:
+        cands["torch"] = torch_candidate("overhead", device)
     times = measure(cands, repeat)
     return {"unit": "µs/op", "goal": ("le", 0.85), **{k: t / n_ops * 1e6 for k, t in times.items()}}
+
+
+def torch_overhead(device: str) -> Callable:
+    x0, c0 = overhead_data()
+    tx = torch.tensor(x0, device=device, requires_grad=True)
+    tc = torch.tensor(c0, device=device)
+
+    def run() -> None:
+        y = tx
+        for _ in range(N_OPS // 4):
+            y = (y * tc + tc).tanh().sigmoid()
+        tx.grad = None
+        y.sum().backward()
+    return run
 
 
 def _none() -> None:
@@ -177,25 +197,29 @@ def lenet_step(device: str) -> Callable:
 
 
 def bench_lenet(device: str, repeat: int) -> dict:
-    xb, yb = lenet_batch()
     cands = _ours(lenet_step(device), device)
-    if torch is not None:
-        tnn = torch.nn
-        torch.manual_seed(0)
-        tm = tnn.Sequential(tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
-                            tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
-                            tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
-                            tnn.Linear(84, 10)).to(device)
-        topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
-        tx, ty = torch.tensor(xb, device=device), torch.tensor(yb, device=device)
-
-        def tstep() -> None:
-            topt.zero_grad()
-            torch.nn.functional.cross_entropy(tm(tx), ty).backward()
-            topt.step()
-        cands["torch"] = (tstep, lambda: _torch_sync(device))
+    if HAVE_TORCH:
+        cands["torch"] = torch_candidate("lenet", device)
     times = measure(cands, repeat, warmup=3)
     return {"unit": "ms/step", "goal": ("le", 1.0), **{k: t * 1e3 for k, t in times.items()}}
+
+
+def torch_lenet(device: str) -> Callable:
+    xb, yb = lenet_batch()
+    tnn = torch.nn
+    torch.manual_seed(0)
+    tm = tnn.Sequential(tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+                        tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+                        tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
+                        tnn.Linear(84, 10)).to(device)
+    topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+    tx, ty = torch.tensor(xb, device=device), torch.tensor(yb, device=device)
+
+    def step() -> None:
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(tm(tx), ty).backward()
+        topt.step()
+    return step
 
 
 # ---------------------------------------------------------------- conv
@@ -219,13 +243,18 @@ def _conv_numpy(x: np.ndarray, w: np.ndarray, gout: np.ndarray) -> None:
             gx[:, :, u:u + h, v:v + wd] += gcols[:, :, :, :, u, v].transpose(0, 3, 1, 2)
 
 
-def bench_conv(device: str, repeat: int) -> dict:
+def conv_data() -> tuple:
+    """x (32, 64, 32, 32), w (64, 64, 3, 3), the output gradient g, and the FLOPs."""
     n, c, o, h = 32, 64, 64, 32
-    flops = 3 * 2 * n * o * c * 9 * h * h
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal((n, c, h, h)).astype("float32")
     w0 = (rng.standard_normal((o, c, 3, 3)) * 0.05).astype("float32")
     g0 = rng.standard_normal((n, o, h, h)).astype("float32")
+    return x0, w0, g0, 3 * 2 * n * o * c * 9 * h * h
+
+
+def bench_conv(device: str, repeat: int) -> dict:
+    x0, w0, g0, flops = conv_data()
     x = tg.tensor(x0, device=device, requires_grad=True)
     w = tg.tensor(w0, device=device, requires_grad=True)
     g = tg.tensor(g0, device=device)
@@ -236,18 +265,23 @@ def bench_conv(device: str, repeat: int) -> dict:
     cands = _ours(ours, device)
     if device == "cpu":
         cands["numpy"] = (lambda: _conv_numpy(x0, w0, g0), _none)
-    if torch is not None:
-        tx = torch.tensor(x0, device=device, requires_grad=True)
-        tw = torch.tensor(w0, device=device, requires_grad=True)
-        tgo = torch.tensor(g0, device=device)
-
-        def torch_run() -> None:
-            tx.grad = tw.grad = None
-            torch.nn.functional.conv2d(tx, tw, padding=1).backward(tgo)
-        cands["torch"] = (torch_run, lambda: _torch_sync(device))
+    if HAVE_TORCH:
+        cands["torch"] = torch_candidate("conv", device)
     times = measure(cands, repeat)
     return {"unit": "GFLOP/s", "goal": ("ge", 0.85),
             **{k: flops / t / 1e9 for k, t in times.items()}}
+
+
+def torch_conv(device: str) -> Callable:
+    x0, w0, g0, _ = conv_data()
+    tx = torch.tensor(x0, device=device, requires_grad=True)
+    tw = torch.tensor(w0, device=device, requires_grad=True)
+    tgo = torch.tensor(g0, device=device)
+
+    def run() -> None:
+        tx.grad = tw.grad = None
+        torch.nn.functional.conv2d(tx, tw, padding=1).backward(tgo)
+    return run
 
 
 # ---------------------------------------------------------------- recurrent
@@ -296,9 +330,8 @@ def char_model(lib: Any, kind: str, cell: bool, device: str, steps: int = T) -> 
 def _recurrent(kind: str, cell: bool) -> Callable:
     def bench(device: str, repeat: int) -> dict:
         cands = _ours(char_model(tg, kind, cell, device), device)
-        if torch is not None:
-            cands["torch"] = (char_model(torch, kind, cell, device),
-                              lambda: _torch_sync(device))
+        if HAVE_TORCH:
+            cands["torch"] = torch_candidate(f"{kind}_cell" if cell else kind, device)
         times = measure(cands, repeat)
         return {"unit": "ms/step", "goal": ("le", 0.9 if cell else 1.25),
                 **{k: t * 1e3 for k, t in times.items()}}
@@ -309,6 +342,9 @@ _MEMORY_CHILD = """
 import sys
 sys.argv = ["bench"]
 import tools.bench as b         # run from the repository root (python -c puts it on the path)
+if {lib!r} == "torch":
+    import torch
+    b.torch = torch
 lib = b.torch if {lib!r} == "torch" else b.tg
 step = b.char_model(lib, "lstm", {cell!r}, "cpu", steps=256)
 def status(key):                # VmHWM: this process image's peak (ru_maxrss would carry
@@ -337,7 +373,7 @@ def bench_memory(device: str, repeat: int) -> dict:
         return statistics.median(runs)
     out = {"unit": "MiB", "goal": ("le", 1.0), "on": rise("ours", True),
            "on_layer": rise("ours", False)}
-    if torch is not None:
+    if HAVE_TORCH:
         out["torch"] = rise("torch", True)
         out["torch_layer"] = rise("torch", False)
     return out
@@ -407,6 +443,83 @@ def breakdown(console: Console, steps: int = 30) -> list:
                         for n in names])
     console.print(table)
     return rows
+
+
+# ---------------------------------------------------------------- PyTorch's process
+TORCH_STEPS: dict = {"overhead": torch_overhead, "lenet": torch_lenet, "conv": torch_conv}
+for _kind in CELLS:
+    TORCH_STEPS[f"{_kind}_cell"] = functools.partial(lambda k, d: char_model(torch, k, True, d),
+                                                     _kind)
+    TORCH_STEPS[_kind] = functools.partial(lambda k, d: char_model(torch, k, False, d), _kind)
+
+
+class TorchProcess:
+    """PyTorch's side of the workloads, in a child process of its own, as a user runs it.
+
+    In one process, what our fast lane sets would reach PyTorch too: its first optimizer
+    step tunes glibc's allocator for the whole process (PyTorch's LeNet-5 step ran 15-35%
+    faster after it), and both libraries' BLAS and OpenMP threads would share the cores.
+    The child runs one candidate per request and answers with the seconds it took there,
+    so the rounds still alternate (ours, ours lane off, PyTorch, ...)."""
+    _running: dict = {}
+
+    def __init__(self, threads: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--torch-process", "--threads",
+             str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=os.path.dirname(HERE))
+
+    @classmethod
+    def get(cls) -> "TorchProcess":
+        threads = int(os.environ["OPENBLAS_NUM_THREADS"])
+        if threads not in cls._running:
+            cls._running[threads] = cls(threads)
+        return cls._running[threads]
+
+    @classmethod
+    def close_all(cls) -> None:
+        for proc in cls._running.values():
+            proc.proc.communicate()         # closes its stdin: the child's loop ends
+        cls._running.clear()
+
+    def ask(self, **request: Any) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("PyTorch's benchmark process ended (its error is above)")
+        return json.loads(line)
+
+
+def torch_candidate(workload: str, device: str) -> tuple:
+    """(fn, sync) for :func:`measure`: PyTorch's step of ``workload``, run in its process."""
+    proc = TorchProcess.get()
+    key = proc.ask(build=workload, device=device)
+    return (lambda: proc.ask(run=key)), _none
+
+
+def serve_torch(threads: int) -> None:
+    """The child's loop: build a PyTorch step, or run one and answer the seconds it took,
+    one JSON request per line on stdin, one answer per line on stdout."""
+    global torch
+    import torch as torch_module
+    torch = torch_module
+    torch.set_num_threads(threads)
+    steps: list = []
+    for line in sys.stdin:
+        request = json.loads(line)
+        if "build" in request:
+            device = request["device"]
+            steps.append((TORCH_STEPS[request["build"]](device), device))
+            answer: Any = len(steps) - 1
+        else:
+            step, device = steps[request["run"]]
+            t0 = time.perf_counter()
+            step()
+            _torch_sync(device)
+            answer = time.perf_counter() - t0
+        print(json.dumps(answer), flush=True)
 
 
 WORKLOADS = {"overhead": bench_overhead, "lenet": bench_lenet, "conv": bench_conv,
@@ -486,15 +599,17 @@ def main() -> int:
     ap.add_argument("--breakdown", action="store_true",
                     help="only print where LeNet-5's step spends its time (lane on and off)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--torch-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.torch_process:
+        serve_torch(args.threads[0])
+        return 0
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
         ap.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
     workloads = args.workloads or list(WORKLOADS)
     console = Console(width=max(Console().width, 180))     # 12 columns: never squeeze
     if args.breakdown:
-        if torch is not None:
-            torch.set_num_threads(args.threads[0])
         breakdown(console)
         return 0
     if args.device == "cuda" and not tg.cuda.is_available():
@@ -502,9 +617,10 @@ def main() -> int:
         return 2
     results: dict = {}
     if len(args.threads) == 1 or args.child:
-        if torch is not None:
-            torch.set_num_threads(args.threads[0])
-        results = run(workloads, args.device, args.repeat, args.threads[0])
+        try:
+            results = run(workloads, args.device, args.repeat, args.threads[0])
+        finally:
+            TorchProcess.close_all()
     else:                               # one process per thread count (BLAS reads it at load)
         for n in args.threads:
             out = f"/tmp/tg_bench_{os.getpid()}_{n}.json"
@@ -524,7 +640,8 @@ def main() -> int:
             return 0
     info = (f"{platform.machine()} {_cpu_name()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, NumPy {np.__version__}"
-            + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed"))
+            + (f", PyTorch {importlib.metadata.version('torch')}" if HAVE_TORCH
+               else ", PyTorch not installed"))
     header = ["workload", "threads", "device", "unit", "ours", "ours, lane off", "PyTorch",
               "NumPy", "ours ÷ PyTorch", "lane off ÷ PyTorch", "goal", "note"]
     table = Table(title=f"tinygrad_edu benchmarks ({info}; medians of {args.repeat} "
