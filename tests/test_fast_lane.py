@@ -308,6 +308,20 @@ def test_allocator_tuning_waits_for_the_first_optimizer_step(fast: str, tuned: b
     assert out[1] == f"step {tuned}"
 
 
+def test_allocator_is_left_alone_where_pytorch_is_loaded() -> None:
+    """PyTorch allocates its CPU tensors from the same glibc heap: in a process where it is
+    loaded, the first lane-on step tunes nothing (a fresh process)."""
+    pytest.importorskip("torch")
+    code = ("import torch\nimport tinygrad_edu as tg\nfrom tinygrad_edu import nn, optim\n"
+            "from tinygrad_edu.fastlane import allocator\n"
+            "m = nn.Linear(2, 1); opt = optim.SGD(m.parameters(), lr=0.1)\n"
+            "m(tg.ones(1, 2)).sum().backward(); opt.step()\n"
+            "print(allocator._done, allocator.tune_host_allocator())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, TG_FAST="1"), timeout=120, check=True).stdout
+    assert out.split("\n")[0] == "[False] False"
+
+
 def test_allocator_override_is_asked_for_by_the_optimizer(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list = []
     monkeypatch.setitem(tg.engine.graph._REGISTERED, "host_allocator", lambda: calls.append(1))
