@@ -92,9 +92,18 @@ def _off(fn: Callable) -> Callable:
     return run
 
 
-def measure(cands: dict, repeat: int, warmup: int = 2) -> dict:
+QUIET_S = 0.25
+
+
+def measure(cands: dict, repeat: int, warmup: int = 2, quiet: float = QUIET_S) -> dict:
     """Median wall seconds of each candidate ``name -> (fn, sync)``, timed in turn. A
-    candidate run in another process (PyTorch's) returns the seconds it took there."""
+    candidate run in another process (PyTorch's) returns the seconds it took there.
+
+    Each timed run starts after a pause of ``quiet`` seconds: BLAS and OpenMP worker
+    threads keep spinning for a while after a parallel call (OpenBLAS's for about 0.1 s),
+    and on a 2-core machine the last candidate's spinning threads held a core while the
+    next one ran (PyTorch's two-thread LeNet-5 step measured 22-25 ms right after ours,
+    13-14 ms after a pause)."""
     for fn, sync in cands.values():
         for _ in range(warmup):
             fn()
@@ -104,6 +113,7 @@ def measure(cands: dict, repeat: int, warmup: int = 2) -> dict:
     for r in range(repeat):             # each round starts with the next candidate, so that
         for k in names[r % len(names):] + names[:r % len(names)]:   # none always follows
             fn, sync = cands[k]                                      # the same one
+            time.sleep(quiet)
             t0 = time.perf_counter()
             took = fn()
             sync()
