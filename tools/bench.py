@@ -24,14 +24,15 @@ Workloads
                alone on the same graph: seconds.
 
 Each figure is the median of ``--repeat`` timed rounds after warm-up; in each round the
-implementations run in turn (A B C A B C ...), so a slow spell of a shared machine falls on
-all of them and the ratios hold. PyTorch runs in a process of its own, as a user runs it
-(:class:`TorchProcess`): what our fast lane sets for its process (glibc's allocator, on
+implementations run in turn (A B C A B C ...), so a slow spell of a shared machine falls
+on all of them and the ratios hold. PyTorch runs in a process of its own, as a user runs
+it (:class:`TorchProcess`): what our fast lane sets for its process (glibc's allocator, on
 the first optimizer step) never reaches PyTorch, and the two libraries' threads never
-share a process. The lane-off column runs the same code inside
-``tg.fast(False)`` (in the same process: the host allocator, once tuned by a lane-on
-optimizer step, stays tuned). ``--threads`` sets the BLAS threads of NumPy and PyTorch
-alike; several counts run one subprocess each, merged into one table.
+share a process. Each timed run starts after a short pause, so that the last one's idle
+worker threads have stopped spinning (see ``measure``). The lane-off column runs the same
+code inside ``tg.fast(False)`` (in the same process: the host allocator, once tuned by a
+lane-on optimizer step, stays tuned). ``--threads`` sets the BLAS threads of NumPy and
+PyTorch alike; several counts run one subprocess each, merged into one table.
 """
 from __future__ import annotations
 
