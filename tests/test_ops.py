@@ -2052,30 +2052,30 @@ def test_forward(op: OpInfo, dtype: str) -> None:
     run_examples(check, examples(op, 12), op, "forward")
 
 
-@pytest.mark.parametrize("op", params(GRAD_OPS, "gradcheck"))
-def test_gradcheck(op: OpInfo) -> None:
-    """Whole-Jacobian central differences in float64, any memory layout."""
+def _finite_differences(op: OpInfo, checker: Callable, size: Size, count: int,
+                        kind: str) -> None:
+    """``checker`` (tg.gradcheck or tg.gradgradcheck) on ``count`` float64 samples of
+    ``size``, in any memory layout."""
     def check(data: st.DataObject) -> None:
-        sample = op.sample(data, SMALL)
+        sample = op.sample(data, size)
         layout = draw_layout(data)
         note(f"{sample.describe()} layout {layout}")
         ins = make_inputs(sample, "float64", layout, requires_grad=True)
-        assert tg.gradcheck(lambda *xs: op.fn(TG, *xs, **sample.kwargs), ins, eps=op.eps,
-                            atol=op.grad_atol, rtol=op.grad_rtol)
-    run_examples(check, examples(op, 10), op, "gradcheck")
+        assert checker(lambda *xs: op.fn(TG, *xs, **sample.kwargs), ins, eps=op.eps,
+                       atol=op.grad_atol, rtol=op.grad_rtol)
+    run_examples(check, examples(op, count), op, kind)
+
+
+@pytest.mark.parametrize("op", params(GRAD_OPS, "gradcheck"))
+def test_gradcheck(op: OpInfo) -> None:
+    """Whole-Jacobian central differences in float64, any memory layout."""
+    _finite_differences(op, tg.gradcheck, SMALL, 10, "gradcheck")
 
 
 @pytest.mark.parametrize("op", params(SMOOTH_OPS, "gradgradcheck"))
 def test_gradgradcheck(op: OpInfo) -> None:
     """Second derivatives through create_graph=True (the backward is made of Tensor ops)."""
-    def check(data: st.DataObject) -> None:
-        sample = op.sample(data, TINY)
-        layout = draw_layout(data)
-        note(f"{sample.describe()} layout {layout}")
-        ins = make_inputs(sample, "float64", layout, requires_grad=True)
-        assert tg.gradgradcheck(lambda *xs: op.fn(TG, *xs, **sample.kwargs), ins, eps=op.eps,
-                                atol=op.grad_atol, rtol=op.grad_rtol)
-    run_examples(check, examples(op, 5), op, "gradgradcheck")
+    _finite_differences(op, tg.gradgradcheck, TINY, 5, "gradgradcheck")
 
 
 @pytest.mark.parametrize("op", params(VJP_OPS, "vjp"))
