@@ -40,3 +40,15 @@ def test_pytorch_runs_in_a_process_of_its_own() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=300, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_every_workload_is_timed_after_a_training_step() -> None:
+    """bench.run takes one lane-on optimizer step first, so that a workload asked for alone
+    (``bench.py conv``) is timed with the host allocator as training leaves it."""
+    code = ("import sys\nsys.argv = ['bench']\nimport tools.bench as b\n"
+            "from tinygrad_edu.fastlane import allocator\nbefore = list(allocator._done)\n"
+            "b.WORKLOADS['none'] = lambda device, repeat: {}\n"
+            "b.run(['none'], 'cpu', 1, 1)\nprint(before, allocator._done)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300, check=True).stdout.strip()
+    assert out == "[] [True]"
