@@ -48,7 +48,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = _COUNTS[0] if _COUNTS else "1"     # (several: one child process each)
 
 import argparse
-import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -457,11 +456,13 @@ def breakdown(console: Console, steps: int = 30) -> list:
 
 
 # ---------------------------------------------------------------- PyTorch's process
-TORCH_STEPS: dict = {"overhead": torch_overhead, "lenet": torch_lenet, "conv": torch_conv}
-for _kind in CELLS:
-    TORCH_STEPS[f"{_kind}_cell"] = functools.partial(lambda k, d: char_model(torch, k, True, d),
-                                                     _kind)
-    TORCH_STEPS[_kind] = functools.partial(lambda k, d: char_model(torch, k, False, d), _kind)
+def _torch_char(kind: str, cell: bool) -> Callable:
+    return lambda device: char_model(torch, kind, cell, device)
+
+
+TORCH_STEPS: dict = {"overhead": torch_overhead, "lenet": torch_lenet, "conv": torch_conv,
+                     **{f"{k}_cell": _torch_char(k, True) for k in CELLS},
+                     **{k: _torch_char(k, False) for k in CELLS}}
 
 
 class TorchProcess:
