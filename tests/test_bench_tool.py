@@ -20,6 +20,12 @@ from tools import bench
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _python(code: str) -> str:
+    """What ``code`` prints, run by a fresh Python in the repository root."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300, check=True).stdout
+
+
 def test_breakdown_reaches_every_part_with_both_lanes() -> None:
     rows = bench.breakdown(Console(file=io.StringIO()), steps=1)
     assert [lane for lane, _, _ in rows] == [True, False]
@@ -37,9 +43,7 @@ def test_pytorch_runs_in_a_process_of_its_own() -> None:
             "run, sync = b.torch_candidate('overhead', 'cpu')\n"
             "took = [run() for _ in range(2)]\nb.TorchProcess.close_all()\n"
             "print('torch' in sys.modules, all(isinstance(t, float) and t > 0 for t in took))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, timeout=300, check=True).stdout.split()
-    assert out == ["False", "True"]
+    assert _python(code).split() == ["False", "True"]
 
 
 def test_every_workload_is_timed_after_a_training_step() -> None:
@@ -49,6 +53,4 @@ def test_every_workload_is_timed_after_a_training_step() -> None:
             "from tinygrad_edu.fastlane import allocator\nbefore = list(allocator._done)\n"
             "b.WORKLOADS['none'] = lambda device, repeat: {}\n"
             "b.run(['none'], 'cpu', 1, 1)\nprint(before, allocator._done)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, timeout=300, check=True).stdout.strip()
-    assert out == "[] [True]"
+    assert _python(code).strip() == "[] [True]"

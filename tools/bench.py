@@ -134,19 +134,26 @@ def overhead_data() -> tuple:
     return rng.standard_normal(4).astype("float32"), rng.standard_normal(4).astype("float32")
 
 
-def bench_overhead(device: str, repeat: int) -> dict:
-    n_ops = N_OPS
+def overhead_step(lib: Any, device: str) -> Callable:
+    """The overhead workload in ``lib`` (``tinygrad_edu`` or ``torch``): N_OPS tiny ops on a
+    shape-(4,) tensor, then backward."""
     x0, c0 = overhead_data()
-    x = tg.tensor(x0, device=device, requires_grad=True)
-    c = tg.tensor(c0, device=device)
+    x = lib.tensor(x0, device=device, requires_grad=True)
+    c = lib.tensor(c0, device=device)
 
-    def ours() -> None:
+    def run() -> None:
         y = x
-        for _ in range(n_ops // 4):
+        for _ in range(N_OPS // 4):
             y = (y * c + c).tanh().sigmoid()
         x.grad = None
         y.sum().backward()
-    cands = _ours(ours, device)
+    return run
+
+
+def bench_overhead(device: str, repeat: int) -> dict:
+    n_ops = N_OPS
+    x0, c0 = overhead_data()
+    cands = _ours(overhead_step(tg, device), device)
     if device == "cpu":
         def numpy_ref() -> None:        # forward keeping what backward needs, then the chain rule
             y, saved = x0, []
@@ -163,20 +170,6 @@ def bench_overhead(device: str, repeat: int) -> dict:
         cands["torch"] = torch_candidate("overhead", device)
     times = measure(cands, repeat)
     return {"unit": "µs/op", "goal": ("le", 0.85), **{k: t / n_ops * 1e6 for k, t in times.items()}}
-
-
-def torch_overhead(device: str) -> Callable:
-    x0, c0 = overhead_data()
-    tx = torch.tensor(x0, device=device, requires_grad=True)
-    tc = torch.tensor(c0, device=device)
-
-    def run() -> None:
-        y = tx
-        for _ in range(N_OPS // 4):
-            y = (y * tc + tc).tanh().sigmoid()
-        tx.grad = None
-        y.sum().backward()
-    return run
 
 
 def _none() -> None:
@@ -263,16 +256,24 @@ def conv_data() -> tuple:
     return x0, w0, g0, 3 * 2 * n * o * c * 9 * h * h
 
 
+def conv_step(lib: Any, device: str) -> Callable:
+    """The conv workload in ``lib`` (``tinygrad_edu`` or ``torch``): forward, then both
+    gradients."""
+    x0, w0, g0, _ = conv_data()
+    x = lib.tensor(x0, device=device, requires_grad=True)
+    w = lib.tensor(w0, device=device, requires_grad=True)
+    g = lib.tensor(g0, device=device)
+    conv2d = torch.nn.functional.conv2d if lib is torch else F.conv2d
+
+    def run() -> None:
+        x.grad = w.grad = None
+        conv2d(x, w, padding=1).backward(g)
+    return run
+
+
 def bench_conv(device: str, repeat: int) -> dict:
     x0, w0, g0, flops = conv_data()
-    x = tg.tensor(x0, device=device, requires_grad=True)
-    w = tg.tensor(w0, device=device, requires_grad=True)
-    g = tg.tensor(g0, device=device)
-
-    def ours() -> None:
-        x.grad = w.grad = None
-        F.conv2d(x, w, padding=1).backward(g)
-    cands = _ours(ours, device)
+    cands = _ours(conv_step(tg, device), device)
     if device == "cpu":
         cands["numpy"] = (lambda: _conv_numpy(x0, w0, g0), _none)
     if HAVE_TORCH:
@@ -280,18 +281,6 @@ def bench_conv(device: str, repeat: int) -> dict:
     times = measure(cands, repeat)
     return {"unit": "GFLOP/s", "goal": ("ge", 0.85),
             **{k: flops / t / 1e9 for k, t in times.items()}}
-
-
-def torch_conv(device: str) -> Callable:
-    x0, w0, g0, _ = conv_data()
-    tx = torch.tensor(x0, device=device, requires_grad=True)
-    tw = torch.tensor(w0, device=device, requires_grad=True)
-    tgo = torch.tensor(g0, device=device)
-
-    def run() -> None:
-        tx.grad = tw.grad = None
-        torch.nn.functional.conv2d(tx, tw, padding=1).backward(tgo)
-    return run
 
 
 # ---------------------------------------------------------------- recurrent
@@ -460,7 +449,8 @@ def _torch_char(kind: str, cell: bool) -> Callable:
     return lambda device: char_model(torch, kind, cell, device)
 
 
-TORCH_STEPS: dict = {"overhead": torch_overhead, "lenet": torch_lenet, "conv": torch_conv,
+TORCH_STEPS: dict = {"overhead": lambda device: overhead_step(torch, device),
+                     "lenet": torch_lenet, "conv": lambda device: conv_step(torch, device),
                      **{f"{k}_cell": _torch_char(k, True) for k in CELLS},
                      **{k: _torch_char(k, False) for k in CELLS}}
 
