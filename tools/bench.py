@@ -459,8 +459,8 @@ class TorchProcess:
     """PyTorch's side of the workloads, in a child process of its own, as a user runs it.
 
     In one process, what our fast lane sets would reach PyTorch too: its first optimizer
-    step tunes glibc's allocator for the whole process (PyTorch's LeNet-5 step ran 15-35%
-    faster after it), and both libraries' BLAS and OpenMP threads would share the cores.
+    step tunes glibc's allocator for the whole process (it cut PyTorch's LeNet-5 step by
+    16-39%), and both libraries' BLAS and OpenMP threads would share the cores.
     The child runs one candidate per request and answers with the seconds it took there,
     so the rounds still alternate (ours, ours lane off, PyTorch, ...)."""
     _running: dict = {}
