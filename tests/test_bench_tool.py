@@ -41,7 +41,7 @@ def test_pytorch_runs_in_a_process_of_its_own() -> None:
     pytest.importorskip("torch")
     code = ("import sys\nsys.argv = ['bench']\nimport tools.bench as b\n"
             "run, sync = b.torch_candidate('overhead', 'cpu')\n"
-            "took = [run() for _ in range(2)]\nb.TorchProcess.close_all()\n"
+            "took = [run() for _ in range(2)]\nb.TorchProcess.close()\n"
             "print('torch' in sys.modules, all(isinstance(t, float) and t > 0 for t in took))\n")
     assert _python(code).split() == ["False", "True"]
 

@@ -151,13 +151,12 @@ def overhead_step(lib: Any, device: str) -> Callable:
 
 
 def bench_overhead(device: str, repeat: int) -> dict:
-    n_ops = N_OPS
     x0, c0 = overhead_data()
     cands = _ours(overhead_step(tg, device), device)
     if device == "cpu":
         def numpy_ref() -> None:        # forward keeping what backward needs, then the chain rule
             y, saved = x0, []
-            for _ in range(n_ops // 4):
+            for _ in range(N_OPS // 4):
                 a = np.tanh(y * c0 + c0)
                 s = 1 / (1 + np.exp(-a))
                 saved.append((a, s))
@@ -169,7 +168,8 @@ def bench_overhead(device: str, repeat: int) -> dict:
     if HAVE_TORCH:
         cands["torch"] = torch_candidate("overhead", device)
     times = measure(cands, repeat)
-    return {"unit": "µs/op", "goal": ("le", 0.85), **{k: t / n_ops * 1e6 for k, t in times.items()}}
+    return {"unit": "µs/op", "goal": ("le", 0.85),
+            **{k: t / N_OPS * 1e6 for k, t in times.items()}}
 
 
 def _none() -> None:
@@ -462,8 +462,9 @@ class TorchProcess:
     step tunes glibc's allocator for the whole process (it cut PyTorch's LeNet-5 step by
     16-39%), and both libraries' BLAS and OpenMP threads would share the cores.
     The child runs one candidate per request and answers with the seconds it took there,
-    so the rounds still alternate (ours, ours lane off, PyTorch, ...)."""
-    _running: dict = {}
+    so the rounds still alternate (ours, ours lane off, PyTorch, ...). One benchmark
+    process runs one thread count, so it needs one child."""
+    _running: "TorchProcess | None" = None
 
     def __init__(self, threads: int) -> None:
         self.proc = subprocess.Popen(
@@ -473,16 +474,15 @@ class TorchProcess:
 
     @classmethod
     def get(cls) -> "TorchProcess":
-        threads = int(os.environ["OPENBLAS_NUM_THREADS"])
-        if threads not in cls._running:
-            cls._running[threads] = cls(threads)
-        return cls._running[threads]
+        if cls._running is None:
+            cls._running = cls(int(os.environ["OPENBLAS_NUM_THREADS"]))
+        return cls._running
 
     @classmethod
-    def close_all(cls) -> None:
-        for proc in cls._running.values():
-            proc.proc.communicate()         # closes its stdin: the child's loop ends
-        cls._running.clear()
+    def close(cls) -> None:
+        if cls._running is not None:
+            cls._running.proc.communicate()     # closes its stdin: the child's loop ends
+            cls._running = None
 
     def ask(self, **request: Any) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -634,7 +634,7 @@ def main() -> int:
         try:
             results = run(workloads, args.device, args.repeat, args.threads[0])
         finally:
-            TorchProcess.close_all()
+            TorchProcess.close()
     else:                               # one process per thread count (BLAS reads it at load)
         for n in args.threads:
             out = f"/tmp/tg_bench_{os.getpid()}_{n}.json"
