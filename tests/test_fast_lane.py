@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -204,6 +205,26 @@ def test_override_equals_reference(case: str) -> None:
         np.testing.assert_allclose(g_fast, g_ref, rtol=1e-12, atol=1e-12)
     with tg.fast(True):
         assert tg.gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+@pytest.mark.parametrize("case, which", [("LSTM layer", 0), ("GRU layer, reverse", 0),
+                                         ("LSTM cell", 5), ("GRU cell", 4)])
+def test_saturated_gates_equal_the_reference_without_warnings(case: str, which: int,
+                                                              dtype: Any) -> None:
+    """Gate inputs past ±10⁴ (input ``which``, xw or b_ih, set to ±10⁴; e^-a overflows to
+    inf inside the fused σ): the gates are 0 or 1, as in the reference, with no overflow
+    warning, no inf and no NaN."""
+    fn, inputs = CASES[case][2]()
+    inputs = tuple(tg.tensor(np.sign(t.detach().numpy()) * (1e4 if i == which else 1),
+                             dtype=dtype, requires_grad=True) for i, t in enumerate(inputs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out_fast, grads_fast = _run(fn, inputs, True)
+    out_ref, grads_ref = _run(fn, inputs, False)
+    for fast, ref in zip([out_fast] + grads_fast, [out_ref] + grads_ref):
+        assert np.isfinite(fast).all()
+        np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("values", [

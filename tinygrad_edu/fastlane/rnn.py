@@ -7,9 +7,11 @@ own temporary arrays and its own backward call. Here
 * :class:`LSTMLayer`, :class:`GRULayer`, :class:`RNNLayer` run all T steps of one layer
   and direction in one node, from the input projection ``xw`` (T, B, G·H) that the layer
   computed for all steps in one matmul. The forward writes each step's gate values into
-  preallocated arrays, in place; the backward walks the steps in reverse (BPTT) and
-  finds the recurrent weight's gradient with one matmul over all T·B rows at the end,
-  Σ_t δa_tᵀ h_{t-1} = δAᵀ H_prev, instead of T small ones.
+  preallocated arrays, in place; the backward computes the factors the forward fixed
+  (σ' of each gate, ...) for all steps in a few whole-array ops, walks the steps in
+  reverse (BPTT) carrying only δh (and δc), and finds the recurrent weight's gradient
+  with one matmul over all T·B rows at the end, Σ_t δa_tᵀ h_{t-1} = δAᵀ H_prev, instead
+  of T small ones.
 * :class:`LSTMCellStep`, :class:`GRUCellStep`, :class:`RNNCellStep` are the same step for
   one time step with its input projection folded in: the loop a learner writes around
   ``nn.LSTMCell`` records one node per step instead of about twenty.
@@ -22,6 +24,7 @@ first and second derivatives).
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from tinygrad_edu.engine import backend, graph
@@ -30,14 +33,19 @@ from tinygrad_edu.engine.tensor import Tensor
 
 
 def _sigmoid_(a: Any) -> None:
-    """σ(a) = 1 / (1 + e^-a) in place. e^-a is capped below the float's overflow (σ is
-    then 0 to within 1e-38), so no warning and no inf; exp is cheaper than tanh."""
+    """σ(a) = 1 / (1 + e^-a) in place (exp is cheaper than tanh). Where e^-a overflows to
+    inf, σ = 1 / inf = 0, as it should be: run it under :func:`_overflow_ok`."""
     xp = backend.module_of(a)
     xp.negative(a, out=a)
-    xp.minimum(a, 88.0 if a.dtype.itemsize <= 4 else 700.0, out=a)
     xp.exp(a, out=a)
     a += 1
     xp.reciprocal(a, out=a)
+
+
+def _overflow_ok(xp: Any) -> Any:
+    """A block in which NumPy does not warn that e^-a overflowed (CuPy never warns)."""
+    errstate = getattr(xp, "errstate", None)
+    return errstate(over="ignore") if errstate else contextlib.nullcontext()
 
 
 def _steps(n: int, reverse: bool) -> range:
@@ -127,50 +135,58 @@ def _lstm_forward(xw: Any, h0: Any, c0: Any, w_hh: Any, reverse: bool,
     tanh_c = xp.empty((steps, batch, hid), xw.dtype)
     out = xp.empty((steps, batch, 2 * hid), xw.dtype)
     h, c, w_t = h0, c0, w_hh.T
-    for t in _steps(steps, reverse):
-        a = acts[t]
-        if own_xw:
-            a += h @ w_t
-        else:
-            xp.matmul(h, w_t, out=a)
-            a += xw[t]
-        g = a[:, 2 * hid:3 * hid]
-        g *= 2                                  # tanh x = 2σ(2x) - 1: one σ for all four
-        _sigmoid_(a)                                                # i, f, (g), o
-        g *= 2
-        g -= 1                                                      # g = tanh(a_g)
-        c_new, h = out[t, :, hid:], out[t, :, :hid]
-        xp.multiply(a[:, hid:2 * hid], c, out=c_new)
-        c_new += a[:, :hid] * a[:, 2 * hid:3 * hid]
-        xp.tanh(c_new, out=tanh_c[t])
-        xp.multiply(a[:, 3 * hid:], tanh_c[t], out=h)
-        c = c_new
+    with _overflow_ok(xp):
+        for t in _steps(steps, reverse):
+            a = acts[t]
+            if own_xw:
+                a += h @ w_t
+            else:
+                xp.matmul(h, w_t, out=a)
+                a += xw[t]
+            g = a[:, 2 * hid:3 * hid]
+            g *= 2                                  # tanh x = 2σ(2x) - 1: one σ for all four
+            _sigmoid_(a)                                                # i, f, (g), o
+            g *= 2
+            g -= 1                                                      # g = tanh(a_g)
+            c_new, h = out[t, :, hid:], out[t, :, :hid]
+            xp.multiply(a[:, hid:2 * hid], c, out=c_new)
+            c_new += a[:, :hid] * a[:, 2 * hid:3 * hid]
+            xp.tanh(c_new, out=tanh_c[t])
+            xp.multiply(a[:, 3 * hid:], tanh_c[t], out=h)
+            c = c_new
     return out, (acts, out, tanh_c)
 
 
 def _lstm_backward(g: Any, h0: Any, c0: Any, w_hh: Any, kept: tuple, reverse: bool,
                    want_w: bool) -> tuple:
-    """δxw (T, B, 4H), δh_0, δc_0 and δW_hh (None unless ``want_w``)."""
+    """δxw (T, B, 4H), δh_0, δc_0 and δW_hh (None unless ``want_w``).
+
+    Each part of δa_t is δc or δh times a factor the forward already fixed:
+    δa = [δc · g σ'(i), δc · c_{t-1} σ'(f), δc · i (1 - g²), δh · tanh(c_t) σ'(o)], with
+    σ' = σ(1 - σ). Those factors, and o (1 - tanh² c_t) that carries δh into δc (``p``),
+    are computed for all T steps at once; the loop, which must go step by step, only
+    carries δh and δc back, writing each step's δa over its factors."""
     xp = backend.module_of(g)
     acts, out, tanh_c = kept
     steps, batch, gates = acts.shape
     hid = gates // 4
-    c_prev = _previous(out[..., hid:], c0, reverse)
-    d_acts = xp.empty_like(acts)
-    dh = xp.zeros((batch, hid), g.dtype)
-    dc = xp.zeros((batch, hid), g.dtype)
+    i, f, gg, o = (acts[..., n * hid:(n + 1) * hid] for n in range(4))
+    d_acts = 1 - acts
+    d_acts *= acts                                                  # σ' of each gate
+    k = d_acts.reshape(steps, batch, 4, hid)                        # the factors, then δa
+    k[:, :, 0] *= gg
+    k[:, :, 1] *= _previous(out[..., hid:], c0, reverse)
+    k[:, :, 2] = i * (1 - gg * gg)                                  # g = tanh: 1 - g²
+    k[:, :, 3] *= tanh_c
+    p = o * (1 - tanh_c * tanh_c)
+    dh, dc = xp.zeros((batch, hid), g.dtype), xp.zeros((batch, hid), g.dtype)
     for t in _steps(steps, not reverse):
-        i, f = acts[t, :, :hid], acts[t, :, hid:2 * hid]
-        gg, o, tc = acts[t, :, 2 * hid:3 * hid], acts[t, :, 3 * hid:], tanh_c[t]
         dh += g[t, :, :hid]
-        dc = dc + g[t, :, hid:] + dh * o * (1 - tc * tc)
-        da = d_acts[t]
-        xp.multiply(dc * gg, i * (1 - i), out=da[:, :hid])
-        xp.multiply(dc * c_prev[t], f * (1 - f), out=da[:, hid:2 * hid])
-        xp.multiply(dc * i, 1 - gg * gg, out=da[:, 2 * hid:3 * hid])
-        xp.multiply(dh * tc, o * (1 - o), out=da[:, 3 * hid:])
-        dc = dc * f
-        dh = da @ w_hh
+        dc += g[t, :, hid:] + dh * p[t]
+        k[t, :, :3] *= dc[:, None]                                  # δa_i, δa_f, δa_g
+        k[t, :, 3] *= dh                                            # δa_o
+        dc *= f[t]
+        dh = d_acts[t] @ w_hh
     d_w = _rows(d_acts).T @ _rows(_previous(out[..., :hid], h0, reverse)) if want_w else None
     return d_acts, dh, dc, d_w
 
@@ -184,42 +200,51 @@ def _gru_forward(xw: Any, h0: Any, w_hh: Any, b_hh: Any, reverse: bool) -> tuple
     hws, rzs = xp.empty_like(xw), xp.empty((steps, batch, 2 * hid), xw.dtype)
     ns, out = xp.empty((steps, batch, hid), xw.dtype), xp.empty((steps, batch, hid), xw.dtype)
     h, w_t = h0, w_hh.T
-    for t in _steps(steps, reverse):
-        hw, rz, n = hws[t], rzs[t], ns[t]
-        xp.matmul(h, w_t, out=hw)
-        if b_hh is not None:
-            hw += b_hh
-        xp.add(xw[t, :, :2 * hid], hw[:, :2 * hid], out=rz)
-        _sigmoid_(rz)                                               # r, z
-        xp.multiply(rz[:, :hid], hw[:, 2 * hid:], out=n)
-        n += xw[t, :, 2 * hid:]
-        xp.tanh(n, out=n)                                           # n
-        xp.subtract(h, n, out=out[t])
-        out[t] *= rz[:, hid:]
-        out[t] += n                                                 # n + z (h - n)
-        h = out[t]
+    with _overflow_ok(xp):
+        for t in _steps(steps, reverse):
+            hw, rz, n = hws[t], rzs[t], ns[t]
+            xp.matmul(h, w_t, out=hw)
+            if b_hh is not None:
+                hw += b_hh
+            xp.add(xw[t, :, :2 * hid], hw[:, :2 * hid], out=rz)
+            _sigmoid_(rz)                                               # r, z
+            xp.multiply(rz[:, :hid], hw[:, 2 * hid:], out=n)
+            n += xw[t, :, 2 * hid:]
+            xp.tanh(n, out=n)                                           # n
+            xp.subtract(h, n, out=out[t])
+            out[t] *= rz[:, hid:]
+            out[t] += n                                                 # n + z (h - n)
+            h = out[t]
     return out, (hws, rzs, ns, out)
 
 
 def _gru_backward(g: Any, h0: Any, w_hh: Any, kept: tuple, reverse: bool,
                   want_w: bool) -> tuple:
-    """δxw (T, B, 3H), δh_0, δW_hh (None unless ``want_w``) and δb_hh."""
+    """δxw (T, B, 3H), δh_0, δW_hh (None unless ``want_w``) and δb_hh.
+
+    As in :func:`_lstm_backward`, the factors the forward fixed are computed for all T
+    steps at once: δa_n = δh · (1-z)(1-n²), δa_r = δa_n · hw_n r(1-r) and
+    δa_z = δh · (h_{t-1} - n) z(1-z); the loop only carries δh back."""
     xp = backend.module_of(g)
     hws, rzs, ns, out = kept
     steps, batch, hid = ns.shape
+    r, z, hw_n = rzs[..., :hid], rzs[..., hid:], hws[..., 2 * hid:]
+    k_n = (1 - z) * (1 - ns * ns)
+    k_r = hw_n * r * (1 - r)
     prev = _previous(out, h0, reverse)
+    k_z = (prev - ns) * z * (1 - z)
     d_xw, d_hw = xp.empty_like(hws), xp.empty_like(hws)
     dh = xp.zeros((batch, hid), g.dtype)
     for t in _steps(steps, not reverse):
-        r, z, n, hw_n = rzs[t, :, :hid], rzs[t, :, hid:], ns[t], hws[t, :, 2 * hid:]
-        dh = dh + g[t]
-        da_n = dh * (1 - z) * (1 - n * n)
-        xp.multiply(da_n * hw_n, r * (1 - r), out=d_xw[t, :, :hid])
-        xp.multiply(dh * (prev[t] - n), z * (1 - z), out=d_xw[t, :, hid:2 * hid])
-        d_xw[t, :, 2 * hid:] = da_n
+        dh += g[t]
+        da_n = d_xw[t, :, 2 * hid:]
+        xp.multiply(dh, k_n[t], out=da_n)
+        xp.multiply(da_n, k_r[t], out=d_xw[t, :, :hid])                    # δa_r
+        xp.multiply(dh, k_z[t], out=d_xw[t, :, hid:2 * hid])               # δa_z
         d_hw[t, :, :2 * hid] = d_xw[t, :, :2 * hid]
-        xp.multiply(da_n, r, out=d_hw[t, :, 2 * hid:])
-        dh = dh * z + d_hw[t] @ w_hh
+        xp.multiply(da_n, r[t], out=d_hw[t, :, 2 * hid:])
+        dh *= z[t]
+        dh += d_hw[t] @ w_hh
     d_w = _rows(d_hw).T @ _rows(prev) if want_w else None
     return d_xw, dh, d_w, _rows(d_hw).sum(axis=0)
 
