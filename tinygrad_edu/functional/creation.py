@@ -62,7 +62,8 @@ def full(size: Sequence[int], fill_value: Any, dtype: Any = None, device: Any = 
                                      backend.int64 if isinstance(fill_value, numbers.Integral)
                                      else backend.DEFAULT_FLOAT)
     dev = _device(device)
-    return _leaf(backend.array_module(dev).full(sizes((size,), "full"), fill_value, dtype=dt), dev, requires_grad)
+    data = backend.array_module(dev).full(sizes((size,), "full"), fill_value, dtype=dt)
+    return _leaf(data, dev, requires_grad)
 
 
 def _filled(value: float, size: tuple, dtype: Any, device: Any, requires_grad: bool,
