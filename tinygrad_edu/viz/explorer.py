@@ -76,12 +76,13 @@ def summary(t: Any, first: int = 6) -> dict | None:
         out.update(min=_num(float(d.min())), max=_num(float(d.max())),
                    mean=_num(float(d.mean())))
         if a.dtype.kind == "f":
-            out["norm"] = _num(float((d * d).sum()) ** 0.5)
+            out["norm"] = _num(_norm(d))
     return out
 
 
 def _norm(a: Any) -> float:
-    d = a.reshape(-1).astype("float64")
+    """The 2-norm of a host array, summed in float64."""
+    d = a.reshape(-1).astype("float64", copy=False)
     return float((d * d).sum()) ** 0.5
 
 
