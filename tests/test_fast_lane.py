@@ -20,9 +20,10 @@ import pytest
 import tinygrad_edu as tg
 from tinygrad_edu import fastlane, nn, optim
 from tinygrad_edu import functional as F
-from tinygrad_edu.engine import ops
-from tinygrad_edu.engine.graph import lane
-from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, rnn, scatter
+from tinygrad_edu.engine import graph, ops
+from tinygrad_edu.engine.graph import Function, lane
+from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, hotpath, lstm, pool, rnn
+from tinygrad_edu.fastlane import scatter
 from tinygrad_edu.fastlane import stacking, winograd
 from tinygrad_edu.functional import recurrent_cells as R
 from tinygrad_edu.functional.convolution import conv3x3_im2col
@@ -97,6 +98,13 @@ def test_relu_by_the_mask_is_exact_for_infinite_and_nan_gradients() -> None:
     np.testing.assert_array_equal(got[True], got[False])
 
 
+def _broadcast(op: str) -> Callable:
+    def build() -> tuple:           # one input broadcast along a dim, one along the rows
+        a, b = _leaf((3, 4), 25), _leaf((3, 1) if op == "mul" else (4,), 26)
+        return (lambda x, y: (x * y if op == "mul" else x + y).tanh()), (a, b)
+    return build
+
+
 def _scatter_rows() -> tuple:
     table = _leaf((7, 3), 5)
     idx = tg.tensor([[0, 3, 3], [6, 0, 3]])                 # repeated rows add up
@@ -166,6 +174,8 @@ CASES = {
     "in-place sigmoid, 0-d": (elementwise.InplaceSigmoid, "forward", _scalar("sigmoid")),
     "tanh with a cached 1": (elementwise.CachedConstantTanh, "backward", _elementwise("tanh")),
     "relu backward by the mask": (elementwise.MaskRelu, "backward", _elementwise("relu")),
+    "add backward on arrays, broadcast": (elementwise.ArrayAdd, "backward", _broadcast("add")),
+    "mul backward on arrays, broadcast": (elementwise.ArrayMul, "backward", _broadcast("mul")),
     "scatter-add by sorted rows": (scatter.SortedRowsIndexAdd, "forward", _scatter_rows),
     "fused LSTM gates": (lstm.LSTMGates, "forward", _lstm_step),
     "max pooling, first maximum": (pool.FirstMax, "forward", _max_pool(2)),
@@ -308,7 +318,8 @@ def test_every_override_has_cases() -> None:
     covered = {cls for cls, _, _ in CASES.values()} | {
         lstm.fused_lstm_gates, pool.first_max, allocator.tune_host_allocator, rnn.lstm_cell,
         rnn.gru_cell, rnn.rnn_cell, rnn.lstm_layer, rnn.gru_layer, rnn.rnn_layer,
-        winograd.conv3x3, stacking.one_join_stack}
+        winograd.conv3x3, stacking.one_join_stack, hotpath.run_backward,     # (tested below)
+        fastlane.OVERRIDES["apply"]}
     assert set(fastlane.OVERRIDES.values()) <= covered, set(fastlane.OVERRIDES.values()) - covered
 
 
@@ -403,3 +414,110 @@ def test_a_broken_override_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fold.FoldPaths, "forward", broken)
     with pytest.raises(AssertionError):
         test_override_equals_reference("fold: rows first (3x3 conv)")
+
+
+# the engine's hot path: Function.apply and the backward walk ---------------------------
+class _Twice(Function):
+    """A custom Function (its backward gets Tensors): z = 2x."""
+    name = "twice"
+
+    def forward(self, x: Any) -> Any:
+        return x * 2
+
+    def backward(self, g: Any) -> Any:
+        return g * 2
+
+
+def _hot_path_results() -> list:
+    """What one workload gives: gradients of leaves and of a retained intermediate, through
+    views, slices, broadcasts, saved outputs, a three-input op, a custom Function, a 0-d
+    result, a second backward adding into .grad, and the two errors of a freed graph."""
+    w, b, x = _leaf((4, 3), 30), _leaf((3,), 31), _leaf((2, 4), 32)
+    h = (x @ w + b).tanh()
+    h.retain_grad()
+    v = h.reshape(-1)[2:5]                                  # a view, then a slice
+    loss = (v.sigmoid() * v).sum() + tg.where(h > 0, h, h * 0.5).mean() + \
+        _Twice.apply(h[1, 2]) ** 2 - (b.exp() / 3).sum()
+    loss.backward()
+    (w * w).sum().backward()                                # adds into w.grad
+    out: list = [t.grad.numpy() for t in (w, b, x, h)]
+    y = x.exp()
+    s = y.sum()
+    with tg.no_grad():
+        y.reshape(-1).add_(1)                               # changes what Exp saved
+    z = b.exp().sum()
+    z.backward()
+    for again in (s.backward, z.backward):                 # refused: changed, then freed
+        try:
+            again()
+            out.append("no error")
+        except RuntimeError as e:
+            out.append(str(e))
+    return out
+
+
+def _equal(fast: list, ref: list) -> None:
+    assert len(fast) == len(ref)
+    for u, v in zip(fast, ref):
+        if isinstance(u, str):
+            assert u == v, f"the hot path differs: {u!r} against {v!r}"
+        else:
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12,
+                                       err_msg="the hot path differs")
+
+
+def test_hot_path_equals_the_reference() -> None:
+    """hotpath.apply and hotpath.run_backward give the reference's gradients and errors."""
+    with tg.fast(True):
+        assert vars(Function)["apply"] is graph.ACTIVE["apply"]      # swapped by the switch
+        fast = _hot_path_results()
+    with tg.fast(False):
+        assert vars(Function)["apply"] is vars(Function)["plain_apply"]
+        ref = _hot_path_results()
+    assert "modified by an in-place operation" in ref[4] and "second time" in ref[5]
+    _equal(fast, ref)
+
+
+def _calls_into(code: Any, fn: Callable) -> int:
+    """How many times ``fn()`` entered the function whose code object is ``code``, however
+    it was reached (a spy on the fast code itself, not on the registry)."""
+    calls = [0]
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is code:
+            calls[0] += 1
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return calls[0]
+
+
+@pytest.mark.parametrize("fast_code", [hotpath.apply.__code__, hotpath.run_backward.__code__],
+                         ids=["apply", "run_backward"])
+def test_hot_path_runs_with_the_lane_on_and_never_off(fast_code: Any) -> None:
+    def work() -> None:
+        x = _leaf((3,), 33)
+        (x * 2 + 1).tanh().sum().backward()
+    with tg.fast(False):
+        assert _calls_into(fast_code, work) == 0
+    with tg.fast(True):
+        assert _calls_into(fast_code, work) > 0
+
+
+def test_a_broken_hot_path_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An apply that gives a saved output a counter of its own (not the tensor's) misses
+    the in-place change: the comparison with the reference fails."""
+    def broken(cls: Any, *inputs: Any, **kwargs: Any) -> Any:
+        out = hotpath.apply(cls, *inputs, **kwargs)
+        if out._ctx is not None and cls.save_output:
+            out._ctx.out_vc = [0, 0]
+        return out
+    monkeypatch.setitem(graph._REGISTERED, "apply", classmethod(broken))
+    try:
+        with pytest.raises(AssertionError, match="the hot path differs"):
+            test_hot_path_equals_the_reference()
+    finally:
+        monkeypatch.undo()
+        graph.set_fast(graph.is_fast())

@@ -49,9 +49,9 @@ def switch(name: str, value: Any) -> Iterator[None]:
         setattr(MODE, name, prev)
 
 # ---------------------------------------------------------------- the fast lane switch
-# The fast lane (tinygrad_edu/fastlane) registers overrides here: a primitive class
-# replaced by a faster subclass, or a name a composite asks for with lane(name, ref).
-# The engine works without them. TG_FAST=0 in the environment starts with the lane off.
+# The fast lane (tinygrad_edu/fastlane) registers overrides here: a primitive class replaced
+# by a faster subclass, a name asked for with lane(name, ref) (a composite, the backward walk)
+# or "apply" (see set_fast). The engine works without them; TG_FAST=0 starts with it off.
 _REGISTERED: dict = {}
 ACTIVE: dict = _REGISTERED if os.environ.get("TG_FAST", "1") != "0" else {}
 
@@ -70,6 +70,7 @@ def set_fast(on: bool) -> None:
     """Turn every override on or off, for the whole process (``tg.fast`` calls this)."""
     global ACTIVE
     ACTIVE = _REGISTERED if on else {}
+    Function.apply = ACTIVE.get("apply", vars(Function)["plain_apply"])   # not op by op
 
 # ---------------------------------------------------------------- the node
 class Function:
@@ -105,6 +106,7 @@ class Function:
             if cls.save_output:
                 ctx.out, ctx.out_vc = data, out._vc or out._versioned()
         return out
+    plain_apply = apply     # kept for set_fast: the fast lane may stand in for apply
 
     inputs = property(lambda self: self.parents, doc="What the op read (Ghosts once freed).")
     saved_tensors = property(lambda self: self.saved or (), doc="What it kept for backward.")

@@ -140,8 +140,9 @@ class Tensor:
         """Add d(self)/d(leaf) into ``leaf.grad`` for every leaf of the graph: the chain rule
         from this tensor back (:func:`graph.run_backward`). The graph is freed after unless
         ``retain_graph``; ``create_graph`` records the backward itself."""
-        graph.run_backward([self], [root_grad(self, gradient, 0, "backward")],
-                           create_graph if retain_graph is None else retain_graph, create_graph)
+        walk = graph.lane("run_backward", graph.run_backward)   # the fast lane may stand in
+        walk([self], [root_grad(self, gradient, 0, "backward")],
+             create_graph if retain_graph is None else retain_graph, create_graph)
 
     def __repr__(self) -> str:
         extra = [] if self.dtype == backend.float32 else [f"dtype={self.dtype}"]
@@ -239,8 +240,9 @@ def promote(a: Tensor, b: Tensor, true_division: bool = False) -> tuple:
     target = backend.DEFAULT_FLOAT if true_division and target.kind != "f" else target
     return a.to(target), b.to(target)
 
-def _binary(op: Any, reflected: bool, true_division: bool) -> Any:
-    """``self (op) other``, or ``other (op) self`` when reflected, after the dtype rule."""
+def _binary(op: Any, reflected: bool, true_division: bool, negate: bool) -> Any:
+    """``self (op) other`` (``other (op) self`` if reflected) after the dtype rule; a - b
+    is a + (-b) (``negate``). ``op.apply`` is looked up per call: ``tg.fast`` may swap it."""
     def method(self: Tensor, other: Any) -> Tensor:
         if not isinstance(other, Tensor):
             other = self.operand(other)
@@ -249,7 +251,7 @@ def _binary(op: Any, reflected: bool, true_division: bool) -> Any:
         if self.data.dtype is not other.data.dtype or true_division and \
                 self.data.dtype.kind != "f":
             self, other = promote(self, other, true_division)
-        return op(self, other)
+        return op.apply(self, ops.Neg.apply(other) if negate else other)
     return method
 
 def nondiff(fn: str, *args: Any, **kwargs: Any) -> Tensor:
@@ -264,11 +266,10 @@ def nondiff(fn: str, *args: Any, **kwargs: Any) -> Tensor:
 
 # The operators: + - * / ** run primitives (a - b is a + (-b)); comparisons and logical
 # ops have no gradient; the elementwise methods run one primitive each.
-for _name, _op in (("add", ops.Add.apply), ("mul", ops.Mul.apply), ("truediv", ops.Div.apply),
-                   ("pow", ops.Pow.apply),
-                   ("sub", lambda a, b: ops.Add.apply(a, ops.Neg.apply(b)))):
-    setattr(Tensor, f"__{_name}__", _binary(_op, False, _name == "truediv"))
-    setattr(Tensor, f"__r{_name}__", _binary(_op, True, _name == "truediv"))
+for _name, _op in (("add", ops.Add), ("mul", ops.Mul), ("truediv", ops.Div), ("pow", ops.Pow),
+                   ("sub", ops.Add)):
+    setattr(Tensor, f"__{_name}__", _binary(_op, False, _name == "truediv", _name == "sub"))
+    setattr(Tensor, f"__r{_name}__", _binary(_op, True, _name == "truediv", _name == "sub"))
 for _name, _fn in (("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", "less_equal"),
                    ("gt", "greater"), ("ge", "greater_equal"), ("and", "logical_and"),
                    ("or", "logical_or"), ("xor", "logical_xor")):
@@ -276,8 +277,7 @@ for _name, _fn in (("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", 
 for _name, _op in (("__neg__", ops.Neg), ("exp", ops.Exp), ("log", ops.Log), ("tanh", ops.Tanh),
                    ("sigmoid", ops.Sigmoid), ("relu", ops.Relu), ("sin", ops.Sin)):
     setattr(Tensor, _name, lambda self, _op=_op: _op.apply(self))
-Tensor.__invert__ = lambda self: nondiff("logical_not" if self.dtype.kind == "b" else "invert",
-                                         self)
+Tensor.__invert__ = lambda t: nondiff("logical_not" if t.dtype.kind == "b" else "invert", t)
 
 def check(ok: Tensor, message: str, value: Tensor, error: type = IndexError) -> None:
     """Assert the bool tensor ``ok`` everywhere, naming the first bad entry of ``value`` in

@@ -3,7 +3,9 @@
 The reading core (``tinygrad_edu/engine``) and the composites hold only the plain
 version of each computation. Each entry below replaces one of them with a faster
 equivalent while the lane is on: the engine's primitives by a subclass (same formula,
-faster arrays), a composite by the name it asks for (``graph.lane(name, reference)``).
+faster arrays), a composite by the name it asks for (``graph.lane(name, reference)``),
+and the engine's own bookkeeping, ``Function.apply`` and the backward walk, by
+:mod:`~tinygrad_edu.fastlane.hotpath` (the same steps in fewer Python operations).
 
 The lane is on by default. ``TG_FAST=0`` in the environment starts it off;
 ``tg.fast(False)`` turns it off, and ``with tg.fast(False):`` only inside the block,
@@ -18,8 +20,8 @@ from typing import Any
 
 from tinygrad_edu.engine import ops
 from tinygrad_edu.engine.graph import is_fast, override, set_fast
-from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, lstm, pool, rnn, scatter, \
-    stacking, winograd
+from tinygrad_edu.fastlane import allocator, elementwise, fold, gemm, hotpath, lstm, pool, rnn, \
+    scatter, stacking, winograd
 
 
 class fast:
@@ -37,8 +39,13 @@ class fast:
         set_fast(self.prev)
 
 
-#: reference -> override; a primitive class, or the name a composite asks for.
+#: reference -> override; a primitive class, or a name: one a composite asks for, or the
+#: engine's "apply" (swapped in by set_fast) and "run_backward" (asked for by backward).
 OVERRIDES = {
+    "apply": classmethod(hotpath.apply),                 # recording an op, fewer steps
+    "run_backward": hotpath.run_backward,                 # the plain backward walk, fewer steps
+    ops.Add: elementwise.ArrayAdd,                        # backward on the arrays directly
+    ops.Mul: elementwise.ArrayMul,
     ops.WindowFold: fold.FoldPaths,                       # col2im by cheaper routes
     ops.MatMul: gemm.GemmOrder,                           # one GEMM for a stack; filter grad
     ops.Sigmoid: elementwise.InplaceSigmoid,              # in place, cached constants
@@ -59,5 +66,6 @@ OVERRIDES = {
 }
 for _reference, _fast in OVERRIDES.items():
     override(_reference, _fast)
+set_fast(is_fast())                         # puts the "apply" override in place if the lane is on
 
 __all__ = ["OVERRIDES", "fast", "is_fast"]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinygrad_edu.engine import backend
-from tinygrad_edu.engine.ops import Relu, Sigmoid, Tanh, output_of, select
+from tinygrad_edu.engine import backend, graph
+from tinygrad_edu.engine.ops import Add, Mul, Relu, Sigmoid, Tanh, output_of, select, sum_to
 
 _CONSTANTS: dict = {}
 
@@ -24,14 +24,15 @@ _CONSTANTS: dict = {}
 def constant(value: float, like: Any) -> Any:
     """``value`` as a read-only 0-d array of ``like``'s dtype (cached), or ``value`` itself
     beside a Tensor."""
+    k = _CONSTANTS.get((type(like), like.dtype, value))
+    if k is not None:
+        return k
     if not backend.is_array(like):                 # a Tensor (create_graph): a number will do
         return value
-    key = (type(like), like.dtype, value)
-    k = _CONSTANTS.get(key)
-    if k is None:
-        k = _CONSTANTS[key] = backend.module_of(like).asarray(value, dtype=like.dtype)
-        if hasattr(k, "flags"):
-            k.flags.writeable = False
+    k = _CONSTANTS[type(like), like.dtype, value] = backend.module_of(like).asarray(
+        value, dtype=like.dtype)
+    if hasattr(k, "flags"):
+        k.flags.writeable = False
     return k
 
 
@@ -44,9 +45,9 @@ class InplaceSigmoid(Sigmoid):
         if not z.ndim:                       # NumPy gives a 0-d result as a scalar: no out=
             return backend.module_of(x).tanh(z) * half + half
         xp = backend.module_of(z)
-        xp.tanh(z, out=z)
-        xp.multiply(z, half, out=z)
-        xp.add(z, half, out=z)
+        xp.tanh(z, z)                        # (out as the last positional argument: cheaper
+        xp.multiply(z, half, z)              # than out= on arrays of a few numbers)
+        xp.add(z, half, z)
         return z
 
     def backward(self, g: Any) -> Any:
@@ -79,3 +80,34 @@ class MaskRelu(Relu):
 
     def backward(self, g: Any) -> Any:
         return masked(self.saved[0].data > 0, g)
+
+
+class ArrayAdd(Add):
+    """``Add`` whose first-order backward compares shapes on the arrays and calls
+    ``sum_to`` only where an input was broadcast."""
+
+    def backward(self, g: Any) -> tuple:
+        if graph.MODE.enabled:                          # create_graph: the reference
+            return Add.backward(self, g)
+        x, y = self.parents[0].data, self.parents[1].data
+        return (g if g.shape == x.shape else sum_to(g, x.shape),
+                g if g.shape == y.shape else sum_to(g, y.shape))
+
+
+class ArrayMul(Mul):
+    """``Mul`` whose first-order backward reads the two saved arrays directly and calls
+    ``sum_to`` only where an input was broadcast."""
+
+    def backward(self, g: Any) -> tuple:
+        if graph.MODE.enabled:                          # create_graph: the reference
+            return Mul.backward(self, g)
+        px, py = self.saved
+        x, y = px.data, py.data
+        gx = gy = None
+        if px.requires_grad:
+            gx = g * y
+            gx = gx if gx.shape == x.shape else sum_to(gx, x.shape)
+        if py.requires_grad:
+            gy = g * x
+            gy = gy if gy.shape == y.shape else sum_to(gy, y.shape)
+        return gx, gy

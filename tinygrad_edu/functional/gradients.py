@@ -63,8 +63,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     outs, given = _listed(tensors), _listed(grad_tensors)
     roots = [root_grad(o, given[i] if i < len(given) else None, i, "backward")
              for i, o in enumerate(outs)]
-    graph.run_backward(outs, roots, create_graph if retain_graph is None else retain_graph,
-                       create_graph)
+    walk = graph.lane("run_backward", graph.run_backward)    # the fast lane may stand in
+    walk(outs, roots, create_graph if retain_graph is None else retain_graph, create_graph)
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
@@ -87,8 +87,9 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             raise RuntimeError(f"grad: inputs[{i}] (shape {t.shape}) does not require grad")
     roots = [root_grad(o, given[i] if i < len(given) else None, i, "grad")
              for i, o in enumerate(outs)]
-    found = graph.run_backward(outs, roots, create_graph if retain_graph is None
-                               else retain_graph, create_graph, inputs=ins)
+    found = graph.lane("run_backward", graph.run_backward)(
+        outs, roots, create_graph if retain_graph is None else retain_graph, create_graph,
+        inputs=ins)
     result = []
     for i, t in enumerate(ins):
         if id(t) not in found and not allow_unused:
