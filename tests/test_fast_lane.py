@@ -99,7 +99,7 @@ def test_relu_by_the_mask_is_exact_for_infinite_and_nan_gradients() -> None:
 
 
 def _broadcast(op: str) -> Callable:
-    def build() -> tuple:           # one input broadcast along a dim, one along the rows
+    def build() -> tuple:           # (3, 4) with (3, 1) for *, with (4,) for +: one summed back
         a, b = _leaf((3, 4), 25), _leaf((3, 1) if op == "mul" else (4,), 26)
         return (lambda x, y: (x * y if op == "mul" else x + y).tanh()), (a, b)
     return build

@@ -1,7 +1,7 @@
 """Elementwise ops without temporaries or slow selects: stand-ins for ``Sigmoid``,
-``Tanh`` and ``Relu``.
+``Tanh``, ``Relu``, ``Add`` and ``Mul``.
 
-On small arrays a ufunc call costs more than its arithmetic, so three habits pay:
+On small arrays a ufunc call costs more than its arithmetic, so four habits pay:
 
 * **constants of the array's own kind**: a Python number must be converted on every
   ufunc call, a read-only 0-d array of the right dtype is NumPy's cheapest operand
@@ -9,7 +9,10 @@ On small arrays a ufunc call costs more than its arithmetic, so three habits pay
 * **in place**: the sigmoid (1 + tanh(x/2)) / 2 computed into one buffer with
   ``ufunc(out=)`` makes one array instead of three;
 * **a product with the mask instead of a select**: ``where(x > 0, g, 0)`` costs NumPy
-  several times a multiplication by the boolean mask.
+  several times a multiplication by the boolean mask;
+* **the arrays directly**: the first-order backward of ``Add`` and ``Mul`` compares shapes
+  on the arrays and calls ``sum_to`` only for an input that was broadcast, where the
+  reference's one formula for arrays and Tensors goes through ``sum_to`` every time.
 """
 from __future__ import annotations
 
