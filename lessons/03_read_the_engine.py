@@ -209,14 +209,17 @@ def lesson(L: Lesson, args) -> None:
     L.check_true("the reading core stays within its budget of 1,200 lines (DESIGN.md)",
                  total <= 1200, f"{total} lines")
     if args.fast_lane:
-        L.say("You turned the *fast lane* on (--fast-lane): five primitives are replaced by "
-              "faster subclasses (same formulas, cheaper arrays). Watch the 'node' column: it "
-              "names the class that really ran.")
+        count = sum(isinstance(k, type) for k in fastlane.OVERRIDES)
+        L.say(f"You turned the *fast lane* on (--fast-lane): {count} primitives are replaced by "
+              "faster subclasses (same formulas, cheaper arrays), and Function.apply and the "
+              "backward walk by versions with fewer Python steps (fastlane/hotpath.py). Watch "
+              "the 'node' column: it names the class that really ran.")
         L.check_true("the fast lane is on, as asked", lane_on)
     else:
         L.say("The *fast lane* (tinygrad_edu/fastlane) normally replaces a few primitives by "
-              "faster subclasses. This lesson turns it off (`with tg.fast(False):`), so every "
-              "node below is the class whose source you read. (--fast-lane turns it on.)")
+              "faster subclasses, and Function.apply and the backward walk by faster versions. "
+              "This lesson turns it off (`with tg.fast(False):`), so what runs below is the "
+              "code whose source you read. (--fast-lane turns it on.)")
         L.check_true("the fast lane is off: what runs is what you read", not lane_on)
 
     # ------------------------------------------------------------------ backend
