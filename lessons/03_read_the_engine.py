@@ -68,20 +68,21 @@ REPEAT = np.array([0, 2, 0])                  # an index with a repeat: row 0 is
 WINDOW = dict(axes=(2, 3), size=(2, 2), stride=(2, 1), dilation=(1, 2))
 GEOMETRY = (WINDOW["stride"], WINDOW["dilation"])
 
-# name: (engine call on Tensors, NumPy reference on arrays, input shapes, input domain)
+# name: (primitive class or engine call on Tensors, NumPy reference on arrays, input shapes,
+# input domain); a class runs through Function.apply, looked up when it runs (tg.fast swaps it)
 PRIMITIVES: dict[str, tuple] = {
-    "Add": (ops.Add.apply, lambda x, y: x + y, [(2, 3), (3,)], "any"),
-    "Mul": (ops.Mul.apply, lambda x, y: x * y, [(2, 3), (2, 1)], "any"),
-    "Div": (ops.Div.apply, lambda x, y: x / y, [(2, 3), (3,)], "away from 0"),
-    "Pow": (ops.Pow.apply, lambda x, y: x ** y, [(2, 3), (2, 3)], "positive"),
-    "Neg": (ops.Neg.apply, lambda x: -x, [(4,)], "any"),
-    "Exp": (ops.Exp.apply, np.exp, [(4,)], "any"),
-    "Log": (ops.Log.apply, np.log, [(4,)], "positive"),
-    "Tanh": (ops.Tanh.apply, np.tanh, [(4,)], "any"),
-    "Sigmoid": (ops.Sigmoid.apply, lambda x: 1 / (1 + np.exp(-x)), [(4,)], "any"),
-    "Erf": (ops.Erf.apply, np.vectorize(math.erf), [(4,)], "any"),
-    "Relu": (ops.Relu.apply, lambda x: np.maximum(x, 0), [(6,)], "away from 0"),
-    "Sin": (ops.Sin.apply, np.sin, [(4,)], "any"),
+    "Add": (ops.Add, lambda x, y: x + y, [(2, 3), (3,)], "any"),
+    "Mul": (ops.Mul, lambda x, y: x * y, [(2, 3), (2, 1)], "any"),
+    "Div": (ops.Div, lambda x, y: x / y, [(2, 3), (3,)], "away from 0"),
+    "Pow": (ops.Pow, lambda x, y: x ** y, [(2, 3), (2, 3)], "positive"),
+    "Neg": (ops.Neg, lambda x: -x, [(4,)], "any"),
+    "Exp": (ops.Exp, np.exp, [(4,)], "any"),
+    "Log": (ops.Log, np.log, [(4,)], "positive"),
+    "Tanh": (ops.Tanh, np.tanh, [(4,)], "any"),
+    "Sigmoid": (ops.Sigmoid, lambda x: 1 / (1 + np.exp(-x)), [(4,)], "any"),
+    "Erf": (ops.Erf, np.vectorize(math.erf), [(4,)], "any"),
+    "Relu": (ops.Relu, lambda x: np.maximum(x, 0), [(6,)], "away from 0"),
+    "Sin": (ops.Sin, np.sin, [(4,)], "any"),
     "Where": (lambda x, y: ops.Where.apply(tg.tensor([True, False, True]), x, y),
               lambda x, y: np.where([True, False, True], x, y), [(3,), (2, 3)], "any"),
     "Sum": (lambda x: ops.Sum.apply(x, dims=(1,), keepdim=False),
@@ -107,7 +108,7 @@ PRIMITIVES: dict[str, tuple] = {
     "WindowFold": (lambda z: ops.WindowFold.apply(z, shape=(1, 1, 5, 5), **WINDOW),
                    lambda z: fold_loops(z, (1, 1, 5, 5), *GEOMETRY), [(1, 1, 2, 3, 2, 2)],
                    "any"),
-    "MatMul": (ops.MatMul.apply, lambda a, b: a @ b, [(2, 2, 3), (3, 4)], "any"),
+    "MatMul": (ops.MatMul, lambda a, b: a @ b, [(2, 2, 3), (3, 4)], "any"),
     "Copy": (lambda x: ops.Copy.apply(x, dtype=x.dtype, device="cpu"),
              lambda x: x.copy(), [(3,)], "any"),
 }
@@ -150,7 +151,7 @@ def try_primitive(name: str, dtype: Any, eps: float, rng: np.random.Generator) -
     call, ref, shapes, domain = PRIMITIVES[name]
     arrays = [sample(s, domain, rng, dtype) for s in shapes]
     xs = [tg.tensor(a.copy(), dtype=dtype, requires_grad=True) for a in arrays]
-    z = call(*xs)                                                  # the engine's forward
+    z = call.apply(*xs) if isinstance(call, type) else call(*xs)  # the engine's forward
     g = rng.normal(0.0, 1.0, z.shape).astype(dtype)                # a random upstream gradient
     z.backward(tg.tensor(g, dtype=dtype))                          # the engine's backward
     numeric = [central_differences(ref, [a.copy() for a in arrays], g, k, eps)
@@ -246,7 +247,7 @@ def lesson(L: Lesson, args) -> None:
           "calls forward, wraps the result in a new tensor and, in grad mode, if any input "
           "requires a gradient, keeps a *node*: the op (this Function object), its inputs "
           "(parents), what backward will need, and a sequence number.")
-    L.read(graph.Function.apply)
+    L.read(graph.Function.plain_apply)      # the engine's own (the fast lane may swap apply)
     with L.code():
         w = tg.tensor([0.5, -0.3], dtype=tg.float64, requires_grad=True)
         x = tg.tensor([1.0, 2.0], dtype=tg.float64)
