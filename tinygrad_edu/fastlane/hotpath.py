@@ -32,16 +32,15 @@ def apply(cls: Any, *inputs: Any, **kwargs: Any) -> Any:
     """``Function.apply``: run ``forward`` on the inputs' arrays; under grad mode, record."""
     first = inputs[0]
     device = first.device
+    ctx = _new_object(graph.ACTIVE.get(cls, cls))           # the lane's subclass, if any
     if len(inputs) == 2:
         second = inputs[1]
         if second.device != device:
             raise graph.device_mismatch(cls.name, inputs)
         record = first.requires_grad or second.requires_grad
-        ctx = _new_object(graph.ACTIVE.get(cls, cls))
         data = ctx.forward(first.data, second.data, **kwargs)
     elif len(inputs) == 1:
         record = first.requires_grad
-        ctx = _new_object(graph.ACTIVE.get(cls, cls))
         data = ctx.forward(first.data, **kwargs)
     else:
         record = False
@@ -49,7 +48,6 @@ def apply(cls: Any, *inputs: Any, **kwargs: Any) -> Any:
             if t.device != device:
                 raise graph.device_mismatch(cls.name, inputs)
             record = record or t.requires_grad
-        ctx = _new_object(graph.ACTIVE.get(cls, cls))
         data = ctx.forward(*[t.data for t in inputs], **kwargs)
     out = _new_object(Tensor)
     out.data = data if data.ndim else backend.module_of(data).asarray(data)
