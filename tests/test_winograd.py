@@ -296,29 +296,55 @@ def test_threads_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
     assert os.WEXITSTATUS(status) == 0
 
 
-def test_threads_put_back_the_blas_count_it_started_with(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An OpenBLAS whose "local" thread setter is global. Thread A sets 1, thread B (the
-    lane's pool) then finds 1 and sets 1, A puts its count back, B last: B must put back
-    the count BLAS started with, not the 1 it found (which left every later GEMM, and the
-    lane itself, on one thread)."""
-    import threading
+def _global_blas(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """A stand-in OpenBLAS whose "local" thread setter is global (as in NumPy's wheels),
+    started with 2 threads; returns its state."""
     state = {"count": 2}
 
     def set_local(n: int) -> int:
         prev, state["count"] = state["count"], n
         return prev
     monkeypatch.setattr(winograd, "_blas", [(lambda: state["count"], set_local, 2)])
-    b_inside, a_done = threading.Event(), threading.Event()
+    return state
 
-    def b() -> None:
-        winograd.one_blas_thread(lambda: (b_inside.set(), a_done.wait(5)))
 
-    def a() -> threading.Thread:
-        thread = threading.Thread(target=b)
-        thread.start()
-        b_inside.wait(5)
-        return thread
-    thread = winograd.one_blas_thread(a)
-    a_done.set()
-    thread.join(5)
+@pytest.mark.parametrize("fail", [False, True], ids=["returns", "raises"])
+def test_threads_keep_blas_on_one_thread_until_every_thread_is_done(
+        monkeypatch: pytest.MonkeyPatch, fail: bool) -> None:
+    """The calling thread finishes its share first while the pool's thread still works:
+    that thread must still find BLAS on one thread (the count put back as soon as the
+    first thread was done gave the other's GEMMs to OpenBLAS's own worker, which then spun
+    and took a core from the lane), and once parallel() returns, or raises, BLAS has the
+    count it started with."""
+    import threading
+    import time
+    state, seen, main_done = _global_blas(monkeypatch), {}, threading.Event()
+
+    def share(ranges: object) -> str:
+        if threading.current_thread() is threading.main_thread():
+            seen["main"] = state["count"]
+            main_done.set()
+            if fail:
+                raise ValueError("the calling thread's share failed")
+            return "main"
+        main_done.wait(5)
+        time.sleep(0.05)                          # the calling thread's share is over
+        seen["pool"] = state["count"]
+        return "pool"
+    if fail:
+        with pytest.raises(ValueError, match="share failed"):
+            winograd.parallel(2, share, 2, 1)
+    else:
+        assert winograd.parallel(2, share, 2, 1) == ["main", "pool"]
+    assert seen == {"main": 1, "pool": 1}
     assert state["count"] == 2 and winograd.lane_threads(np.ones(1)) == 2
+
+
+def test_one_thread_runs_blas_on_one_thread_and_puts_the_count_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one lane thread everything runs in the calling thread, BLAS on one thread
+    inside, the starting count after."""
+    state, seen = _global_blas(monkeypatch), []
+    assert winograd.parallel(1, lambda ranges: seen.append((state["count"], list(ranges))),
+                             3, 2) == [None]
+    assert seen == [(1, [(0, 2), (2, 3)])] and state["count"] == 2

@@ -43,7 +43,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from tinygrad_edu.engine import backend, graph
@@ -374,10 +374,10 @@ def filter_gradient(v: Any, g: Any, band: int, bands: Any) -> Any:
 # ---------------------------------------------------------------- threads
 # With OPENBLAS_NUM_THREADS=2, OpenBLAS splits each band's GEMMs between its threads, which
 # then spin between one small GEMM and the next (on a busy machine several times slower
-# than one thread). Instead the lane runs its GEMMs on one BLAS thread (OpenBLAS's
-# thread-local setting, for the calling thread only) and, when BLAS was given T threads,
-# splits its work between T threads of its own: NumPy lets go of the GIL inside its loops,
-# so the transforms run in parallel too. On one BLAS thread, nothing of this happens.
+# than one thread). Instead the lane runs its GEMMs on one BLAS thread and, when BLAS was
+# given T threads, splits its work between T threads of its own: NumPy lets go of the GIL
+# inside its loops, so the transforms run in parallel too. On one BLAS thread, nothing of
+# this happens.
 _blas: list = []                # [(get_num_threads, set_num_threads_local, count) or None]
 _pool: list = []                # [ThreadPoolExecutor, its size, the process it was made in]
 
@@ -387,8 +387,8 @@ def openblas() -> Any:
     prefix and suffix of NumPy's wheels), from the libraries loaded in this process, NumPy's
     first, and the thread count BLAS had when first asked; None where there is none (not
     Linux, another BLAS, an OpenBLAS before 0.3.27). The count is kept because the "local"
-    setter is not local in every build: two threads that each set 1 and put back what they
-    found can leave 1 behind for good."""
+    setter is not local in every build (in NumPy's wheels a thread that sets 1 sets it for
+    every thread), so the count to put back cannot be read from BLAS."""
     if not _blas:
         found = None
         try:
@@ -423,16 +423,19 @@ def lane_threads(arr: Any) -> int:
     return max(1, min(fns[2], os.cpu_count() or 1)) if fns else 1
 
 
-def one_blas_thread(fn: Any, *args: Any) -> Any:
-    """fn(*args) with this thread's BLAS calls on one thread each."""
+def set_blas_threads(count: int | None) -> None:
+    """BLAS calls of this thread (of every thread, where the setter is global) on ``count``
+    threads from now on; None: the count BLAS started with."""
     fns = openblas()
-    if fns is None:
-        return fn(*args)
-    fns[1](1)
-    try:
-        return fn(*args)
-    finally:
-        fns[1](fns[2])                  # the count BLAS started with (see openblas())
+    if fns is not None:
+        fns[1](fns[2] if count is None else count)
+
+
+def on_one_blas_thread(fn: Any, *args: Any) -> Any:
+    """fn(*args) with BLAS on one thread (what a thread of the lane's pool runs; it does
+    nothing but the lane's work, so the count is never put back there)."""
+    set_blas_threads(1)
+    return fn(*args)
 
 
 def chunks(total: int, step: int) -> list:
@@ -445,20 +448,34 @@ def parallel(threads: int, fn: Any, total: int, step: int) -> list:
     on first need), each with one BLAS thread; ``ranges`` is one iterator over the
     :func:`chunks` of range(total), shared: each thread takes the next chunk when it is
     done with its last, so a thread the machine holds back holds nobody up. Returns the
-    list of fn's results."""
+    list of fn's results.
+
+    BLAS gets its count back only when every thread is done: where the setter is global,
+    putting it back while another thread still multiplies gives that thread's next GEMMs
+    to OpenBLAS's own worker thread, which then spins between them and after them, and
+    takes a core from the lane's threads."""
     ranges = iter(chunks(total, step))                # next() on it is atomic (the GIL)
     threads = max(1, min(threads, -(-total // step)))
-    if threads == 1:
-        return [one_blas_thread(fn, ranges)]
-    if not _pool or _pool[1] < threads - 1 or _pool[2] != os.getpid():   # (a forked child
-        old = _pool[:1] if _pool and _pool[2] == os.getpid() else []      # has no threads)
-        _pool[:] = [ThreadPoolExecutor(threads - 1, thread_name_prefix="winograd"),
-                    threads - 1, os.getpid()]
-        for pool in old:
-            pool.shutdown(wait=False)
-    futures = [_pool[0].submit(one_blas_thread, fn, ranges) for _ in range(threads - 1)]
-    first = one_blas_thread(fn, ranges)
-    return [first] + [f.result() for f in futures]
+    set_blas_threads(1)
+    try:
+        if threads == 1:
+            return [fn(ranges)]
+        # a new pool where there is none, too small, or made before a fork (a forked
+        # child has none of its parent's threads)
+        if not _pool or _pool[1] < threads - 1 or _pool[2] != os.getpid():
+            old = _pool[:1] if _pool and _pool[2] == os.getpid() else []
+            _pool[:] = [ThreadPoolExecutor(threads - 1, thread_name_prefix="winograd"),
+                        threads - 1, os.getpid()]
+            for pool in old:
+                pool.shutdown(wait=False)
+        futures = [_pool[0].submit(on_one_blas_thread, fn, ranges) for _ in range(threads - 1)]
+        try:
+            first = fn(ranges)
+        finally:
+            wait(futures)
+        return [first] + [f.result() for f in futures]
+    finally:
+        set_blas_threads(None)
 
 
 # ---------------------------------------------------------------- the primitive
